@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tubegate/tubegate/internal/bridge"
+)
+
+func newConnect() *cobra.Command {
+	var caFile string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "connect URL",
+		Short: "Carry stdin/stdout over a WebSocket to the gateway (an ssh ProxyCommand)",
+		Long: `connect joins its standard input and output to the gateway's SSH WebSocket,
+so that stock OpenSSH can reach the gateway through networks that only let
+HTTP(S) out:
+
+  ssh -o ProxyCommand='gateway connect wss://gw.example.com/ssh' alice@gw
+
+HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured. It exits non-zero with a
+one-line reason on a bad URL, a refusal or a TLS error.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tlsCfg, err := clientTLS(caFile)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			dctx, cancel := context.WithTimeout(ctx, timeout)
+			conn, err := bridge.Dial(dctx, args[0], bridge.DialOptions{TLSConfig: tlsCfg})
+			cancel()
+			if err != nil {
+				return err
+			}
+			return relay(ctx, conn, os.Stdin, os.Stdout)
+		},
+	}
+	cmd.Flags().StringVar(&caFile, "ca", "", "PEM file of a CA to trust for wss:// besides the system roots")
+	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up if the WebSocket is not open by then")
+	return cmd
+}
+
+func clientTLS(caFile string) (*tls.Config, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("--ca: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--ca %s: no PEM certificate found", caFile)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+// relay copies in -> conn and conn -> out until either side ends. The
+// stream is SSH: when one direction ends the session is over, so the
+// other is not waited for.
+func relay(ctx context.Context, conn io.ReadWriteCloser, in io.Reader, out io.Writer) error {
+	done := make(chan error, 2)
+	go func() {
+		_, err := io.Copy(conn, in)
+		done <- err
+	}()
+	go func() {
+		_, err := io.Copy(out, conn)
+		if err == nil {
+			err = io.EOF
+		}
+		done <- err
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+	}
+	conn.Close()
+	if err == nil || errors.Is(err, io.EOF) {
+		return nil
+	}
+	return fmt.Errorf("connection: %w", err)
+}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/tubegate/tubegate/internal/forward"
+	"github.com/tubegate/tubegate/internal/hostkeys"
+	"github.com/tubegate/tubegate/internal/httpapi"
+	"github.com/tubegate/tubegate/internal/sshserver"
+	"github.com/tubegate/tubegate/internal/users"
+)
+
+type serveOptions struct {
+	listen, sshListen, data string
+	tlsCert, tlsKey         string
+	logLevel                string
+	limits                  sshserver.Limits
+}
+
+func newServe() *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the gateway (HTTP + WebSocket, and optionally SSH over TCP)",
+		Long: `serve runs the gateway. With no flags at all it listens on 127.0.0.1:8080 and
+keeps its state in ./gateway-data: host keys (made on first start and kept),
+users, sessions and share links.
+
+  /        the page            /ssh      SSH over WebSocket (binary messages)
+  /healthz health check        /metrics  Prometheus metrics
+
+SIGINT or SIGTERM shut it down gracefully.`,
+		Example: `  gateway serve
+  gateway serve --listen :443 --tls-cert cert.pem --tls-key key.pem --ssh-listen 0.0.0.0:2222`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "HTTP(S) listen address")
+	f.StringVar(&o.sshListen, "ssh-listen", "", "SSH-over-TCP listen address, e.g. 127.0.0.1:2222 (default off)")
+	dataFlag(cmd, &o.data)
+	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate (PEM): serve HTTPS and wss://")
+	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM)")
+	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	l := sshserver.DefaultLimits
+	o.limits = l
+	f.DurationVar(&o.limits.HandshakeTimeout, "handshake-timeout", l.HandshakeTimeout, "time allowed from connect to end of authentication")
+	f.DurationVar(&o.limits.KeepaliveInterval, "keepalive-interval", l.KeepaliveInterval, "server keepalive period")
+	f.IntVar(&o.limits.KeepaliveMax, "keepalive-max", l.KeepaliveMax, "unanswered keepalives before a tube is closed")
+	f.IntVar(&o.limits.MaxAuthTries, "max-auth-tries", l.MaxAuthTries, "authentication attempts per connection")
+	f.IntVar(&o.limits.MaxChannels, "max-channels", l.MaxChannels, "open channels per tube")
+	f.IntVar(&o.limits.MaxForwards, "max-forwards", l.MaxForwards, "forwards per tube")
+	f.IntVar(&o.limits.MaxTubesPerUser, "max-tubes-per-user", l.MaxTubesPerUser, "live tubes per user")
+	f.IntVar(&o.limits.MaxHandshakesPerSource, "max-handshakes-per-source", l.MaxHandshakesPerSource, "concurrent unauthenticated connections per source address")
+	return cmd
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lv})), nil
+}
+
+func serve(ctx context.Context, o serveOptions) error {
+	log, err := newLogger(o.logLevel)
+	if err != nil {
+		return err
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	keys, err := hostkeys.LoadOrCreate(o.data)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		log.Info("host key", "type", k.PublicKey().Type(), "fingerprint", ssh.FingerprintSHA256(k.PublicKey()))
+	}
+	store, err := users.Open(o.data)
+	if err != nil {
+		return err
+	}
+	if list, err := store.List(); err == nil && len(list) == 0 {
+		log.Warn("no users yet: add one with `gateway user add NAME --key FILE`", "data", o.data)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registry := forward.NewRegistry(log)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tubegate_endpoints", Help: "Published ports and virtual names.",
+	}, func() float64 { return float64(registry.Count()) }))
+	srv, err := sshserver.New(sshserver.Config{
+		HostKeys: keys,
+		Users:    store,
+		Registry: registry,
+		Log:      log,
+		Metrics:  sshserver.NewMetrics(reg),
+		Limits:   o.limits,
+	})
+	if err != nil {
+		return err
+	}
+
+	tubeCtx, cancelTubes := context.WithCancel(context.Background())
+	defer cancelTubes()
+	handler := httpapi.New(httpapi.Config{
+		Context: tubeCtx,
+		SSH:     srv,
+		Log:     log,
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+	})
+	hs := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	hln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
+	scheme := "http"
+	if o.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		hln = tls.NewListener(hln, hs.TLSConfig)
+		scheme = "https"
+	}
+	errs := make(chan error, 2)
+	go func() { errs <- hs.Serve(hln) }()
+	log.Info("http listening", "addr", hln.Addr().String(), "url", scheme+"://"+hln.Addr().String()+"/")
+
+	if o.sshListen != "" {
+		sln, err := net.Listen("tcp", o.sshListen)
+		if err != nil {
+			hs.Close()
+			return fmt.Errorf("--ssh-listen: %w", err)
+		}
+		go func() { errs <- srv.Serve(tubeCtx, sln) }()
+		log.Info("ssh listening", "addr", sln.Addr().String())
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-errs:
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			runErr = fmt.Errorf("listener failed: %w", err)
+			log.Error("shutting down", "err", runErr)
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	hs.Shutdown(sctx) // stops accepting; hijacked WebSockets are tubes, closed below
+	srv.Shutdown()
+	cancelTubes()
+	log.Info("stopped")
+	return runErr
+}

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tubegate/tubegate/internal/users"
+)
+
+func newUser() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "user",
+		Short: "Manage the gateway's users and their forwarding policy",
+		Long: `Users live in the data dir (users.json). A running gateway picks up changes
+without a restart, on the next login or forward request.`,
+	}
+	cmd.AddCommand(newUserAdd(), newUserList(), newUserDel())
+	return cmd
+}
+
+func newUserAdd() *cobra.Command {
+	var (
+		data               string
+		keyFiles           []string
+		passwordStdin      bool
+		permitOpen, listen []string
+		admin              bool
+	)
+	cmd := &cobra.Command{
+		Use:   "add NAME",
+		Short: "Add a user",
+		Long: `Add a user who logs in with public keys (--key, an authorized_keys or .pub file,
+repeatable) and/or a password (--password-stdin reads it from standard input).
+
+Policy, in OpenSSH's permitopen / permitlisten style:
+  --permit-open HOST:PORT     a destination the gateway may dial for the user (ssh -L/-J/-W),
+                              or another user's virtual name; * is allowed for host or port,
+                              HOST may be an address or CIDR prefix. Default: nothing.
+  --permit-listen [HOST:]PORT where the user may publish with ssh -R. Default: any
+                              unprivileged loopback port. Virtual names are always allowed.`,
+		Example: `  gateway user add alice --key ~/.ssh/id_ed25519.pub
+  echo 's3cret-pass' | gateway user add bob --password-stdin --permit-open myhost:22`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			u := users.User{Name: args[0], Admin: admin, PermitOpen: permitOpen, PermitListen: listen}
+			for _, f := range keyFiles {
+				data, err := os.ReadFile(f)
+				if err != nil {
+					return fmt.Errorf("--key: %w", err)
+				}
+				keys, err := users.ParseKeys(data)
+				if err != nil {
+					return fmt.Errorf("--key %s: %w", f, err)
+				}
+				u.Keys = append(u.Keys, keys...)
+			}
+			if passwordStdin {
+				pw, err := readPassword(cmd)
+				if err != nil {
+					return err
+				}
+				if u.PasswordHash, err = users.HashPassword(pw); err != nil {
+					return err
+				}
+			}
+			if len(u.Keys) == 0 && u.PasswordHash == "" {
+				return errors.New("give the user a way to log in: --key FILE and/or --password-stdin")
+			}
+			store, err := users.Open(data)
+			if err != nil {
+				return err
+			}
+			if err := store.Add(u); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "added user %s\n", u.Name)
+			return nil
+		},
+	}
+	dataFlag(cmd, &data)
+	cmd.Flags().StringArrayVar(&keyFiles, "key", nil, "public key file (authorized_keys format); repeatable")
+	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read a password from standard input")
+	cmd.Flags().StringArrayVar(&permitOpen, "permit-open", nil, "HOST:PORT the user may connect to; repeatable")
+	cmd.Flags().StringArrayVar(&listen, "permit-listen", nil, "[HOST:]PORT the user may listen on; repeatable")
+	cmd.Flags().BoolVar(&admin, "admin", false, "make the user an administrator")
+	return cmd
+}
+
+func readPassword(cmd *cobra.Command) (string, error) {
+	line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+	if err != nil && line == "" {
+		return "", fmt.Errorf("--password-stdin: no password on standard input")
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+func newUserList() *cobra.Command {
+	var data string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List users with their login methods and policy",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := users.Open(data)
+			if err != nil {
+				return err
+			}
+			list, err := store.List()
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tADMIN\tLOGIN\tPERMIT-OPEN\tPERMIT-LISTEN")
+			for _, u := range list {
+				var login []string
+				if len(u.Keys) > 0 {
+					login = append(login, fmt.Sprintf("%d key(s)", len(u.Keys)))
+				}
+				if u.PasswordHash != "" {
+					login = append(login, "password")
+				}
+				listen := "default"
+				if u.PermitListen != nil {
+					listen = orNone(u.PermitListen)
+				}
+				fmt.Fprintf(tw, "%s\t%v\t%s\t%s\t%s\n", u.Name, u.Admin, orNone(login), orNone(u.PermitOpen), listen)
+			}
+			return tw.Flush()
+		},
+	}
+	dataFlag(cmd, &data)
+	return cmd
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "-"
+	}
+	return strings.Join(s, ",")
+}
+
+func newUserDel() *cobra.Command {
+	var data string
+	cmd := &cobra.Command{
+		Use:   "del NAME",
+		Short: "Delete a user (their live tubes keep running until they end; new requests are refused)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := users.Open(data)
+			if err != nil {
+				return err
+			}
+			if err := store.Delete(args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "deleted user %s\n", args[0])
+			return nil
+		},
+	}
+	dataFlag(cmd, &data)
+	return cmd
+}

@@ -1,0 +1,45 @@
+package bridge
+
+import (
+	"context"
+	"net"
+
+	"github.com/coder/websocket"
+)
+
+// conn is a WebSocket as a net.Conn, with the addresses of the HTTP
+// request it came from (the WebSocket library knows only the socket's).
+type conn struct {
+	net.Conn
+	ws            *websocket.Conn
+	local, remote net.Addr
+}
+
+func newConn(ctx context.Context, ws *websocket.Conn, local, remote net.Addr) *conn {
+	ws.SetReadLimit(ReadLimit)
+	nc := websocket.NetConn(ctx, ws, websocket.MessageBinary)
+	if local == nil {
+		local = nc.LocalAddr()
+	}
+	if remote == nil {
+		remote = nc.RemoteAddr()
+	}
+	return &conn{Conn: nc, ws: ws, local: local, remote: remote}
+}
+
+func (c *conn) LocalAddr() net.Addr  { return c.local }
+func (c *conn) RemoteAddr() net.Addr { return c.remote }
+
+// CloseWithReason closes the WebSocket with a policy-violation status and a
+// reason the peer can show.
+func (c *conn) CloseWithReason(reason string) error {
+	if len(reason) > 120 { // control frames carry at most 123 bytes of reason
+		reason = reason[:120]
+	}
+	return c.ws.Close(websocket.StatusPolicyViolation, reason)
+}
+
+// ReasonCloser is implemented by the net.Conns of this package.
+type ReasonCloser interface {
+	CloseWithReason(reason string) error
+}

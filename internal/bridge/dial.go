@@ -1,0 +1,76 @@
+//go:build !js
+
+package bridge
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+
+	"github.com/coder/websocket"
+)
+
+// DialOptions configure a native client's WebSocket.
+type DialOptions struct {
+	// TLSConfig is used for wss:// (nil: the system roots).
+	TLSConfig *tls.Config
+	// Proxy picks the HTTP proxy per request (nil: HTTPS_PROXY, HTTP_PROXY
+	// and NO_PROXY from the environment).
+	Proxy func(*http.Request) (*url.URL, error)
+	// Header is sent with the upgrade request.
+	Header http.Header
+}
+
+// ParseURL checks a gateway WebSocket URL: ws:// or wss:// with a host.
+func ParseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("bad URL %q: %w", raw, err)
+	}
+	if u.Scheme != "ws" && u.Scheme != "wss" {
+		return nil, fmt.Errorf("bad URL %q: scheme must be ws or wss", raw)
+	}
+	if u.Host == "" {
+		return nil, fmt.Errorf("bad URL %q: no host", raw)
+	}
+	return u, nil
+}
+
+// Dial opens a WebSocket to a gateway and returns it as a net.Conn
+// carrying the SSH stream.
+func Dial(ctx context.Context, rawURL string, opts DialOptions) (net.Conn, error) {
+	u, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	proxy := opts.Proxy
+	if proxy == nil {
+		proxy = http.ProxyFromEnvironment
+	}
+	tr := &http.Transport{
+		Proxy:           proxy,
+		TLSClientConfig: opts.TLSConfig,
+		// The upgrade needs HTTP/1.1: never negotiate h2.
+		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
+	}
+	ws, resp, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{
+		HTTPClient:      &http.Client{Transport: tr},
+		HTTPHeader:      opts.Header,
+		CompressionMode: websocket.CompressionDisabled,
+	})
+	if err != nil {
+		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
+			return nil, fmt.Errorf("dial %s: refused: %s", u.Redacted(), resp.Status)
+		}
+		return nil, fmt.Errorf("dial %s: %w", u.Redacted(), err)
+	}
+	return newConn(context.Background(), ws, nil, addr{u.Host}), nil
+}
+
+type addr struct{ host string }
+
+func (a addr) Network() string { return "websocket" }
+func (a addr) String() string  { return a.host }

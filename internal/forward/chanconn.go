@@ -1,0 +1,36 @@
+package forward
+
+import (
+	"net"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// ChannelConn adapts an SSH channel to net.Conn so it can be piped, proxied
+// or handed to an SSH client. Deadlines are not supported by SSH channels;
+// the setters succeed and do nothing, and lifetimes are bounded by closing.
+func ChannelConn(ch ssh.Channel, local, remote net.Addr) net.Conn {
+	return &channelConn{Channel: ch, local: local, remote: remote}
+}
+
+type channelConn struct {
+	ssh.Channel
+	local, remote net.Addr
+}
+
+func (c *channelConn) LocalAddr() net.Addr                { return c.local }
+func (c *channelConn) RemoteAddr() net.Addr               { return c.remote }
+func (c *channelConn) SetDeadline(t time.Time) error      { return nil }
+func (c *channelConn) SetReadDeadline(t time.Time) error  { return nil }
+func (c *channelConn) SetWriteDeadline(t time.Time) error { return nil }
+
+// Addr is a net.Addr made of a network name and an address string, for the
+// ends of connections that have no socket of their own.
+type Addr struct{ Net, Address string }
+
+// Network returns the network name.
+func (a Addr) Network() string { return a.Net }
+
+// String returns the address.
+func (a Addr) String() string { return a.Address }

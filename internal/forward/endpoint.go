@@ -1,0 +1,161 @@
+package forward
+
+import (
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+)
+
+// Owner is the tube that published an endpoint: it carries each connection
+// to the client, which delivers it to the forward's destination.
+type Owner interface {
+	// User is the name of the user the tube authenticated as.
+	User() string
+	// ID identifies the tube in logs.
+	ID() string
+	// OpenForwarded opens a connection through the tube to the client side
+	// of the endpoint (an SSH forwarded-tcpip channel).
+	OpenForwarded(ctx context.Context, ep *Endpoint, origin net.Addr) (net.Conn, error)
+	// Probe reports whether the tube still answers (a keepalive round trip).
+	Probe(ctx context.Context) bool
+	// Close ends the tube.
+	Close() error
+}
+
+// Stats counts an endpoint's traffic. All fields are updated atomically.
+type Stats struct {
+	Active   atomic.Int64 // connections open now
+	Total    atomic.Int64 // connections accepted since publishing
+	BytesIn  atomic.Int64 // bytes from the connecting side towards the owner
+	BytesOut atomic.Int64 // bytes from the owner back to the connecting side
+}
+
+// Snapshot is a copy of Stats at one moment.
+type Snapshot struct {
+	Active, Total, BytesIn, BytesOut int64
+}
+
+// Snapshot copies the counters.
+func (s *Stats) Snapshot() Snapshot {
+	return Snapshot{s.Active.Load(), s.Total.Load(), s.BytesIn.Load(), s.BytesOut.Load()}
+}
+
+// Endpoint is a published port or a virtual name, owned by one tube.
+type Endpoint struct {
+	// Key is the endpoint's identity in the registry: "name:port" for a
+	// virtual name, the listener's "ip:port" for a published port.
+	Key string
+	// BindHost and BindPort are what the client asked for in tcpip-forward
+	// (with an allocated port filled in); they are echoed back in every
+	// forwarded-tcpip channel so the client can match its forward.
+	BindHost string
+	BindPort int
+	// Virtual is true for a virtual name, which has no TCP listener.
+	Virtual bool
+	Owner   Owner
+	Stats   Stats
+
+	ln     net.Listener
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+}
+
+// Addr is the listener's address, or nil for a virtual name.
+func (e *Endpoint) Addr() net.Addr {
+	if e.ln == nil {
+		return nil
+	}
+	return e.ln.Addr()
+}
+
+// Dial opens a connection to the endpoint through its owner's tube, as if
+// origin had connected to it. The connection is counted in Stats and cut
+// when the endpoint closes.
+func (e *Endpoint) Dial(ctx context.Context, origin net.Addr) (net.Conn, error) {
+	c, err := e.Owner.OpenForwarded(ctx, e, origin)
+	if err != nil {
+		return nil, err
+	}
+	if !e.track(c) {
+		c.Close()
+		return nil, net.ErrClosed
+	}
+	e.Stats.Total.Add(1)
+	e.Stats.Active.Add(1)
+	return &countedConn{Conn: c, ep: e}, nil
+}
+
+func (e *Endpoint) track(c net.Conn) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return false
+	}
+	if e.conns == nil {
+		e.conns = make(map[net.Conn]struct{})
+	}
+	e.conns[c] = struct{}{}
+	return true
+}
+
+func (e *Endpoint) untrack(c net.Conn) {
+	e.mu.Lock()
+	delete(e.conns, c)
+	e.mu.Unlock()
+}
+
+// close stops the listener and cuts every live connection.
+func (e *Endpoint) close() {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return
+	}
+	e.closed = true
+	conns := e.conns
+	e.conns = nil
+	e.mu.Unlock()
+	if e.ln != nil {
+		e.ln.Close()
+	}
+	for c := range conns {
+		c.Close()
+	}
+}
+
+// countedConn counts bytes both ways and keeps Stats.Active honest.
+type countedConn struct {
+	net.Conn
+	ep   *Endpoint
+	once sync.Once
+}
+
+func (c *countedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.ep.Stats.BytesOut.Add(int64(n))
+	return n, err
+}
+
+func (c *countedConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.ep.Stats.BytesIn.Add(int64(n))
+	return n, err
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() {
+		c.ep.Stats.Active.Add(-1)
+		c.ep.untrack(c.Conn)
+	})
+	return c.Conn.Close()
+}
+
+// CloseWrite half-closes the owner side when the underlying conn can.
+func (c *countedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}

@@ -1,0 +1,50 @@
+package forward
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+)
+
+// bufSize is the copy buffer size: large enough for one full SSH channel
+// window update, small enough to keep idle tubes cheap.
+const bufSize = 32 << 10
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+
+// Pipe copies bytes both ways between a and b until both directions end,
+// then closes both. A direction that ends half-closes its writer where the
+// connection supports it, so request/response protocols finish cleanly.
+func Pipe(a, b net.Conn) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); copyHalf(b, a) }()
+	go func() { defer wg.Done(); copyHalf(a, b) }()
+	wg.Wait()
+	a.Close()
+	b.Close()
+}
+
+func copyHalf(dst, src net.Conn) {
+	bp := bufPool.Get().(*[]byte)
+	_, err := io.CopyBuffer(writerOnly{dst}, readerOnly{src}, *bp)
+	bufPool.Put(bp)
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		// A broken direction breaks the pair: close both so the other
+		// direction does not wait forever on a peer that is gone.
+		dst.Close()
+		src.Close()
+		return
+	}
+	if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	} else {
+		dst.Close()
+	}
+}
+
+// readerOnly and writerOnly hide ReadFrom/WriteTo so CopyBuffer uses the
+// pooled buffer instead of allocating one of its own.
+type readerOnly struct{ io.Reader }
+type writerOnly struct{ io.Writer }

@@ -1,0 +1,284 @@
+package forward
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ErrRefused is wrapped by every error that is a policy or ownership
+// refusal rather than a failure, so callers can tell the two apart.
+var ErrRefused = errors.New("refused")
+
+func refused(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrRefused, fmt.Sprintf(format, args...))
+}
+
+// probeTimeout bounds how long a claim waits for an older tube of the same
+// user to prove it is alive before taking its endpoint over.
+const probeTimeout = 3 * time.Second
+
+// Registry holds every live endpoint of the gateway. It is safe for
+// concurrent use.
+type Registry struct {
+	log *slog.Logger
+	// MaxPerOwner caps the endpoints one tube may hold (0: no cap).
+	MaxPerOwner int
+
+	mu      sync.Mutex
+	byKey   map[string]*Endpoint
+	byOwner map[Owner]map[*Endpoint]struct{}
+}
+
+// NewRegistry returns an empty registry that logs to log.
+func NewRegistry(log *slog.Logger) *Registry {
+	return &Registry{
+		log:     log,
+		byKey:   make(map[string]*Endpoint),
+		byOwner: make(map[Owner]map[*Endpoint]struct{}),
+	}
+}
+
+// NameKey is the registry key of virtual name name:port.
+func NameKey(name string, port int) string {
+	return strings.ToLower(name) + ":" + strconv.Itoa(port)
+}
+
+// listenAddr maps a tcpip-forward bind address to the address to listen on.
+func listenAddr(bind string, port int) string {
+	switch strings.ToLower(bind) {
+	case "", "*":
+		return JoinHostPort("", port)
+	case "localhost":
+		return JoinHostPort("127.0.0.1", port)
+	}
+	return JoinHostPort(bind, port)
+}
+
+// Publish makes an endpoint for owner's tcpip-forward of bind:port, under
+// the owner's policy: a virtual name when bind is a name, a TCP listener
+// otherwise. Each connection to a listener is carried through the owner.
+func (r *Registry) Publish(ctx context.Context, owner Owner, pol Policy, bind string, port int) (*Endpoint, error) {
+	if port < 0 || port > 65535 {
+		return nil, refused("port %d out of range", port)
+	}
+	if r.MaxPerOwner > 0 && len(r.List(owner)) >= r.MaxPerOwner {
+		return nil, refused("this tube already holds %d forwards, the limit", r.MaxPerOwner)
+	}
+	if IsVirtualName(bind) {
+		return r.publishName(ctx, owner, bind, port)
+	}
+	if !pol.AllowsListen(bind, port) {
+		where := bind
+		if where == "" {
+			where = "all interfaces"
+		}
+		return nil, refused("listening on %s port %d is not permitted for %s", where, port, owner.User())
+	}
+	addr := listenAddr(bind, port)
+	if port != 0 {
+		if err := r.makeRoom(ctx, owner, addr); err != nil {
+			return nil, err
+		}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	actual := ln.Addr().(*net.TCPAddr).Port
+	ep := &Endpoint{Key: ln.Addr().String(), BindHost: bind, BindPort: actual, Owner: owner, ln: ln}
+	if err := r.insert(ep); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	go r.accept(ep)
+	return ep, nil
+}
+
+func (r *Registry) publishName(ctx context.Context, owner Owner, name string, port int) (*Endpoint, error) {
+	if !ValidName(name) {
+		return nil, refused("%q is not a valid virtual name", name)
+	}
+	if port == 0 {
+		return nil, refused("virtual name %s needs an explicit port", name)
+	}
+	key := NameKey(name, port)
+	if err := r.makeRoom(ctx, owner, key); err != nil {
+		return nil, err
+	}
+	ep := &Endpoint{Key: key, BindHost: name, BindPort: port, Virtual: true, Owner: owner}
+	if err := r.insert(ep); err != nil {
+		return nil, err
+	}
+	return ep, nil
+}
+
+// makeRoom checks that key is free for owner. An endpoint held by another
+// tube of the same user is taken over when that tube no longer answers: a
+// reconnecting client need not wait for the old tube's keepalive to expire.
+func (r *Registry) makeRoom(ctx context.Context, owner Owner, key string) error {
+	r.mu.Lock()
+	old := r.byKey[key]
+	r.mu.Unlock()
+	if old == nil {
+		return nil
+	}
+	switch {
+	case old.Owner == owner:
+		return refused("%s is already forwarded by this connection", key)
+	case old.Owner.User() != owner.User():
+		return refused("%s is already published by another user", key)
+	}
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	if old.Owner.Probe(pctx) {
+		return refused("%s is already published by your other connection %s, which is still alive", key, old.Owner.ID())
+	}
+	r.log.Info("taking over endpoint from unresponsive tube", "endpoint", key, "user", owner.User(),
+		"old_tube", old.Owner.ID(), "new_tube", owner.ID())
+	old.Owner.Close()
+	r.Unpublish(old)
+	return nil
+}
+
+func (r *Registry) insert(ep *Endpoint) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if other := r.byKey[ep.Key]; other != nil {
+		return refused("%s is already published", ep.Key)
+	}
+	r.byKey[ep.Key] = ep
+	set := r.byOwner[ep.Owner]
+	if set == nil {
+		set = make(map[*Endpoint]struct{})
+		r.byOwner[ep.Owner] = set
+	}
+	set[ep] = struct{}{}
+	return nil
+}
+
+func (r *Registry) accept(ep *Endpoint) {
+	for {
+		c, err := ep.ln.Accept()
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				r.log.Warn("accept failed; closing endpoint", "endpoint", ep.Key, "err", err)
+				r.Unpublish(ep)
+			}
+			return
+		}
+		go r.serve(ep, c)
+	}
+}
+
+func (r *Registry) serve(ep *Endpoint, c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	remote, err := ep.Dial(ctx, c.RemoteAddr())
+	cancel()
+	if err != nil {
+		r.log.Info("forwarded connection refused by tube", "endpoint", ep.Key, "from", c.RemoteAddr(),
+			"tube", ep.Owner.ID(), "err", err)
+		c.Close()
+		return
+	}
+	Pipe(c, remote)
+}
+
+// Unpublish closes an endpoint: its listener stops and its live
+// connections are cut. It is a no-op for an endpoint already gone.
+func (r *Registry) Unpublish(ep *Endpoint) {
+	r.mu.Lock()
+	if r.byKey[ep.Key] == ep {
+		delete(r.byKey, ep.Key)
+	}
+	if set := r.byOwner[ep.Owner]; set != nil {
+		delete(set, ep)
+		if len(set) == 0 {
+			delete(r.byOwner, ep.Owner)
+		}
+	}
+	r.mu.Unlock()
+	ep.close()
+}
+
+// Cancel closes owner's endpoint that was published as bind:port
+// (cancel-tcpip-forward).
+func (r *Registry) Cancel(owner Owner, bind string, port int) error {
+	for _, ep := range r.List(owner) {
+		if strings.EqualFold(ep.BindHost, bind) && ep.BindPort == port {
+			r.Unpublish(ep)
+			return nil
+		}
+	}
+	return fmt.Errorf("no forward %s", JoinHostPort(bind, port))
+}
+
+// UnpublishAll closes every endpoint of owner, as its tube dies.
+func (r *Registry) UnpublishAll(owner Owner) {
+	for _, ep := range r.List(owner) {
+		r.Unpublish(ep)
+	}
+}
+
+// List returns owner's endpoints ordered by key.
+func (r *Registry) List(owner Owner) []*Endpoint {
+	r.mu.Lock()
+	eps := make([]*Endpoint, 0, len(r.byOwner[owner]))
+	for ep := range r.byOwner[owner] {
+		eps = append(eps, ep)
+	}
+	r.mu.Unlock()
+	sort.Slice(eps, func(i, j int) bool { return eps[i].Key < eps[j].Key })
+	return eps
+}
+
+// All returns every endpoint ordered by key.
+func (r *Registry) All() []*Endpoint {
+	r.mu.Lock()
+	eps := make([]*Endpoint, 0, len(r.byKey))
+	for _, ep := range r.byKey {
+		eps = append(eps, ep)
+	}
+	r.mu.Unlock()
+	sort.Slice(eps, func(i, j int) bool { return eps[i].Key < eps[j].Key })
+	return eps
+}
+
+// Lookup finds the endpoint a direct-tcpip target host:port names: a
+// virtual name, or a published loopback port. It returns nil if none.
+func (r *Registry) Lookup(host string, port int) *Endpoint {
+	var keys []string
+	if IsVirtualName(host) {
+		keys = []string{NameKey(host, port)}
+	} else {
+		keys = []string{listenAddr(host, port)}
+		if strings.EqualFold(host, "localhost") {
+			keys = append(keys, JoinHostPort("::1", port))
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, k := range keys {
+		if ep := r.byKey[k]; ep != nil {
+			return ep
+		}
+	}
+	return nil
+}
+
+// Count returns the number of live endpoints.
+func (r *Registry) Count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.byKey)
+}

@@ -1,0 +1,103 @@
+// Package httpapi is the gateway's HTTP surface: the /ssh WebSocket that
+// carries tubes, health and metrics, and the mount point for the page,
+// its API and share links.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/tubegate/tubegate/internal/bridge"
+	"github.com/tubegate/tubegate/internal/sshserver"
+)
+
+// SessionUser finds the logged-in gateway user of a request (a browser's
+// session cookie), if there is one.
+type SessionUser func(r *http.Request) (user string, ok bool)
+
+// Config is what the router serves.
+type Config struct {
+	// Context bounds the life of every tube accepted over /ssh.
+	Context context.Context
+	SSH     *sshserver.Server
+	Log     *slog.Logger
+	// Metrics serves /metrics (nil: 404).
+	Metrics http.Handler
+	// Session authorizes browser tubes by cookie (nil: SSH auth only).
+	Session SessionUser
+	// Mount adds further routes: the page, its API, share links.
+	Mount []func(chi.Router)
+}
+
+// New returns the gateway's HTTP handler.
+func New(cfg Config) http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer)
+	r.Use(securityHeaders)
+	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write([]byte("ok\n"))
+	})
+	if cfg.Metrics != nil {
+		r.Method(http.MethodGet, "/metrics", cfg.Metrics)
+	}
+	r.Get("/ssh", tubeHandler(cfg))
+	for _, m := range cfg.Mount {
+		m(r)
+	}
+	return r
+}
+
+// tubeHandler upgrades /ssh to a WebSocket and serves one tube on it. A
+// browser request (it carries an Origin) must come from the gateway's own
+// origin; with a valid session cookie the tube needs no SSH credentials.
+func tubeHandler(cfg Config) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		log := cfg.Log.With("remote", r.RemoteAddr)
+		if origin := r.Header.Get("Origin"); origin != "" && !SameOrigin(origin, r.Host) {
+			log.Warn("websocket refused: foreign origin", "origin", origin, "host", r.Host)
+			http.Error(w, "tubegate: WebSocket from a foreign origin refused", http.StatusForbidden)
+			return
+		}
+		opts := sshserver.ConnOptions{Transport: "websocket"}
+		if cfg.Session != nil {
+			if user, ok := cfg.Session(r); ok {
+				opts.PreAuthUser = user
+			}
+		}
+		c, err := bridge.Accept(w, r)
+		if err != nil {
+			log.Info("websocket upgrade failed", "err", err)
+			return
+		}
+		cfg.SSH.ServeConn(cfg.Context, c, opts)
+	}
+}
+
+// SameOrigin reports whether a browser Origin names the host the request
+// was sent to.
+func SameOrigin(origin, host string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	return strings.EqualFold(u.Host, host)
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=15552000") // 180 days
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,110 @@
+package sshserver
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/tubegate/tubegate/internal/users"
+)
+
+// extUser is the Permissions extension that carries the gateway user a
+// tube authenticated as (which, for a browser tube, need not be the SSH
+// user name the client sent).
+const extUser = "tubegate-user"
+
+// serverVersion is announced in the SSH banner.
+const serverVersion = "SSH-2.0-Tubegate"
+
+// serverConfig builds the per-tube SSH configuration: the auth callbacks
+// close over the tube's transport and its pre-authenticated user, if any.
+func (s *Server) serverConfig(opts ConnOptions, log *slog.Logger) *ssh.ServerConfig {
+	cfg := &ssh.ServerConfig{
+		ServerVersion: serverVersion,
+		MaxAuthTries:  s.limits.MaxAuthTries,
+		AuthLogCallback: func(md ssh.ConnMetadata, method string, err error) {
+			if err != nil && method != "none" {
+				log.Info("auth failed", "ssh_user", md.User(), "method", method, "err", err)
+				s.cfg.Metrics.authFailed(method)
+			}
+		},
+	}
+	cfg.Config.SetDefaults()
+	cfg.Config.Ciphers = preferredCiphers(cfg.Config.Ciphers)
+	for _, k := range s.cfg.HostKeys {
+		cfg.AddHostKey(k)
+	}
+	if opts.PreAuthUser != "" {
+		user := opts.PreAuthUser
+		cfg.NoClientAuth = true
+		cfg.NoClientAuthCallback = func(md ssh.ConnMetadata) (*ssh.Permissions, error) {
+			if _, err := s.cfg.Users.Get(user); err != nil {
+				return nil, fmt.Errorf("session user %s: %w", user, err)
+			}
+			return s.admit(user)
+		}
+		return cfg
+	}
+	cfg.PasswordCallback = func(md ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
+		u, err := s.cfg.Users.CheckPassword(md.User(), string(pw))
+		if err != nil {
+			return nil, err
+		}
+		return s.admit(u.Name)
+	}
+	cfg.PublicKeyCallback = func(md ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+		u, err := s.cfg.Users.CheckKey(md.User(), key)
+		if err != nil {
+			return nil, err
+		}
+		return s.admit(u.Name)
+	}
+	return cfg
+}
+
+// admit accepts an authenticated user unless they already hold as many
+// tubes as the limit allows; the refusal is shown to the client.
+func (s *Server) admit(user string) (*ssh.Permissions, error) {
+	if n := s.userTubes(user); n >= s.limits.MaxTubesPerUser {
+		s.cfg.Metrics.refused("tubes_per_user")
+		return nil, &ssh.BannerError{
+			Err:     errors.New("too many tubes"),
+			Message: fmt.Sprintf("tubegate: %s already has %d connections, the limit\r\n", user, n),
+		}
+	}
+	return &ssh.Permissions{Extensions: map[string]string{extUser: user}}, nil
+}
+
+// preferredCiphers puts the AEAD ciphers first: they are the fastest and
+// what OpenSSH itself prefers.
+func preferredCiphers(have []string) []string {
+	first := []string{"aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com"}
+	out := make([]string, 0, len(have))
+	seen := map[string]bool{}
+	for _, c := range first {
+		for _, h := range have {
+			if h == c {
+				out = append(out, c)
+				seen[c] = true
+			}
+		}
+	}
+	for _, h := range have {
+		if !seen[h] {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// policyOf reads the user's current policy; it is read on every request
+// so that edits to the users file apply to live tubes.
+func (s *Server) policyOf(user string) (users.User, error) {
+	u, err := s.cfg.Users.Get(user)
+	if err != nil {
+		return users.User{}, err
+	}
+	return u, nil
+}

@@ -1,0 +1,163 @@
+package sshserver
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/tubegate/tubegate/internal/forward"
+)
+
+// dispatch starts the handler of one channel request, after the per-tube
+// channel limit.
+func (t *Tube) dispatch(ctx context.Context, nc ssh.NewChannel) {
+	if n := t.channels.Add(1); int(n) > t.srv.limits.MaxChannels {
+		t.channels.Add(-1)
+		t.srv.cfg.Metrics.refused("channels_per_tube")
+		t.log.Warn("channel refused: limit reached", "type", nc.ChannelType(), "limit", t.srv.limits.MaxChannels)
+		nc.Reject(ssh.ResourceShortage, fmt.Sprintf("tubegate: this connection already has %d channels open", t.srv.limits.MaxChannels))
+		return
+	}
+	go func() {
+		defer t.channels.Add(-1)
+		switch nc.ChannelType() {
+		case "direct-tcpip":
+			t.directTCPIP(ctx, nc)
+		case "session":
+			t.session(ctx, nc)
+		default:
+			t.log.Info("channel refused: unknown type", "type", nc.ChannelType())
+			nc.Reject(ssh.UnknownChannelType, "tubegate: unsupported channel type "+nc.ChannelType())
+		}
+	}()
+}
+
+type directPayload struct {
+	Host       string
+	Port       uint32
+	OriginAddr string
+	OriginPort uint32
+}
+
+// directTCPIP delivers ssh -L / -W / -J: to a virtual name or published
+// port through its owner's tube, or to a destination the user's policy
+// permits, dialed by the gateway. The policy is read anew for every channel.
+func (t *Tube) directTCPIP(ctx context.Context, nc ssh.NewChannel) {
+	var p directPayload
+	if err := ssh.Unmarshal(nc.ExtraData(), &p); err != nil || p.Port > 65535 {
+		t.log.Info("channel refused: malformed direct-tcpip", "err", err)
+		nc.Reject(ssh.ConnectionFailed, "tubegate: malformed direct-tcpip request")
+		return
+	}
+	target := forward.JoinHostPort(p.Host, int(p.Port))
+	origin := forward.Addr{Net: "tcp", Address: forward.JoinHostPort(p.OriginAddr, int(p.OriginPort))}
+	log := t.log.With("target", target)
+	remote, err := t.connectTarget(ctx, p.Host, int(p.Port), origin)
+	if err != nil {
+		reason, msg := ssh.ConnectionFailed, err.Error()
+		if rerr, ok := err.(refusal); ok {
+			reason = ssh.Prohibited
+			t.srv.cfg.Metrics.refused("direct_tcpip")
+			log.Warn("direct-tcpip refused", "err", rerr)
+		} else {
+			log.Info("direct-tcpip failed", "err", err)
+		}
+		nc.Reject(reason, "tubegate: "+msg)
+		return
+	}
+	ch, reqs, err := nc.Accept()
+	if err != nil {
+		remote.Close()
+		return
+	}
+	go ssh.DiscardRequests(reqs)
+	log.Debug("direct-tcpip open")
+	forward.Pipe(forward.ChannelConn(ch, forward.Addr{Net: "tubegate", Address: target}, origin), remote)
+}
+
+// refusal is a policy refusal (as opposed to a failed dial).
+type refusal struct{ msg string }
+
+func (r refusal) Error() string { return r.msg }
+
+func (t *Tube) connectTarget(ctx context.Context, host string, port int, origin net.Addr) (net.Conn, error) {
+	u, err := t.srv.policyOf(t.user)
+	if err != nil {
+		return nil, refusal{fmt.Sprintf("user %s: %v", t.user, err)}
+	}
+	pol, err := u.Policy()
+	if err != nil {
+		return nil, refusal{err.Error()}
+	}
+	target := forward.JoinHostPort(host, port)
+	if ep := t.srv.cfg.Registry.Lookup(host, port); ep != nil {
+		if ep.Owner.User() != t.user && !pol.AllowsOpen(host, addrOf(ep), port) {
+			return nil, refusal{fmt.Sprintf("%s may not connect to %s (published by another user; not in permit-open)", t.user, target)}
+		}
+		dctx, cancel := context.WithTimeout(ctx, t.srv.limits.DialTimeout)
+		defer cancel()
+		c, err := ep.Dial(dctx, origin)
+		if err != nil {
+			return nil, fmt.Errorf("%s is published but its tube did not answer: %w", target, err)
+		}
+		return c, nil
+	}
+	addr, err := t.permittedAddr(ctx, pol, host, port)
+	if err != nil {
+		return nil, err
+	}
+	dctx, cancel := context.WithTimeout(ctx, t.srv.limits.DialTimeout)
+	defer cancel()
+	c, err := t.srv.cfg.Dial(dctx, "tcp", net.JoinHostPort(addr.String(), strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", target, err)
+	}
+	return c, nil
+}
+
+// permittedAddr resolves host once and returns the first address the
+// policy permits, so that the address checked is the address dialed (no
+// DNS rebinding between check and dial).
+func (t *Tube) permittedAddr(ctx context.Context, pol forward.Policy, host string, port int) (netip.Addr, error) {
+	target := forward.JoinHostPort(host, port)
+	if a, err := netip.ParseAddr(host); err == nil {
+		if pol.AllowsOpen("", a, port) {
+			return a.Unmap(), nil
+		}
+		return netip.Addr{}, refusal{fmt.Sprintf("%s may not connect to %s (not in permit-open)", t.user, target)}
+	}
+	if len(pol.Open) == 0 {
+		return netip.Addr{}, refusal{fmt.Sprintf("%s may not connect to %s (not in permit-open)", t.user, target)}
+	}
+	rctx, cancel := context.WithTimeout(ctx, t.srv.limits.DialTimeout)
+	defer cancel()
+	ips, err := t.srv.cfg.Resolve(rctx, host)
+	if err != nil {
+		// Say "refused" rather than leak whether a name resolves, unless
+		// the name itself is permitted.
+		if pol.AllowsOpen(host, netip.Addr{}, port) {
+			return netip.Addr{}, fmt.Errorf("resolve %s: %w", host, err)
+		}
+		return netip.Addr{}, refusal{fmt.Sprintf("%s may not connect to %s (not in permit-open)", t.user, target)}
+	}
+	for _, ip := range ips {
+		a, ok := netip.AddrFromSlice(ip)
+		if ok && pol.AllowsOpen(host, a.Unmap(), port) {
+			return a.Unmap(), nil
+		}
+	}
+	return netip.Addr{}, refusal{fmt.Sprintf("%s may not connect to %s (not in permit-open)", t.user, target)}
+}
+
+// addrOf is the IP of a published port's listener, for policy matching.
+func addrOf(ep *forward.Endpoint) netip.Addr {
+	if ta, ok := ep.Addr().(*net.TCPAddr); ok {
+		a, _ := netip.AddrFromSlice(ta.IP)
+		return a.Unmap()
+	}
+	return netip.Addr{}
+}

@@ -1,0 +1,286 @@
+// Package sshserver is the gateway's SSH server: it authenticates tubes,
+// publishes their tcpip-forwards in the forward registry, delivers
+// direct-tcpip channels to virtual names or permitted destinations, and
+// answers session channels with a short status.
+package sshserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/tubegate/tubegate/internal/forward"
+	"github.com/tubegate/tubegate/internal/users"
+)
+
+// Limits bound what one client can make the gateway hold.
+type Limits struct {
+	HandshakeTimeout       time.Duration // banner to end of auth
+	KeepaliveInterval      time.Duration // server keepalive period
+	KeepaliveMax           int           // missed keepalives before the tube closes
+	MaxAuthTries           int           // auth attempts per tube
+	MaxChannels            int           // open channels per tube
+	MaxForwards            int           // endpoints per tube
+	MaxTubesPerUser        int           // live tubes per user
+	MaxHandshakesPerSource int           // concurrent unauthenticated tubes per source address
+	DialTimeout            time.Duration // direct-tcpip dial
+}
+
+// DefaultLimits are the limits used where Config leaves them zero.
+var DefaultLimits = Limits{
+	HandshakeTimeout:       20 * time.Second,
+	KeepaliveInterval:      30 * time.Second,
+	KeepaliveMax:           3,
+	MaxAuthTries:           6,
+	MaxChannels:            1024,
+	MaxForwards:            64,
+	MaxTubesPerUser:        2048,
+	MaxHandshakesPerSource: 32,
+	DialTimeout:            10 * time.Second,
+}
+
+// CommandFunc runs an exec request of a session channel (ssh gw CMD ARGS)
+// and returns its exit status.
+type CommandFunc func(ctx context.Context, t *Tube, args []string, stdout, stderr io.Writer) int
+
+// Config is everything a Server needs.
+type Config struct {
+	HostKeys []ssh.Signer
+	Users    *users.Store
+	Registry *forward.Registry
+	Log      *slog.Logger
+	Metrics  *Metrics // nil: not measured
+	Limits   Limits
+	// Commands are the exec commands a session may run, by first word.
+	Commands map[string]CommandFunc
+	// Dial dials permitted direct-tcpip destinations (default net.Dialer).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Resolve looks up a destination's addresses (default net.DefaultResolver).
+	Resolve func(ctx context.Context, host string) ([]net.IP, error)
+}
+
+// Server serves tubes. Create it with New.
+type Server struct {
+	cfg    Config
+	limits Limits
+	log    *slog.Logger
+
+	nextID atomic.Uint64
+
+	mu         sync.Mutex
+	tubes      map[*Tube]struct{}
+	perUser    map[string]int
+	handshakes map[string]int
+	closing    bool
+}
+
+// New checks cfg and returns a Server.
+func New(cfg Config) (*Server, error) {
+	if len(cfg.HostKeys) == 0 {
+		return nil, errors.New("sshserver: no host keys")
+	}
+	if cfg.Users == nil || cfg.Registry == nil {
+		return nil, errors.New("sshserver: users and registry are required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Dial == nil {
+		d := &net.Dialer{}
+		cfg.Dial = d.DialContext
+	}
+	if cfg.Resolve == nil {
+		cfg.Resolve = func(ctx context.Context, host string) ([]net.IP, error) {
+			return net.DefaultResolver.LookupIP(ctx, "ip", host)
+		}
+	}
+	l := cfg.Limits
+	fill := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	fillDur := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	fillDur(&l.HandshakeTimeout, DefaultLimits.HandshakeTimeout)
+	fillDur(&l.KeepaliveInterval, DefaultLimits.KeepaliveInterval)
+	fill(&l.KeepaliveMax, DefaultLimits.KeepaliveMax)
+	fill(&l.MaxAuthTries, DefaultLimits.MaxAuthTries)
+	fill(&l.MaxChannels, DefaultLimits.MaxChannels)
+	fill(&l.MaxForwards, DefaultLimits.MaxForwards)
+	fill(&l.MaxTubesPerUser, DefaultLimits.MaxTubesPerUser)
+	fill(&l.MaxHandshakesPerSource, DefaultLimits.MaxHandshakesPerSource)
+	fillDur(&l.DialTimeout, DefaultLimits.DialTimeout)
+	cfg.Registry.MaxPerOwner = l.MaxForwards
+	return &Server{
+		cfg:        cfg,
+		limits:     l,
+		log:        cfg.Log,
+		tubes:      make(map[*Tube]struct{}),
+		perUser:    make(map[string]int),
+		handshakes: make(map[string]int),
+	}, nil
+}
+
+// ConnOptions describe how a tube arrived.
+type ConnOptions struct {
+	// Transport names the carrier in logs and metrics: "tcp" or "websocket".
+	Transport string
+	// PreAuthUser, if set, is a user already authenticated by the carrier
+	// (a browser's session cookie): the tube is accepted as that user with
+	// no SSH credentials.
+	PreAuthUser string
+}
+
+// Serve accepts tubes from ln until ctx ends or ln fails.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	go func() {
+		<-ctx.Done()
+		ln.Close()
+	}()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			return fmt.Errorf("ssh accept: %w", err)
+		}
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetNoDelay(true)
+			tc.SetKeepAlive(true)
+		}
+		go s.ServeConn(ctx, c, ConnOptions{Transport: "tcp"})
+	}
+}
+
+// ServeConn runs one tube on c until it ends. It never panics on bad
+// input: whatever the peer sends, only this tube is closed, with a log line.
+func (s *Server) ServeConn(ctx context.Context, c net.Conn, opts ConnOptions) {
+	defer c.Close()
+	id := "t" + strconv.FormatUint(s.nextID.Add(1), 10)
+	log := s.log.With("tube", id, "remote", c.RemoteAddr().String(), "transport", opts.Transport)
+	src := sourceKey(c.RemoteAddr())
+	if !s.beginHandshake(src) {
+		log.Warn("tube refused: too many unauthenticated connections from this source",
+			"limit", s.limits.MaxHandshakesPerSource)
+		s.cfg.Metrics.refused("handshakes_per_source")
+		io.WriteString(c, "tubegate: too many unauthenticated connections from your address\r\n")
+		return
+	}
+	c.SetDeadline(time.Now().Add(s.limits.HandshakeTimeout))
+	sc, chans, reqs, err := ssh.NewServerConn(c, s.serverConfig(opts, log))
+	s.endHandshake(src)
+	if err != nil {
+		log.Info("tube closed during handshake", "err", err)
+		s.cfg.Metrics.handshakeFailed()
+		return
+	}
+	c.SetDeadline(time.Time{})
+	t := newTube(s, id, sc, opts.Transport, log.With("user", sc.Permissions.Extensions[extUser]))
+	if err := s.addTube(t); err != nil {
+		t.log.Warn("tube refused", "err", err)
+		sc.Close()
+		return
+	}
+	defer s.removeTube(t)
+	t.run(ctx, chans, reqs)
+}
+
+// Shutdown tells every tube's open sessions that the gateway is going away
+// and closes every tube. (x/crypto/ssh has no API to send a protocol
+// disconnect message, so the session text is the message.)
+func (s *Server) Shutdown() {
+	s.mu.Lock()
+	s.closing = true
+	tubes := make([]*Tube, 0, len(s.tubes))
+	for t := range s.tubes {
+		tubes = append(tubes, t)
+	}
+	s.mu.Unlock()
+	for _, t := range tubes {
+		t.shutdown("tubegate: the gateway is shutting down")
+	}
+}
+
+// Tubes returns the number of live tubes.
+func (s *Server) Tubes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.tubes)
+}
+
+func (s *Server) addTube(t *Tube) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return errors.New("gateway is shutting down")
+	}
+	s.tubes[t] = struct{}{}
+	s.perUser[t.user]++
+	s.cfg.Metrics.tubeOpened(t.transport)
+	return nil
+}
+
+func (s *Server) removeTube(t *Tube) {
+	s.mu.Lock()
+	delete(s.tubes, t)
+	if s.perUser[t.user]--; s.perUser[t.user] <= 0 {
+		delete(s.perUser, t.user)
+	}
+	s.mu.Unlock()
+	s.cfg.Metrics.tubeClosed(t.transport)
+}
+
+func (s *Server) userTubes(user string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.perUser[user]
+}
+
+func (s *Server) beginHandshake(src string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.handshakes[src] >= s.limits.MaxHandshakesPerSource {
+		return false
+	}
+	s.handshakes[src]++
+	return true
+}
+
+func (s *Server) endHandshake(src string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.handshakes[src]--; s.handshakes[src] <= 0 {
+		delete(s.handshakes, src)
+	}
+}
+
+// sourceKey is the address handshake limits are counted by: the IP
+// without the port, or the whole string for addresses that are not IP.
+func sourceKey(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	if host, _, err := net.SplitHostPort(a.String()); err == nil {
+		return host
+	}
+	return a.String()
+}

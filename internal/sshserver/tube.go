@@ -1,0 +1,281 @@
+package sshserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/tubegate/tubegate/internal/forward"
+)
+
+// Tube is one authenticated SSH connection to the gateway. It is the
+// forward.Owner of the endpoints it publishes.
+type Tube struct {
+	srv       *Server
+	id        string
+	user      string
+	transport string
+	conn      *ssh.ServerConn
+	log       *slog.Logger
+	started   time.Time
+
+	channels atomic.Int32
+
+	mu       sync.Mutex
+	sessions map[ssh.Channel]struct{}
+	notes    []string // recent refusals, shown in the status
+}
+
+var _ forward.Owner = (*Tube)(nil)
+
+func newTube(s *Server, id string, conn *ssh.ServerConn, transport string, log *slog.Logger) *Tube {
+	return &Tube{
+		srv:       s,
+		id:        id,
+		user:      conn.Permissions.Extensions[extUser],
+		transport: transport,
+		conn:      conn,
+		log:       log,
+		started:   time.Now(),
+		sessions:  make(map[ssh.Channel]struct{}),
+	}
+}
+
+// User is the gateway user the tube authenticated as.
+func (t *Tube) User() string { return t.user }
+
+// ID identifies the tube in logs and the status.
+func (t *Tube) ID() string { return t.id }
+
+// RemoteAddr is the client's address.
+func (t *Tube) RemoteAddr() net.Addr { return t.conn.RemoteAddr() }
+
+// Close ends the tube.
+func (t *Tube) Close() error { return t.conn.Close() }
+
+// Probe sends a keepalive and reports whether the client answered.
+func (t *Tube) Probe(ctx context.Context) bool {
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := t.conn.SendRequest("keepalive@openssh.com", true, nil)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		return err == nil
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// run serves the tube's requests and channels until the connection ends,
+// then unpublishes everything the tube owned.
+func (t *Tube) run(ctx context.Context, chans <-chan ssh.NewChannel, reqs <-chan *ssh.Request) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	t.log.Info("tube open")
+	go t.keepalive(ctx)
+	go func() {
+		<-ctx.Done()
+		t.conn.Close()
+	}()
+	go t.globalRequests(ctx, reqs)
+	for nc := range chans {
+		t.dispatch(ctx, nc)
+	}
+	t.srv.cfg.Registry.UnpublishAll(t)
+	err := t.conn.Wait()
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+		t.log.Info("tube closed", "err", err, "duration", time.Since(t.started).Round(time.Millisecond))
+		return
+	}
+	t.log.Info("tube closed", "duration", time.Since(t.started).Round(time.Millisecond))
+}
+
+// keepalive closes the tube after KeepaliveMax unanswered keepalives.
+func (t *Tube) keepalive(ctx context.Context) {
+	interval := t.srv.limits.KeepaliveInterval
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	missed := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, interval)
+		ok := t.Probe(pctx)
+		cancel()
+		if ok {
+			missed = 0
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if missed++; missed >= t.srv.limits.KeepaliveMax {
+			t.log.Warn("tube closed: keepalives unanswered", "missed", missed)
+			t.conn.Close()
+			return
+		}
+	}
+}
+
+// note records a refusal for the status and tells open sessions.
+func (t *Tube) note(msg string) {
+	t.mu.Lock()
+	t.notes = append(t.notes, msg)
+	if len(t.notes) > 10 {
+		t.notes = t.notes[len(t.notes)-10:]
+	}
+	sessions := make([]ssh.Channel, 0, len(t.sessions))
+	for ch := range t.sessions {
+		sessions = append(sessions, ch)
+	}
+	t.mu.Unlock()
+	for _, ch := range sessions {
+		fmt.Fprintf(ch.Stderr(), "tubegate: %s\r\n", msg)
+	}
+}
+
+func (t *Tube) shutdown(msg string) {
+	t.mu.Lock()
+	for ch := range t.sessions {
+		fmt.Fprintf(ch.Stderr(), "%s\r\n", msg)
+	}
+	t.mu.Unlock()
+	t.conn.Close()
+}
+
+type forwardRequest struct {
+	BindAddr string
+	BindPort uint32
+}
+
+func (t *Tube) globalRequests(ctx context.Context, reqs <-chan *ssh.Request) {
+	for req := range reqs {
+		switch req.Type {
+		case "tcpip-forward":
+			t.publish(ctx, req)
+		case "cancel-tcpip-forward":
+			var fr forwardRequest
+			if err := ssh.Unmarshal(req.Payload, &fr); err != nil {
+				t.log.Info("bad cancel-tcpip-forward", "err", err)
+				req.Reply(false, nil)
+				continue
+			}
+			err := t.srv.cfg.Registry.Cancel(t, fr.BindAddr, int(fr.BindPort))
+			if err != nil {
+				t.log.Info("cancel-tcpip-forward failed", "err", err)
+			} else {
+				t.log.Info("forward cancelled", "bind", forward.JoinHostPort(fr.BindAddr, int(fr.BindPort)))
+			}
+			req.Reply(err == nil, nil)
+		case "keepalive@openssh.com", "no-more-sessions@openssh.com":
+			if req.WantReply {
+				req.Reply(true, nil)
+			}
+		default:
+			if req.WantReply {
+				req.Reply(false, nil)
+			}
+		}
+	}
+}
+
+func (t *Tube) publish(ctx context.Context, req *ssh.Request) {
+	var fr forwardRequest
+	if err := ssh.Unmarshal(req.Payload, &fr); err != nil {
+		t.log.Info("bad tcpip-forward", "err", err)
+		req.Reply(false, nil)
+		return
+	}
+	spec := forward.JoinHostPort(fr.BindAddr, int(fr.BindPort))
+	u, err := t.srv.policyOf(t.user)
+	var ep *forward.Endpoint
+	if err == nil {
+		pol, perr := u.Policy()
+		if perr != nil {
+			err = perr
+		} else {
+			ep, err = t.srv.cfg.Registry.Publish(ctx, t, pol, fr.BindAddr, int(fr.BindPort))
+		}
+	}
+	if err != nil {
+		t.log.Warn("tcpip-forward refused", "bind", spec, "err", err)
+		t.srv.cfg.Metrics.refused("tcpip_forward")
+		t.note(fmt.Sprintf("-R %s refused: %v", spec, err))
+		req.Reply(false, nil)
+		return
+	}
+	t.log.Info("forward published", "bind", spec, "endpoint", ep.Key, "virtual", ep.Virtual)
+	var reply []byte
+	if fr.BindPort == 0 {
+		reply = ssh.Marshal(struct{ Port uint32 }{uint32(ep.BindPort)})
+	}
+	req.Reply(true, reply)
+}
+
+type forwardedPayload struct {
+	Addr       string
+	Port       uint32
+	OriginAddr string
+	OriginPort uint32
+}
+
+// OpenForwarded opens a forwarded-tcpip channel to the client for ep.
+func (t *Tube) OpenForwarded(ctx context.Context, ep *forward.Endpoint, origin net.Addr) (net.Conn, error) {
+	oaddr, oport := splitAddr(origin)
+	payload := ssh.Marshal(forwardedPayload{
+		Addr: ep.BindHost, Port: uint32(ep.BindPort), OriginAddr: oaddr, OriginPort: uint32(oport),
+	})
+	type result struct {
+		ch  ssh.Channel
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ch, reqs, err := t.conn.OpenChannel("forwarded-tcpip", payload)
+		if err == nil {
+			go ssh.DiscardRequests(reqs)
+		}
+		done <- result{ch, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			return nil, fmt.Errorf("open forwarded-tcpip to %s for %s: %w", t.id, ep.Key, r.err)
+		}
+		return forward.ChannelConn(r.ch, forward.Addr{Net: "tubegate", Address: ep.Key}, origin), nil
+	case <-ctx.Done():
+		go func() { // the client may still answer; do not leak its channel
+			if r := <-done; r.err == nil {
+				r.ch.Close()
+			}
+		}()
+		return nil, fmt.Errorf("open forwarded-tcpip to %s for %s: %w", t.id, ep.Key, ctx.Err())
+	}
+}
+
+// splitAddr returns a net.Addr's host and port, or the whole string and 0.
+func splitAddr(a net.Addr) (string, int) {
+	if a == nil {
+		return "", 0
+	}
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String(), 0
+	}
+	p, _ := strconv.Atoi(port)
+	return host, p
+}

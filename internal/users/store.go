@@ -1,0 +1,223 @@
+// Package users keeps the gateway's users in the data dir (users.json),
+// checks their passwords and keys, and gives each its forwarding policy.
+// The file is replaced atomically on every change, and a running server
+// notices edits made by the command line without a restart.
+package users
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/tubegate/tubegate/internal/datadir"
+	"github.com/tubegate/tubegate/internal/forward"
+)
+
+// User is one account. Keys are authorized_keys lines.
+type User struct {
+	Name         string    `json:"name"`
+	Admin        bool      `json:"admin,omitempty"`
+	PasswordHash string    `json:"password_hash,omitempty"`
+	Keys         []string  `json:"keys,omitempty"`
+	PermitOpen   []string  `json:"permit_open,omitempty"`
+	PermitListen []string  `json:"permit_listen,omitempty"`
+	Created      time.Time `json:"created"`
+}
+
+// Policy parses the user's permit-open and permit-listen rules.
+func (u *User) Policy() (forward.Policy, error) {
+	var p forward.Policy
+	for _, s := range u.PermitOpen {
+		r, err := forward.ParseOpenRule(s)
+		if err != nil {
+			return p, fmt.Errorf("user %s: %w", u.Name, err)
+		}
+		p.Open = append(p.Open, r)
+	}
+	for _, s := range u.PermitListen {
+		r, err := forward.ParseListenRule(s)
+		if err != nil {
+			return p, fmt.Errorf("user %s: %w", u.Name, err)
+		}
+		p.Listen = append(p.Listen, r)
+	}
+	return p, nil
+}
+
+// ErrNotFound is returned for a user that does not exist.
+var ErrNotFound = errors.New("no such user")
+
+var validName = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`)
+
+// ValidateName checks that name is a usable account name.
+func ValidateName(name string) error {
+	if !validName.MatchString(name) {
+		return fmt.Errorf("user name %q: use 1-32 of a-z 0-9 _ . - starting with a letter or _", name)
+	}
+	return nil
+}
+
+type fileData struct {
+	Users []*User `json:"users"`
+}
+
+// Store is the users file of one data dir.
+type Store struct {
+	path string
+
+	mu    sync.Mutex
+	stamp fileStamp
+	users map[string]*User
+}
+
+type fileStamp struct {
+	mod  time.Time
+	size int64
+	ino  uint64
+}
+
+// Open returns the store of data dir dir (the file need not exist yet).
+func Open(dir string) (*Store, error) {
+	if err := datadir.Ensure(dir); err != nil {
+		return nil, err
+	}
+	s := &Store{path: filepath.Join(dir, "users.json")}
+	if _, err := s.snapshot(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// snapshot returns the current users, rereading the file if it changed.
+func (s *Store) snapshot() (map[string]*User, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := stat(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		s.users, s.stamp = map[string]*User{}, fileStamp{}
+		return s.users, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("users: %w", err)
+	}
+	if s.users != nil && st == s.stamp {
+		return s.users, nil
+	}
+	data, err := os.ReadFile(s.path)
+	if err != nil {
+		return nil, fmt.Errorf("users: %w", err)
+	}
+	var fd fileData
+	if err := json.Unmarshal(data, &fd); err != nil {
+		return nil, fmt.Errorf("users: %s: %w", s.path, err)
+	}
+	m := make(map[string]*User, len(fd.Users))
+	for _, u := range fd.Users {
+		m[u.Name] = u
+	}
+	s.users, s.stamp = m, st
+	return m, nil
+}
+
+// Get returns a copy of the named user.
+func (s *Store) Get(name string) (User, error) {
+	m, err := s.snapshot()
+	if err != nil {
+		return User{}, err
+	}
+	u, ok := m[name]
+	if !ok {
+		return User{}, fmt.Errorf("user %s: %w", name, ErrNotFound)
+	}
+	return *u, nil
+}
+
+// List returns every user, ordered by name.
+func (s *Store) List() ([]User, error) {
+	m, err := s.snapshot()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]User, 0, len(m))
+	for _, u := range m {
+		out = append(out, *u)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Update runs fn on the users under a lock shared with other processes and
+// writes the result atomically. fn may add, change or delete entries.
+func (s *Store) Update(fn func(users map[string]*User) error) error {
+	unlock, err := datadir.Lock(s.path + ".lock")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	cur, err := s.snapshot()
+	if err != nil {
+		return err
+	}
+	m := make(map[string]*User, len(cur))
+	for k, u := range cur {
+		c := *u
+		m[k] = &c
+	}
+	if err := fn(m); err != nil {
+		return err
+	}
+	fd := fileData{Users: make([]*User, 0, len(m))}
+	for _, u := range m {
+		fd.Users = append(fd.Users, u)
+	}
+	sort.Slice(fd.Users, func(i, j int) bool { return fd.Users[i].Name < fd.Users[j].Name })
+	data, err := json.MarshalIndent(fd, "", "  ")
+	if err != nil {
+		return fmt.Errorf("users: %w", err)
+	}
+	if err := datadir.WriteFile(s.path, append(data, '\n'), 0o600); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.users = nil // reread on next use
+	s.mu.Unlock()
+	return nil
+}
+
+// Add creates a user; it fails if the name is taken or invalid.
+func (s *Store) Add(u User) error {
+	if err := ValidateName(u.Name); err != nil {
+		return err
+	}
+	if _, err := u.Policy(); err != nil {
+		return err
+	}
+	return s.Update(func(m map[string]*User) error {
+		if _, ok := m[u.Name]; ok {
+			return fmt.Errorf("user %s already exists", u.Name)
+		}
+		if u.Created.IsZero() {
+			u.Created = time.Now().UTC()
+		}
+		m[u.Name] = &u
+		return nil
+	})
+}
+
+// Delete removes a user.
+func (s *Store) Delete(name string) error {
+	return s.Update(func(m map[string]*User) error {
+		if _, ok := m[name]; !ok {
+			return fmt.Errorf("user %s: %w", name, ErrNotFound)
+		}
+		delete(m, name)
+		return nil
+	})
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the system tools the tests need, only where they are missing:
+# OpenSSH client and server and Chromium from Debian's packages. Never
+# downloads a prebuilt binary or browser.
+set -euo pipefail
+
+need=()
+command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
+command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+if [ "${TUBEGATE_NO_BROWSER:-}" = "" ]; then
+	command -v chromium >/dev/null 2>&1 || need+=(chromium)
+fi
+if [ ${#need[@]} -eq 0 ]; then
+	exit 0
+fi
+sudo=""
+if [ "$(id -u)" != 0 ]; then
+	sudo="sudo"
+fi
+echo "install-deps: installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
