@@ -152,10 +152,11 @@ func (c *countedConn) Close() error {
 	return c.Conn.Close()
 }
 
-// CloseWrite half-closes the owner side when the underlying conn can.
+// CloseWrite half-closes the owner side, or closes it whole when the
+// underlying conn cannot half-close.
 func (c *countedConn) CloseWrite() error {
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
 	}
-	return nil
+	return c.Close()
 }

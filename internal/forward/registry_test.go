@@ -1,0 +1,201 @@
+package forward
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// echoOwner is a tube stand-in whose client side echoes every connection.
+type echoOwner struct {
+	user, id string
+	alive    bool
+	closed   atomic.Bool
+}
+
+func (o *echoOwner) User() string { return o.user }
+func (o *echoOwner) ID() string   { return o.id }
+func (o *echoOwner) Close() error { o.closed.Store(true); return nil }
+func (o *echoOwner) Probe(ctx context.Context) bool {
+	return o.alive && !o.closed.Load()
+}
+func (o *echoOwner) OpenForwarded(ctx context.Context, ep *Endpoint, origin net.Addr) (net.Conn, error) {
+	a, b := net.Pipe()
+	go func() { io.Copy(b, b); b.Close() }()
+	return a, nil
+}
+
+func newTestRegistry() *Registry {
+	return NewRegistry(slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+func roundTrip(t *testing.T, addr string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping" {
+		t.Fatalf("echo through %s: %q, %v", addr, buf, err)
+	}
+}
+
+func TestPublishListenerCarriesConnections(t *testing.T) {
+	r := newTestRegistry()
+	o := &echoOwner{user: "alice", id: "t1", alive: true}
+	ep, err := r.Publish(context.Background(), o, Policy{}, "localhost", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ep.BindPort == 0 || ep.Virtual || !strings.HasPrefix(ep.Key, "127.0.0.1:") {
+		t.Fatalf("endpoint %+v: want an allocated loopback port", ep)
+	}
+	roundTrip(t, ep.Key)
+	deadline := time.Now().Add(2 * time.Second)
+	for ep.Stats.Active.Load() != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	st := ep.Stats.Snapshot()
+	if st.Total != 1 || st.BytesIn != 4 || st.BytesOut != 4 || st.Active != 0 {
+		t.Errorf("stats %+v: want 1 total, 4 bytes each way, 0 active", st)
+	}
+	if got := r.Lookup("localhost", ep.BindPort); got != ep {
+		t.Errorf("Lookup(localhost, %d) = %v, want the endpoint", ep.BindPort, got)
+	}
+	if err := r.Cancel(o, "localhost", ep.BindPort); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := net.DialTimeout("tcp", ep.Key, time.Second); err == nil {
+		t.Error("listener still accepts after cancel")
+	}
+	if r.Count() != 0 {
+		t.Errorf("Count() = %d after cancel", r.Count())
+	}
+}
+
+func TestPublishRefusals(t *testing.T) {
+	r := newTestRegistry()
+	o := &echoOwner{user: "alice", id: "t1", alive: true}
+	for _, c := range []struct {
+		bind string
+		port int
+	}{{"", 40000}, {"*", 40000}, {"localhost", 80}, {"192.0.2.1", 40000}, {"bad name!", 22}, {"myhost", 0}} {
+		_, err := r.Publish(context.Background(), o, Policy{}, c.bind, c.port)
+		if !errors.Is(err, ErrRefused) {
+			t.Errorf("Publish(%q, %d): err = %v, want a refusal", c.bind, c.port, err)
+		}
+	}
+}
+
+func TestVirtualNamesAreUnique(t *testing.T) {
+	r := newTestRegistry()
+	alice1 := &echoOwner{user: "alice", id: "t1", alive: true}
+	bob := &echoOwner{user: "bob", id: "t2", alive: true}
+	ep, err := r.Publish(context.Background(), alice1, Policy{}, "MyHost", 22)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ep.Virtual || ep.Key != "myhost:22" || ep.Addr() != nil {
+		t.Fatalf("endpoint %+v: want virtual myhost:22", ep)
+	}
+	if _, err := r.Publish(context.Background(), bob, Policy{}, "myhost", 22); !errors.Is(err, ErrRefused) ||
+		!strings.Contains(err.Error(), "another user") {
+		t.Errorf("second user's claim: err = %v, want refused by another user", err)
+	}
+	if _, err := r.Publish(context.Background(), alice1, Policy{}, "myhost", 22); !errors.Is(err, ErrRefused) {
+		t.Errorf("same tube's second claim: err = %v, want refused", err)
+	}
+	// The same user from a live second tube is refused...
+	alice2 := &echoOwner{user: "alice", id: "t3", alive: true}
+	if _, err := r.Publish(context.Background(), alice2, Policy{}, "myhost", 22); !errors.Is(err, ErrRefused) ||
+		!strings.Contains(err.Error(), "still alive") {
+		t.Errorf("claim while old tube alive: err = %v, want refused", err)
+	}
+	// ...but takes over once the old tube stops answering.
+	alice1.alive = false
+	ep2, err := r.Publish(context.Background(), alice2, Policy{}, "myhost", 22)
+	if err != nil {
+		t.Fatalf("takeover from dead tube: %v", err)
+	}
+	if !alice1.closed.Load() {
+		t.Error("the dead tube was not closed on takeover")
+	}
+	if got := r.Lookup("myhost", 22); got != ep2 {
+		t.Errorf("Lookup after takeover = %v, want the new endpoint", got)
+	}
+	c, err := ep2.Dial(context.Background(), Addr{"tcp", "127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	r.UnpublishAll(alice2)
+	if r.Lookup("myhost", 22) != nil || r.Count() != 0 {
+		t.Error("UnpublishAll left endpoints behind")
+	}
+}
+
+func TestPortTakeoverOnReconnect(t *testing.T) {
+	r := newTestRegistry()
+	old := &echoOwner{user: "alice", id: "t1", alive: false}
+	ep, err := r.Publish(context.Background(), old, Policy{}, "localhost", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ep.BindPort
+	fresh := &echoOwner{user: "alice", id: "t2", alive: true}
+	ep2, err := r.Publish(context.Background(), fresh, Policy{}, "localhost", port)
+	if err != nil {
+		t.Fatalf("reconnect taking port %d: %v", port, err)
+	}
+	roundTrip(t, ep2.Key)
+	mallory := &echoOwner{user: "mallory", id: "t3", alive: true}
+	if _, err := r.Publish(context.Background(), mallory, Policy{}, "localhost", port); !errors.Is(err, ErrRefused) {
+		t.Errorf("another user taking a live port: err = %v, want refused", err)
+	}
+	r.UnpublishAll(fresh)
+}
+
+func TestUnpublishCutsLiveConnections(t *testing.T) {
+	r := newTestRegistry()
+	o := &echoOwner{user: "alice", id: "t1", alive: true}
+	ep, err := r.Publish(context.Background(), o, Policy{}, "localhost", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", ep.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	roundTrip(t, ep.Key) // the listener works
+	r.Unpublish(ep)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("read on a cut connection: err = %v, want EOF/reset", err)
+	}
+}
+
+func TestMaxPerOwner(t *testing.T) {
+	r := newTestRegistry()
+	r.MaxPerOwner = 2
+	o := &echoOwner{user: "alice", id: "t1", alive: true}
+	for i, name := range []string{"a", "b", "c"} {
+		_, err := r.Publish(context.Background(), o, Policy{}, name, 80)
+		if (i < 2) != (err == nil) {
+			t.Errorf("publish #%d: err = %v", i+1, err)
+		}
+	}
+	r.UnpublishAll(o)
+}
