@@ -55,6 +55,8 @@ func TestListenerLifecycle(t *testing.T) {
 		if res.code != 0 || !strings.Contains(res.stdout, "alice") ||
 			!strings.Contains(res.stdout, strconv.Itoa(allocated)) || !strings.Contains(res.stdout, strconv.Itoa(fixed)) {
 			t.Errorf("status session in the tube with forwards %d and %d: want exit 0, alice and both ports: %s", allocated, fixed, res)
+		} else {
+			t.Logf("status:\n%s", res.stdout)
 		}
 
 		if res := mux("-O", "cancel", "-R", fixedSpec); res.code != 0 {

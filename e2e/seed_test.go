@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"fmt"
+	"net"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -21,6 +23,16 @@ func TestSeedRecipe(t *testing.T) {
 			w.requireTargetVia(t, port)
 		})
 	}
+	t.Run("originator address", func(t *testing.T) {
+		// The forwarded-tcpip channel names the real originator: ssh -v logs it.
+		echo := startEcho(t)
+		port := freePort(t)
+		p := w.remoteForward(t, fmt.Sprintf("127.0.0.1:%d:127.0.0.1:%d", port, echo), "alice.ws")
+		c := dialTCP(t, fmt.Sprintf("127.0.0.1:%d", port))
+		local := c.LocalAddr().(*net.TCPAddr)
+		re := regexp.MustCompile(fmt.Sprintf(`client_request_forwarded_tcpip: listen \S+ port %d, originator 127\.0\.0\.1 port %d\b`, port, local.Port))
+		p.mustWaitLine(t, re, startTimeout)
+	})
 	t.Run("status session", func(t *testing.T) {
 		// `ssh alice@gw` without -N: a short status naming the user, exit 0, no shell.
 		for _, host := range []string{"alice.ws", "alice.tcp"} {

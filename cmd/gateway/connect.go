@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/spf13/cobra"
 
 	"github.com/tubegate/tubegate/internal/bridge"
@@ -95,6 +96,13 @@ func relay(ctx context.Context, conn io.ReadWriteCloser, in io.Reader, out io.Wr
 	conn.Close()
 	if err == nil || errors.Is(err, io.EOF) {
 		return nil
+	}
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		if ce.Code == websocket.StatusNormalClosure {
+			return nil
+		}
+		return fmt.Errorf("the gateway closed the connection: %s (%s)", ce.Reason, ce.Code)
 	}
 	return fmt.Errorf("connection: %w", err)
 }

@@ -30,16 +30,13 @@ func newConn(ctx context.Context, ws *websocket.Conn, local, remote net.Addr) *c
 func (c *conn) LocalAddr() net.Addr  { return c.local }
 func (c *conn) RemoteAddr() net.Addr { return c.remote }
 
-// CloseWithReason closes the WebSocket with a policy-violation status and a
-// reason the peer can show.
-func (c *conn) CloseWithReason(reason string) error {
+// GoAway closes the WebSocket with status 1012 (service restart) and a
+// reason the client can show: what the gateway says to WebSocket tubes as
+// it shuts down. (Status 1001, going away, reads as a clean EOF in most
+// clients, so its reason would be lost.)
+func (c *conn) GoAway(reason string) error {
 	if len(reason) > 120 { // control frames carry at most 123 bytes of reason
 		reason = reason[:120]
 	}
-	return c.ws.Close(websocket.StatusPolicyViolation, reason)
-}
-
-// ReasonCloser is implemented by the net.Conns of this package.
-type ReasonCloser interface {
-	CloseWithReason(reason string) error
+	return c.ws.Close(websocket.StatusServiceRestart, reason)
 }

@@ -194,7 +194,7 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn, opts ConnOptions) {
 		return
 	}
 	c.SetDeadline(time.Time{})
-	t := newTube(s, id, sc, opts.Transport, log.With("user", sc.Permissions.Extensions[extUser]))
+	t := newTube(s, id, c, sc, opts.Transport, log.With("user", sc.Permissions.Extensions[extUser]))
 	if err := s.addTube(t); err != nil {
 		t.log.Warn("tube refused", "err", err)
 		sc.Close()
@@ -204,9 +204,11 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn, opts ConnOptions) {
 	t.run(ctx, chans, reqs)
 }
 
-// Shutdown tells every tube's open sessions that the gateway is going away
-// and closes every tube. (x/crypto/ssh has no API to send a protocol
-// disconnect message, so the session text is the message.)
+// shutdownWait bounds how long Shutdown waits for tubes to close.
+const shutdownWait = 3 * time.Second
+
+// Shutdown refuses new tubes, tells every live tube why it ends (see
+// Tube.shutdown) and closes them all, waiting at most a few seconds.
 func (s *Server) Shutdown() {
 	s.mu.Lock()
 	s.closing = true
@@ -215,8 +217,17 @@ func (s *Server) Shutdown() {
 		tubes = append(tubes, t)
 	}
 	s.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, t := range tubes {
-		t.shutdown("tubegate: the gateway is shutting down")
+		wg.Add(1)
+		go func() { defer wg.Done(); t.shutdown("the gateway is shutting down") }()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(shutdownWait):
+		s.log.Warn("shutdown: some tubes did not close in time")
 	}
 }
 

@@ -25,6 +25,7 @@ type Tube struct {
 	user      string
 	transport string
 	conn      *ssh.ServerConn
+	raw       net.Conn // the carrier under conn
 	log       *slog.Logger
 	started   time.Time
 
@@ -37,8 +38,9 @@ type Tube struct {
 
 var _ forward.Owner = (*Tube)(nil)
 
-func newTube(s *Server, id string, conn *ssh.ServerConn, transport string, log *slog.Logger) *Tube {
+func newTube(s *Server, id string, raw net.Conn, conn *ssh.ServerConn, transport string, log *slog.Logger) *Tube {
 	return &Tube{
+		raw:       raw,
 		srv:       s,
 		id:        id,
 		user:      conn.Permissions.Extensions[extUser],
@@ -148,12 +150,24 @@ func (t *Tube) note(msg string) {
 	}
 }
 
-func (t *Tube) shutdown(msg string) {
+// goAway is what a carrier that can say why it closes implements (the
+// WebSocket bridge).
+type goAway interface{ GoAway(reason string) error }
+
+// shutdown tells the client why the tube ends, as far as the carrier
+// allows, and closes it: open sessions get the text on stderr, and a
+// WebSocket tube a close frame with the reason. x/crypto/ssh cannot send a
+// protocol disconnect message (golang/go#37913), so a -N tube over plain
+// TCP just sees the connection close.
+func (t *Tube) shutdown(reason string) {
 	t.mu.Lock()
 	for ch := range t.sessions {
-		fmt.Fprintf(ch.Stderr(), "%s\r\n", msg)
+		fmt.Fprintf(ch.Stderr(), "tubegate: %s\r\n", reason)
 	}
 	t.mu.Unlock()
+	if ga, ok := t.raw.(goAway); ok {
+		ga.GoAway(reason)
+	}
 	t.conn.Close()
 }
 

@@ -5,11 +5,8 @@
 package users
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -70,17 +67,11 @@ type fileData struct {
 
 // Store is the users file of one data dir.
 type Store struct {
-	path string
+	file *datadir.JSONFile[fileData]
 
-	mu    sync.Mutex
-	stamp fileStamp
-	users map[string]*User
-}
-
-type fileStamp struct {
-	mod  time.Time
-	size int64
-	ino  uint64
+	mu      sync.Mutex
+	version uint64
+	byName  map[string]*User
 }
 
 // Open returns the store of data dir dir (the file need not exist yet).
@@ -88,42 +79,30 @@ func Open(dir string) (*Store, error) {
 	if err := datadir.Ensure(dir); err != nil {
 		return nil, err
 	}
-	s := &Store{path: filepath.Join(dir, "users.json")}
+	s := &Store{file: datadir.NewJSONFile[fileData](filepath.Join(dir, "users.json"))}
 	if _, err := s.snapshot(); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// snapshot returns the current users, rereading the file if it changed.
+// snapshot returns the current users by name, rereading the file if it
+// changed. The map is shared: callers copy what they hand out.
 func (s *Store) snapshot() (map[string]*User, error) {
+	fd, version, err := s.file.Load()
+	if err != nil {
+		return nil, fmt.Errorf("users: %w", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, err := stat(s.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		s.users, s.stamp = map[string]*User{}, fileStamp{}
-		return s.users, nil
+	if s.byName == nil || version != s.version {
+		m := make(map[string]*User, len(fd.Users))
+		for _, u := range fd.Users {
+			m[u.Name] = u
+		}
+		s.byName, s.version = m, version
 	}
-	if err != nil {
-		return nil, fmt.Errorf("users: %w", err)
-	}
-	if s.users != nil && st == s.stamp {
-		return s.users, nil
-	}
-	data, err := os.ReadFile(s.path)
-	if err != nil {
-		return nil, fmt.Errorf("users: %w", err)
-	}
-	var fd fileData
-	if err := json.Unmarshal(data, &fd); err != nil {
-		return nil, fmt.Errorf("users: %s: %w", s.path, err)
-	}
-	m := make(map[string]*User, len(fd.Users))
-	for _, u := range fd.Users {
-		m[u.Name] = u
-	}
-	s.users, s.stamp = m, st
-	return m, nil
+	return s.byName, nil
 }
 
 // Get returns a copy of the named user.
@@ -153,42 +132,25 @@ func (s *Store) List() ([]User, error) {
 	return out, nil
 }
 
-// Update runs fn on the users under a lock shared with other processes and
-// writes the result atomically. fn may add, change or delete entries.
+// Update runs fn on the users by name, under a lock shared with other
+// processes, and writes the result atomically. fn may add, change or
+// delete entries.
 func (s *Store) Update(fn func(users map[string]*User) error) error {
-	unlock, err := datadir.Lock(s.path + ".lock")
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	cur, err := s.snapshot()
-	if err != nil {
-		return err
-	}
-	m := make(map[string]*User, len(cur))
-	for k, u := range cur {
-		c := *u
-		m[k] = &c
-	}
-	if err := fn(m); err != nil {
-		return err
-	}
-	fd := fileData{Users: make([]*User, 0, len(m))}
-	for _, u := range m {
-		fd.Users = append(fd.Users, u)
-	}
-	sort.Slice(fd.Users, func(i, j int) bool { return fd.Users[i].Name < fd.Users[j].Name })
-	data, err := json.MarshalIndent(fd, "", "  ")
-	if err != nil {
-		return fmt.Errorf("users: %w", err)
-	}
-	if err := datadir.WriteFile(s.path, append(data, '\n'), 0o600); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.users = nil // reread on next use
-	s.mu.Unlock()
-	return nil
+	return s.file.Update(func(fd *fileData) error {
+		m := make(map[string]*User, len(fd.Users))
+		for _, u := range fd.Users {
+			m[u.Name] = u
+		}
+		if err := fn(m); err != nil {
+			return err
+		}
+		fd.Users = fd.Users[:0]
+		for _, u := range m {
+			fd.Users = append(fd.Users, u)
+		}
+		sort.Slice(fd.Users, func(i, j int) bool { return fd.Users[i].Name < fd.Users[j].Name })
+		return nil
+	})
 }
 
 // Add creates a user; it fails if the name is taken or invalid.
