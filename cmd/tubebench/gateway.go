@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// startTimeout bounds how long a child may take to become ready.
+const startTimeout = 20 * time.Second
+
+// benchUser is the gateway user every tunnel logs in as.
+const benchUser = "bench"
+
+// identity is the client key pair, as a signer and as OpenSSH files.
+type identity struct {
+	signer          ssh.Signer
+	keyFile, pubKey string
+}
+
+// newIdentity makes an ed25519 key and writes it (and its .pub) in dir.
+func newIdentity(dir string) (*identity, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("client key: %w", err)
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		return nil, fmt.Errorf("client signer: %w", err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "tubebench")
+	if err != nil {
+		return nil, fmt.Errorf("marshal client key: %w", err)
+	}
+	id := &identity{signer: signer, keyFile: filepath.Join(dir, "id_ed25519")}
+	if err := os.WriteFile(id.keyFile, pem.EncodeToMemory(block), 0o600); err != nil {
+		return nil, fmt.Errorf("write client key: %w", err)
+	}
+	id.pubKey = id.keyFile + ".pub"
+	if err := os.WriteFile(id.pubKey, ssh.MarshalAuthorizedKey(signer.PublicKey()), 0o644); err != nil {
+		return nil, fmt.Errorf("write client public key: %w", err)
+	}
+	return id, nil
+}
+
+// gateway is a running `gateway serve` with its own data dir.
+type gateway struct {
+	bin              string
+	proc             *proc
+	httpAddr, sshTCP string
+}
+
+var (
+	httpListening = regexp.MustCompile(`msg="http listening" addr=(\S+)`)
+	sshListening  = regexp.MustCompile(`msg="ssh listening" addr=(\S+)`)
+)
+
+// startGateway adds the bench user to a fresh data dir under dir and runs
+// the gateway on loopback ports with extra flags.
+func startGateway(ctx context.Context, bin, dir string, id *identity, extra ...string) (*gateway, error) {
+	data, err := os.MkdirTemp(dir, "gwdata")
+	if err != nil {
+		return nil, fmt.Errorf("gateway data dir: %w", err)
+	}
+	add := exec.CommandContext(ctx, bin, "user", "add", benchUser, "--key", id.pubKey, "--data", data)
+	if out, err := add.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("gateway user add: %v: %s", err, out)
+	}
+	args := append([]string{"serve", "--data", data, "--listen", "127.0.0.1:0", "--ssh-listen", "127.0.0.1:0"}, extra...)
+	p, err := startProc("gateway", os.Environ(), bin, args...)
+	if err != nil {
+		return nil, err
+	}
+	g := &gateway{bin: bin, proc: p}
+	m, err := p.waitLine(ctx, httpListening, startTimeout)
+	if err != nil {
+		p.stop()
+		return nil, err
+	}
+	g.httpAddr = m[1]
+	if m, err = p.waitLine(ctx, sshListening, startTimeout); err != nil {
+		p.stop()
+		return nil, err
+	}
+	g.sshTCP = m[1]
+	return g, nil
+}
+
+// WSURL is the gateway's SSH WebSocket URL.
+func (g *gateway) WSURL() string { return "ws://" + g.httpAddr + "/ssh" }
+
+// stop kills the gateway.
+func (g *gateway) stop() { g.proc.stop() }
+
+// goroutines reads go_goroutines from the gateway's /metrics.
+func (g *gateway) goroutines(ctx context.Context) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+g.httpAddr+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("gateway metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_goroutines "); ok {
+			return strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return 0, fmt.Errorf("gateway metrics: no go_goroutines")
+}
+
+func readFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return b, nil
+}

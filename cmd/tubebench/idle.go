@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// idleConcurrency bounds the handshakes in flight while tubes are opened,
+// below the gateway's --max-handshakes-per-source.
+const idleConcurrency = 16
+
+// idleSettle is how long the gateway is left alone before its RSS is read.
+const idleSettle = 2 * time.Second
+
+// idleResult is what n idle tubes cost the gateway.
+type idleResult struct {
+	n                  int
+	rssPerTubeKiB      float64
+	goroutinesPerTube  float64
+	baseRSSKiB, rssKiB int64
+	openTime           time.Duration
+}
+
+// idleTubes opens n tubes to a fresh gateway over transport, each holding
+// one -R forward, and reads the gateway's RSS before and after.
+func idleTubes(ctx context.Context, g *gateway, transport string, n int, id *identity) (idleResult, error) {
+	time.Sleep(idleSettle / 4)
+	base, err := rssKiB(g.proc.PID())
+	if err != nil {
+		return idleResult{}, err
+	}
+	baseG, err := g.goroutines(ctx)
+	if err != nil {
+		return idleResult{}, err
+	}
+	clients := make([]*ssh.Client, n)
+	defer func() {
+		for _, c := range clients {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}()
+	start := time.Now()
+	sem := make(chan struct{}, idleConcurrency)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			dctx, cancel := context.WithTimeout(ctx, startTimeout)
+			defer cancel()
+			c, err := dialTube(dctx, g, transport, "", id)
+			if err != nil {
+				errs <- fmt.Errorf("tube %d: %w", i, err)
+				return
+			}
+			clients[i] = c
+			if _, err := c.Listen("tcp", "127.0.0.1:0"); err != nil {
+				errs <- fmt.Errorf("tube %d: tcpip-forward: %w", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	opened := time.Since(start)
+	close(errs)
+	if err := <-errs; err != nil {
+		return idleResult{}, err
+	}
+	time.Sleep(idleSettle)
+	rss, err := rssKiB(g.proc.PID())
+	if err != nil {
+		return idleResult{}, err
+	}
+	gs, err := g.goroutines(ctx)
+	if err != nil {
+		return idleResult{}, err
+	}
+	return idleResult{
+		n:                 n,
+		rssPerTubeKiB:     float64(rss-base) / float64(n),
+		goroutinesPerTube: float64(gs-baseG) / float64(n),
+		baseRSSKiB:        base,
+		rssKiB:            rss,
+		openTime:          opened,
+	}, nil
+}

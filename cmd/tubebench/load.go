@@ -1,0 +1,202 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// dialTimeout bounds every connection the load generator opens.
+const dialTimeout = 10 * time.Second
+
+// ioGrace is added to a measurement's duration to bound its last I/O.
+const ioGrace = 20 * time.Second
+
+func dial(addr string) (net.Conn, error) {
+	c, err := net.DialTimeout("tcp", addr, dialTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", addr, err)
+	}
+	return c, nil
+}
+
+// bulkStream sends blocks to the sink at addr until stop, then waits for
+// the sink's count and returns the bytes delivered and the time taken.
+func bulkStream(addr string, stop time.Time) (int64, time.Duration, error) {
+	c, err := dial(addr)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer c.Close()
+	c.SetDeadline(stop.Add(ioGrace))
+	buf := make([]byte, blockSize)
+	start := time.Now()
+	var sent int64
+	for {
+		last := !time.Now().Before(stop)
+		if last {
+			buf[0] = 1
+		}
+		if _, err := c.Write(buf); err != nil {
+			return 0, 0, fmt.Errorf("bulk write to %s: %w", addr, err)
+		}
+		sent += blockSize
+		if last {
+			break
+		}
+	}
+	var ack [8]byte
+	if _, err := io.ReadFull(c, ack[:]); err != nil {
+		return 0, 0, fmt.Errorf("bulk ack from %s: %w", addr, err)
+	}
+	if got := int64(binary.BigEndian.Uint64(ack[:])); got != sent {
+		return 0, 0, fmt.Errorf("bulk to %s: sink got %d bytes, sent %d", addr, got, sent)
+	}
+	return sent, time.Since(start), nil
+}
+
+// bulk measures one stream's MB/s for d.
+func bulk(addr string, d time.Duration) (float64, error) {
+	n, el, err := bulkStream(addr, time.Now().Add(d))
+	if err != nil {
+		return 0, err
+	}
+	return float64(n) / el.Seconds() / 1e6, nil
+}
+
+// parallelBulk measures the aggregate MB/s of n streams at once for d.
+func parallelBulk(addr string, n int, d time.Duration) (float64, error) {
+	stop := time.Now().Add(d)
+	start := time.Now()
+	var total atomic.Int64
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b, _, err := bulkStream(addr, stop)
+			if err != nil {
+				errs <- err
+				return
+			}
+			total.Add(b)
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, err
+	}
+	return float64(total.Load()) / el.Seconds() / 1e6, nil
+}
+
+// latency is the round-trip time of 1-byte ping-pongs.
+type latency struct{ p50, p99 time.Duration }
+
+// pingPong measures 1-byte round trips to the echo server at addr for d
+// (at most maxPings), after a short warm-up.
+func pingPong(addr string, d time.Duration, maxPings int) (latency, error) {
+	c, err := dial(addr)
+	if err != nil {
+		return latency{}, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(d + ioGrace))
+	b := []byte{'x'}
+	one := func() error {
+		if _, err := c.Write(b); err != nil {
+			return fmt.Errorf("ping %s: %w", addr, err)
+		}
+		if _, err := io.ReadFull(c, b); err != nil {
+			return fmt.Errorf("pong %s: %w", addr, err)
+		}
+		return nil
+	}
+	for range 20 {
+		if err := one(); err != nil {
+			return latency{}, err
+		}
+	}
+	rtts := make([]time.Duration, 0, 4096)
+	stop := time.Now().Add(d)
+	for len(rtts) < maxPings && time.Now().Before(stop) {
+		t0 := time.Now()
+		if err := one(); err != nil {
+			return latency{}, err
+		}
+		rtts = append(rtts, time.Since(t0))
+	}
+	slices.Sort(rtts)
+	return latency{p50: rtts[len(rtts)/2], p99: rtts[len(rtts)*99/100]}, nil
+}
+
+// connRate measures connections per second to the echo server at addr:
+// each opens, echoes 1 KiB and closes, workers at a time, for d.
+func connRate(ctx context.Context, addr string, workers int, d time.Duration) (float64, error) {
+	stop := time.Now().Add(d)
+	start := time.Now()
+	var done atomic.Int64
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out := make([]byte, 1024)
+			in := make([]byte, 1024)
+			for time.Now().Before(stop) && ctx.Err() == nil {
+				if err := echoOnce(addr, out, in, stop.Add(ioGrace)); err != nil {
+					errs <- err
+					return
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, err
+	}
+	return float64(done.Load()) / el.Seconds(), nil
+}
+
+func echoOnce(addr string, out, in []byte, deadline time.Time) error {
+	c, err := dial(addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(deadline)
+	if _, err := c.Write(out); err != nil {
+		return fmt.Errorf("echo write %s: %w", addr, err)
+	}
+	if _, err := io.ReadFull(c, in); err != nil {
+		return fmt.Errorf("echo read %s: %w", addr, err)
+	}
+	return nil
+}
+
+// waitEcho polls until one 1 KiB echo through addr succeeds, for paths
+// whose forward is set up by another process.
+func waitEcho(ctx context.Context, addr string, timeout time.Duration) error {
+	out, in := make([]byte, 1024), make([]byte, 1024)
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if err = echoOnce(addr, out, in, time.Now().Add(2*time.Second)); err == nil {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s not ready after %v: %w", addr, timeout, err)
+}

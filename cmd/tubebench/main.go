@@ -1,0 +1,104 @@
+// Command tubebench measures the gateway against its baselines in one run:
+// bulk MB/s, 1-byte round-trip latency, new connections per second and the
+// aggregate MB/s of parallel streams through a -R tunnel over WebSocket and
+// over TCP, beside plain loopback TCP and OpenSSH's own ssh -L to a
+// throw-away sshd; and the gateway's memory per idle tube. It runs the real
+// gateway binary and real OpenSSH, all on loopback, and prints one Markdown
+// table (or JSON with --json).
+//
+//	go run ./cmd/tubebench --gateway bin/gateway
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"regexp"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func main() {
+	cfg := defaultConfig()
+	var asJSON bool
+	var paths string
+	f := pflag.CommandLine
+	f.StringVar(&cfg.Gateway, "gateway", cfg.Gateway, "the gateway binary (make build)")
+	f.DurationVar(&cfg.Duration, "duration", cfg.Duration, "how long each throughput, latency and rate figure runs")
+	f.IntVar(&cfg.Streams, "streams", cfg.Streams, "parallel streams for the aggregate figure")
+	f.IntVar(&cfg.Workers, "workers", cfg.Workers, "concurrent openers for the connection-rate figure")
+	f.IntVar(&cfg.Tubes, "tubes", cfg.Tubes, "idle tubes for the memory figure (0: skip)")
+	f.IntVar(&cfg.MaxPings, "max-pings", cfg.MaxPings, "at most this many round trips per latency figure")
+	f.StringSliceVar(&cfg.Ciphers, "ciphers", cfg.Ciphers, "SSH ciphers to measure, each against ssh -L with the same cipher")
+	f.BoolVar(&cfg.OpenSSHClient, "openssh-client", cfg.OpenSSHClient, "also measure OpenSSH ssh -R through the gateway")
+	f.StringSliceVar(&cfg.GatewayFlags, "gateway-flag", nil, "extra flag for gateway serve (repeatable), e.g. --gateway-flag=--pprof=127.0.0.1:6060")
+	f.StringVar(&paths, "paths", "", "only measure paths whose id matches this regexp (baselines always run)")
+	f.BoolVar(&asJSON, "json", false, "print JSON instead of a Markdown table")
+	f.Parse(os.Args[1:])
+	if paths != "" {
+		re, err := regexp.Compile(paths)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "tubebench: --paths: %v\n", err)
+			os.Exit(2)
+		}
+		cfg.PathFilter = re
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, cfg.Budget())
+	defer cancel()
+	rep, err := run(ctx, cfg, os.Stderr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "tubebench: %v\n", err)
+		os.Exit(1)
+	}
+	if asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintf(os.Stderr, "tubebench: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
+	fmt.Print(rep.Markdown())
+}
+
+// Config bounds one run.
+type Config struct {
+	Gateway       string         `json:"-"`
+	Duration      time.Duration  `json:"duration_ns"`
+	Streams       int            `json:"streams"`
+	Workers       int            `json:"workers"`
+	Tubes         int            `json:"tubes"`
+	MaxPings      int            `json:"max_pings"`
+	Ciphers       []string       `json:"ciphers"`
+	OpenSSHClient bool           `json:"openssh_client"`
+	GatewayFlags  []string       `json:"gateway_flags,omitempty"`
+	PathFilter    *regexp.Regexp `json:"-"`
+}
+
+func defaultConfig() Config {
+	return Config{
+		Gateway:       "bin/gateway",
+		Duration:      1500 * time.Millisecond,
+		Streams:       100,
+		Workers:       8,
+		Tubes:         1000,
+		MaxPings:      20000,
+		Ciphers:       []string{"aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com"},
+		OpenSSHClient: true,
+	}
+}
+
+// Budget bounds the whole run: every figure's duration plus generous
+// set-up time per path, and time for the idle tubes.
+func (c Config) Budget() time.Duration {
+	paths := 1 + len(c.Ciphers)*5
+	return time.Duration(paths)*(4*c.Duration+30*time.Second) + time.Duration(c.Tubes)*40*time.Millisecond + time.Minute
+}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"time"
+)
+
+// endpoints are where the load generator connects for one path: the
+// address that reaches the echo server and the one that reaches the sink.
+type endpoints struct {
+	echo, sink string
+	close      func()
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// sshArgs are the options every OpenSSH client run uses.
+func sshArgs(id *identity, cipher string) []string {
+	return []string{
+		"-F", "/dev/null", "-N", "-T",
+		"-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+		"-o", "IdentitiesOnly=yes", "-i", id.keyFile, "-o", "ExitOnForwardFailure=yes",
+		"-o", "LogLevel=ERROR", "-o", "Compression=no", "-c", cipher,
+	}
+}
+
+// runForwarder starts an ssh client with forwards to echo and sink on two
+// fresh loopback ports and waits until both carry data.
+func runForwarder(ctx context.Context, name string, args func(echoPort, sinkPort int) []string) (endpoints, error) {
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ { // a free port may be taken before ssh binds it
+		ep, err := freePort()
+		if err != nil {
+			return endpoints{}, err
+		}
+		sp, err := freePort()
+		if err != nil {
+			return endpoints{}, err
+		}
+		p, err := startProc(name, os.Environ(), "ssh", args(ep, sp)...)
+		if err != nil {
+			return endpoints{}, err
+		}
+		e := endpoints{
+			echo:  "127.0.0.1:" + strconv.Itoa(ep),
+			sink:  "127.0.0.1:" + strconv.Itoa(sp),
+			close: p.stop,
+		}
+		err = waitEcho(ctx, e.echo, startTimeout)
+		if err == nil {
+			_, _, err = bulkStream(e.sink, time.Now())
+		}
+		if err == nil {
+			return e, nil
+		}
+		lastErr = fmt.Errorf("%s: %w: %s", name, err, tail(p.Output()))
+		p.stop()
+	}
+	return endpoints{}, lastErr
+}
+
+// sshd is a throw-away OpenSSH server on loopback.
+type sshd struct {
+	addr string
+	port int
+	proc *proc
+}
+
+var sshdListening = regexp.MustCompile(`Server listening on 127\.0\.0\.1 port (\d+)`)
+
+// startSSHD runs sshd with its own host key and config in dir, accepting
+// the bench key for the current user.
+func startSSHD(ctx context.Context, dir string, id *identity) (*sshd, error) {
+	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+		return nil, fmt.Errorf("sshd privilege separation dir: %w", err)
+	}
+	hostKey := filepath.Join(dir, "sshd_host_ed25519_key")
+	if out, err := exec.CommandContext(ctx, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostKey).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("sshd host key: %v: %s", err, out)
+	}
+	sshdBin, err := exec.LookPath("sshd")
+	if err != nil {
+		sshdBin = "/usr/sbin/sshd"
+	}
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		config := filepath.Join(dir, fmt.Sprintf("sshd_config.%d", attempt))
+		conf := fmt.Sprintf(`ListenAddress 127.0.0.1:%d
+HostKey %s
+PidFile none
+UsePAM no
+StrictModes no
+AuthorizedKeysFile %s
+PermitRootLogin yes
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+AllowTcpForwarding yes
+PrintMotd no
+MaxStartups 100
+MaxSessions 1000
+`, port, hostKey, id.pubKey)
+		if err := os.WriteFile(config, []byte(conf), 0o600); err != nil {
+			return nil, fmt.Errorf("sshd config: %w", err)
+		}
+		p, err := startProc("sshd", os.Environ(), sshdBin, "-D", "-e", "-f", config)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := p.waitLine(ctx, sshdListening, startTimeout); err != nil {
+			lastErr = err
+			p.stop()
+			continue
+		}
+		return &sshd{addr: fmt.Sprintf("127.0.0.1:%d", port), port: port, proc: p}, nil
+	}
+	return nil, fmt.Errorf("throw-away sshd: %w", lastErr)
+}
+
+// sshLocal is OpenSSH's `ssh -L` to the throw-away sshd: the baseline.
+func sshLocal(ctx context.Context, s *sshd, id *identity, cipher string, tg *targets) (endpoints, error) {
+	return runForwarder(ctx, "ssh -L "+cipher, func(ep, sp int) []string {
+		return append(sshArgs(id, cipher),
+			"-p", strconv.Itoa(s.port),
+			"-L", fmt.Sprintf("127.0.0.1:%d:%s", ep, tg.EchoAddr()),
+			"-L", fmt.Sprintf("127.0.0.1:%d:%s", sp, tg.SinkAddr()),
+			"root@127.0.0.1")
+	})
+}
+
+// sshRemote is OpenSSH's `ssh -R` to the gateway, over TCP or over the
+// WebSocket with `gateway connect` as the ProxyCommand.
+func sshRemote(ctx context.Context, g *gateway, transport string, id *identity, cipher string, tg *targets) (endpoints, error) {
+	host, port, err := net.SplitHostPort(g.sshTCP)
+	if err != nil {
+		return endpoints{}, fmt.Errorf("gateway ssh address: %w", err)
+	}
+	return runForwarder(ctx, "ssh -R "+transport+" "+cipher, func(ep, sp int) []string {
+		a := sshArgs(id, cipher)
+		if transport == transportWS {
+			a = append(a, "-o", "ProxyCommand="+g.bin+" connect "+g.WSURL())
+		} else {
+			a = append(a, "-p", port)
+		}
+		return append(a,
+			"-R", fmt.Sprintf("127.0.0.1:%d:%s", ep, tg.EchoAddr()),
+			"-R", fmt.Sprintf("127.0.0.1:%d:%s", sp, tg.SinkAddr()),
+			benchUser+"@"+host)
+	})
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// path is one way from the load generator to the targets.
+type path struct {
+	ID     string
+	Name   string
+	Kind   string // "loopback", "openssh" (the ssh -L baseline) or "gateway"
+	Cipher string
+	setup  func(ctx context.Context) (endpoints, error)
+}
+
+// measures are the figures of one path.
+type measures struct {
+	bulk, parallel, conns float64
+	rtt                   latency
+}
+
+// run measures every path and the idle tubes and returns the report.
+func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
+	dir, err := os.MkdirTemp("", "tubebench")
+	if err != nil {
+		return nil, fmt.Errorf("temp dir: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	id, err := newIdentity(dir)
+	if err != nil {
+		return nil, err
+	}
+	tg, err := startTargets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tg.close()
+	sd, err := startSSHD(ctx, dir, id)
+	if err != nil {
+		return nil, err
+	}
+	defer sd.proc.stop()
+	gw, err := startGateway(ctx, cfg.Gateway, dir, id, cfg.GatewayFlags...)
+	if err != nil {
+		return nil, err
+	}
+	defer gw.stop()
+
+	paths := []path{{ID: "loopback", Name: "loopback TCP", Kind: "loopback",
+		setup: func(context.Context) (endpoints, error) {
+			return endpoints{echo: tg.EchoAddr(), sink: tg.SinkAddr(), close: func() {}}, nil
+		}}}
+	for _, c := range cfg.Ciphers {
+		short := shortCipher(c)
+		paths = append(paths, path{ID: "ssh-L-" + short, Name: "OpenSSH ssh -L", Kind: "openssh", Cipher: c,
+			setup: func(ctx context.Context) (endpoints, error) { return sshLocal(ctx, sd, id, c, tg) }})
+	}
+	for _, c := range cfg.Ciphers {
+		short := shortCipher(c)
+		for _, tr := range []string{transportWS, transportTCP} {
+			paths = append(paths, path{ID: "gw-" + tr + "-go-" + short, Name: "gateway " + trName(tr) + ", Go client -R", Kind: "gateway", Cipher: c,
+				setup: func(ctx context.Context) (endpoints, error) { return goTunnel(ctx, gw, tr, c, id, tg) }})
+		}
+		if cfg.OpenSSHClient {
+			for _, tr := range []string{transportWS, transportTCP} {
+				name := "gateway TCP, OpenSSH ssh -R"
+				if tr == transportWS {
+					name = "gateway WS, OpenSSH ssh -R + gateway connect"
+				}
+				paths = append(paths, path{ID: "gw-" + tr + "-openssh-" + short, Name: name, Kind: "gateway", Cipher: c,
+					setup: func(ctx context.Context) (endpoints, error) { return sshRemote(ctx, gw, tr, id, c, tg) }})
+			}
+		}
+	}
+
+	rep := &Report{Machine: describeMachine(), Config: cfg}
+	results := map[string]measures{}
+	var ran []path
+	for _, p := range paths {
+		if p.Kind == "gateway" && cfg.PathFilter != nil && !cfg.PathFilter.MatchString(p.ID) {
+			continue
+		}
+		fmt.Fprintf(progress, "tubebench: %s\n", p.ID)
+		m, err := measurePath(ctx, cfg, p)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p.ID, err)
+		}
+		results[p.ID] = m
+		ran = append(ran, p)
+	}
+	rep.addPaths(ran, results)
+
+	if cfg.Tubes > 0 {
+		for _, tr := range []string{transportWS, transportTCP} {
+			fmt.Fprintf(progress, "tubebench: %d idle tubes over %s\n", cfg.Tubes, tr)
+			ir, err := idleOnFreshGateway(ctx, cfg, dir, id, tr)
+			if err != nil {
+				return nil, fmt.Errorf("idle tubes over %s: %w", tr, err)
+			}
+			rep.addIdle(tr, ir)
+		}
+	}
+	rep.addBrowserPending()
+	return rep, nil
+}
+
+func idleOnFreshGateway(ctx context.Context, cfg Config, dir string, id *identity, transport string) (idleResult, error) {
+	flags := append([]string{fmt.Sprintf("--max-tubes-per-user=%d", cfg.Tubes+16)}, cfg.GatewayFlags...)
+	g, err := startGateway(ctx, cfg.Gateway, dir, id, flags...)
+	if err != nil {
+		return idleResult{}, err
+	}
+	defer g.stop()
+	return idleTubes(ctx, g, transport, cfg.Tubes, id)
+}
+
+// measurePath sets a path up and takes its four measurements.
+func measurePath(ctx context.Context, cfg Config, p path) (measures, error) {
+	var m measures
+	e, err := p.setup(ctx)
+	if err != nil {
+		return m, err
+	}
+	defer e.close()
+	if m.bulk, err = bulk(e.sink, cfg.Duration); err != nil {
+		return m, err
+	}
+	if m.rtt, err = pingPong(e.echo, cfg.Duration, cfg.MaxPings); err != nil {
+		return m, err
+	}
+	if m.conns, err = connRate(ctx, e.echo, cfg.Workers, cfg.Duration); err != nil {
+		return m, err
+	}
+	if m.parallel, err = parallelBulk(e.sink, cfg.Streams, cfg.Duration); err != nil {
+		return m, err
+	}
+	return m, ctx.Err()
+}
+
+func shortCipher(c string) string {
+	s, _, _ := strings.Cut(c, "@")
+	s, _, _ = strings.Cut(s, "-poly1305")
+	return s
+}
+
+func trName(tr string) string {
+	if tr == transportWS {
+		return "WS"
+	}
+	return "TCP"
+}

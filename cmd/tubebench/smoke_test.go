@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestBenchSmoke runs the whole harness with tiny counts against a freshly
+// built gateway and checks that it produced every figure. It asserts no
+// timing: the figures of a smoke run mean nothing.
+func TestBenchSmoke(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "gateway")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/gateway")
+	build.Dir = filepath.Join("..", "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/gateway: %v\n%s", err, out)
+	}
+	cfg := defaultConfig()
+	cfg.Gateway = bin
+	cfg.Duration = 50 * time.Millisecond
+	cfg.Streams = 4
+	cfg.Workers = 2
+	cfg.Tubes = 8
+	cfg.MaxPings = 200
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var progress io.Writer = io.Discard
+	if testing.Verbose() {
+		progress = os.Stderr
+	}
+	rep, err := run(ctx, cfg, progress)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	figures := map[string]bool{}
+	paths := map[string]bool{}
+	for _, r := range rep.Rows {
+		if r.Value == nil && r.Note == "" {
+			t.Errorf("%s / %s: neither a value nor a note", r.Figure, r.Path)
+		}
+		if r.Value != nil {
+			figures[r.Figure] = true
+			paths[r.PathID] = true
+		}
+	}
+	for _, f := range []string{figBulk, figP50, figP99, figConns, figParallel, figIdleRSS, figIdleGo} {
+		if !figures[f] {
+			t.Errorf("no %q figure", f)
+		}
+	}
+	for _, p := range []string{
+		"loopback", "ssh-L-aes128-gcm", "ssh-L-chacha20",
+		"gw-websocket-go-aes128-gcm", "gw-tcp-go-aes128-gcm", "gw-websocket-openssh-aes128-gcm", "gw-tcp-openssh-aes128-gcm",
+		"gw-websocket-go-chacha20", "gw-tcp-go-chacha20", "gw-websocket-openssh-chacha20", "gw-tcp-openssh-chacha20",
+		"idle-websocket", "idle-tcp",
+	} {
+		if !paths[p] {
+			t.Errorf("no figures for path %s", p)
+		}
+	}
+	for _, r := range rep.Rows {
+		if r.Figure == figBulk && r.PathID == "gw-websocket-go-aes128-gcm" && (r.VsLoopback == nil || r.VsOpenSSH == nil) {
+			t.Errorf("bulk over WebSocket lacks its ratios: %+v", r)
+		}
+	}
+	if md := rep.Markdown(); len(md) == 0 {
+		t.Error("empty Markdown")
+	}
+}
