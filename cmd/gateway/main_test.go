@@ -87,3 +87,37 @@ func TestConnectBadURL(t *testing.T) {
 		t.Errorf("connect with http URL: err = %v, want bad URL", err)
 	}
 }
+
+func TestUserSet(t *testing.T) {
+	t.Setenv("GATEWAY_DATA", t.TempDir())
+	keyFile := filepath.Join(t.TempDir(), "k.pub")
+	os.WriteFile(keyFile, []byte(testKey), 0o600)
+	if _, err := run(t, "", "user", "add", "bob", "--key", keyFile, "--permit-open", "a:1"); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		args []string
+		want []string // in `user list` afterwards
+	}{
+		{[]string{"--permit-open", "myhost:22", "--permit-open", "10.0.0.0/8:443"}, []string{"myhost:22,10.0.0.0/8:443"}},
+		{[]string{"--permit-listen", "*:8080", "--admin=true"}, []string{"true", "*:8080"}},
+		{[]string{"--default-listen", "--clear-permit-open"}, []string{"default"}},
+	}
+	for _, s := range steps {
+		if out, err := run(t, "", append([]string{"user", "set", "bob"}, s.args...)...); err != nil {
+			t.Fatalf("user set %v: %v\n%s", s.args, err, out)
+		}
+		out, _ := run(t, "", "user", "list")
+		for _, w := range s.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("after set %v, list lacks %q:\n%s", s.args, w, out)
+			}
+		}
+	}
+	if _, err := run(t, "", "user", "set", "nobody", "--admin=true"); err == nil {
+		t.Error("set on a missing user: want an error")
+	}
+	if _, err := run(t, "", "user", "set", "bob", "--permit-open", "garbage"); err == nil {
+		t.Error("set with a bad rule: want an error")
+	}
+}

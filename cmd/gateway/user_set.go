@@ -1,0 +1,114 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tubegate/tubegate/internal/users"
+)
+
+func newUserSet() *cobra.Command {
+	var (
+		data                 string
+		addKeys              []string
+		passwordStdin, noPW  bool
+		permitOpen, listen   []string
+		clearOpen, defListen bool
+		admin                bool
+	)
+	cmd := &cobra.Command{
+		Use:   "set NAME",
+		Short: "Change a user's keys, password, policy or admin flag",
+		Long: `Change an existing user. Only what is given changes:
+  --key FILE            add the keys in FILE (repeatable)
+  --password-stdin      set the password from standard input; --no-password removes it
+  --permit-open H:P     replace the permit-open list (repeatable); --clear-permit-open empties it
+  --permit-listen [H:]P replace the permit-listen list (repeatable); --default-listen restores
+                        the default (any unprivileged loopback port)
+  --admin=true|false    make or unmake an administrator
+A running gateway applies the change to the user's next request, live tubes included.`,
+		Example: `  gateway user set bob --permit-open myhost:22 --permit-open 10.0.0.0/8:443
+  gateway user set alice --key new_laptop.pub`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f := cmd.Flags()
+			var keys []string
+			for _, file := range addKeys {
+				b, err := os.ReadFile(file)
+				if err != nil {
+					return fmt.Errorf("--key: %w", err)
+				}
+				k, err := users.ParseKeys(b)
+				if err != nil {
+					return fmt.Errorf("--key %s: %w", file, err)
+				}
+				keys = append(keys, k...)
+			}
+			var hash string
+			if passwordStdin {
+				pw, err := readPassword(cmd)
+				if err != nil {
+					return err
+				}
+				if hash, err = users.HashPassword(pw); err != nil {
+					return err
+				}
+			}
+			store, err := users.Open(data)
+			if err != nil {
+				return err
+			}
+			err = store.Update(func(m map[string]*users.User) error {
+				u, ok := m[args[0]]
+				if !ok {
+					return fmt.Errorf("user %s: %w", args[0], users.ErrNotFound)
+				}
+				u.Keys = append(u.Keys, keys...)
+				switch {
+				case hash != "":
+					u.PasswordHash = hash
+				case noPW:
+					u.PasswordHash = ""
+				}
+				if f.Changed("permit-open") || clearOpen {
+					u.PermitOpen = permitOpen
+				}
+				if f.Changed("permit-listen") {
+					u.PermitListen = listen
+				} else if defListen {
+					u.PermitListen = nil
+				}
+				if f.Changed("admin") {
+					u.Admin = admin
+				}
+				if len(u.Keys) == 0 && u.PasswordHash == "" {
+					return errors.New("that would leave the user no way to log in")
+				}
+				_, err := u.Policy()
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "updated user %s\n", args[0])
+			return nil
+		},
+	}
+	dataFlag(cmd, &data)
+	f := cmd.Flags()
+	f.StringArrayVar(&addKeys, "key", nil, "add the public keys in FILE; repeatable")
+	f.BoolVar(&passwordStdin, "password-stdin", false, "set the password from standard input")
+	f.BoolVar(&noPW, "no-password", false, "remove the password")
+	f.StringArrayVar(&permitOpen, "permit-open", nil, "replace permit-open with these HOST:PORT rules; repeatable")
+	f.BoolVar(&clearOpen, "clear-permit-open", false, "empty permit-open: the user may dial nothing")
+	f.StringArrayVar(&listen, "permit-listen", nil, "replace permit-listen with these [HOST:]PORT rules; repeatable")
+	f.BoolVar(&defListen, "default-listen", false, "restore the default permit-listen")
+	f.BoolVar(&admin, "admin", false, "administrator: --admin=true or --admin=false")
+	cmd.MarkFlagsMutuallyExclusive("password-stdin", "no-password")
+	cmd.MarkFlagsMutuallyExclusive("permit-open", "clear-permit-open")
+	cmd.MarkFlagsMutuallyExclusive("permit-listen", "default-listen")
+	return cmd
+}
