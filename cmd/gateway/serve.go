@@ -127,6 +127,7 @@ func serve(ctx context.Context, o serveOptions) error {
 
 	tubeCtx, cancelTubes := context.WithCancel(context.Background())
 	defer cancelTubes()
+	go srv.WatchUsers(tubeCtx)
 	handler := httpapi.New(httpapi.Config{
 		Context: tubeCtx,
 		SSH:     srv,

@@ -212,11 +212,8 @@ const shutdownWait = 3 * time.Second
 func (s *Server) Shutdown() {
 	s.mu.Lock()
 	s.closing = true
-	tubes := make([]*Tube, 0, len(s.tubes))
-	for t := range s.tubes {
-		tubes = append(tubes, t)
-	}
 	s.mu.Unlock()
+	tubes := s.liveTubes()
 	var wg sync.WaitGroup
 	for _, t := range tubes {
 		wg.Add(1)

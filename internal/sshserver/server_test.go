@@ -373,3 +373,32 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestDeletedUserIsCutOff(t *testing.T) {
+	g := startGateway(t, Limits{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go g.srv.WatchUsers(ctx)
+	g.addUser(t, "alice")
+	g.addUser(t, "bob")
+	alice, bob := g.dial(t, "alice"), g.dial(t, "bob")
+	ln, err := alice.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go echo(ln)
+	if err := g.store.Delete("alice"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "alice's tube closed", func() bool { return g.srv.Tubes() == 1 })
+	waitFor(t, "alice's listener closed", func() bool {
+		c, err := net.DialTimeout("tcp", ln.Addr().String(), 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	if _, err := bob.NewSession(); err != nil {
+		t.Errorf("bob's tube suffered: %v", err)
+	}
+}
