@@ -31,6 +31,7 @@ type serveOptions struct {
 	listen, sshListen, data string
 	tlsCert, tlsKey         string
 	logLevel                string
+	pprof                   string
 	limits                  sshserver.Limits
 }
 
@@ -63,6 +64,7 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate (PEM): serve HTTPS and wss://")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&o.pprof, "pprof", "", "serve Go profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060 (default off)")
 	l := sshserver.DefaultLimits
 	o.limits = l
 	f.DurationVar(&o.limits.HandshakeTimeout, "handshake-timeout", l.HandshakeTimeout, "time allowed from connect to end of authentication")
@@ -91,6 +93,11 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if o.pprof != "" {
+		if err := servePprof(ctx, o.pprof, log); err != nil {
+			return err
+		}
 	}
 	keys, err := hostkeys.LoadOrCreate(o.data)
 	if err != nil {
