@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -33,6 +34,7 @@ type serveOptions struct {
 	logLevel                string
 	pprof                   string
 	limits                  sshserver.Limits
+	links                   linkServeOptions
 }
 
 func newServe() *cobra.Command {
@@ -64,6 +66,7 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate (PEM): serve HTTPS and wss://")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	linkServeFlags(f, &o.links)
 	f.StringVar(&o.pprof, "pprof", "", "serve Go profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060 (default off)")
 	l := sshserver.DefaultLimits
 	o.limits = l
@@ -120,6 +123,11 @@ func serve(ctx context.Context, o serveOptions) error {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tubegate_endpoints", Help: "Published ports and virtual names.",
 	}, func() float64 { return float64(registry.Count()) }))
+	links, err := newShareLinks(o.links, o.data, log, store, registry, nil)
+	if err != nil {
+		return err
+	}
+	var httpBase string // the listener's URL, set before anything is served
 	srv, err := sshserver.New(sshserver.Config{
 		HostKeys: keys,
 		Users:    store,
@@ -127,6 +135,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		Log:      log,
 		Metrics:  sshserver.NewMetrics(reg),
 		Limits:   o.limits,
+		Commands: map[string]sshserver.CommandFunc{"link": links.command(func() string { return httpBase })},
 	})
 	if err != nil {
 		return err
@@ -134,15 +143,17 @@ func serve(ctx context.Context, o serveOptions) error {
 
 	tubeCtx, cancelTubes := context.WithCancel(context.Background())
 	defer cancelTubes()
+	go links.proxy.Run(tubeCtx)
 	go srv.WatchUsers(tubeCtx)
 	handler := httpapi.New(httpapi.Config{
 		Context: tubeCtx,
 		SSH:     srv,
 		Log:     log,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Mount:   []func(chi.Router){links.proxy.Mount},
 	})
 	hs := &http.Server{
-		Handler:           handler,
+		Handler:           links.proxy.WithHosts(handler), // share-domain hosts never reach the page
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -160,6 +171,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		hln = tls.NewListener(hln, hs.TLSConfig)
 		scheme = "https"
 	}
+	httpBase = scheme + "://" + hln.Addr().String()
 	errs := make(chan error, 2)
 	go func() { errs <- hs.Serve(hln) }()
 	log.Info("http listening", "addr", hln.Addr().String(), "url", scheme+"://"+hln.Addr().String()+"/")

@@ -1,0 +1,183 @@
+package shareproxy
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/tubegate/tubegate/internal/forward"
+	"github.com/tubegate/tubegate/internal/sharelink"
+)
+
+// The JSON API the page uses. Every call needs a logged-in web user; the
+// state-changing ones also a valid CSRF token (Auth.CheckCSRF).
+//
+//	POST   /api/links       {"endpoint","expires","basic_auth","login_required","name","tcp"}
+//	                        -> 201 LinkJSON, with url (and path_url, host_url) filled in
+//	GET    /api/links       -> 200 [LinkJSON] of the user's live links
+//	DELETE /api/links/{id}  -> 204
+//
+// Only a hash of a link's token is stored, so the secret URL is in the
+// answer to POST and never again: in the list, url is "" unless the link
+// has an address without a secret (a named host-name link, a TCP link).
+
+// CreateRequest is the body of POST /api/links.
+type CreateRequest struct {
+	Endpoint      string `json:"endpoint"`
+	Expires       string `json:"expires,omitempty"` // "2h", "30m", "7d"; "" = default
+	BasicAuth     string `json:"basic_auth,omitempty"`
+	LoginRequired bool   `json:"login_required,omitempty"`
+	Name          string `json:"name,omitempty"`
+	TCP           bool   `json:"tcp,omitempty"`
+}
+
+// LinkJSON is a link as the API shows it.
+type LinkJSON struct {
+	ID            string    `json:"id"`
+	URL           string    `json:"url"`
+	PathURL       string    `json:"path_url,omitempty"`
+	HostURL       string    `json:"host_url,omitempty"`
+	Endpoint      string    `json:"endpoint"`
+	Kind          string    `json:"kind"`
+	Name          string    `json:"name,omitempty"`
+	Expires       time.Time `json:"expires"`
+	Created       time.Time `json:"created"`
+	BasicAuth     bool      `json:"basic_auth"`
+	LoginRequired bool      `json:"login_required"`
+}
+
+const maxAPIBody = 64 << 10
+
+func (p *Proxy) mountAPI(r chi.Router) {
+	r.Get("/api/links", p.apiList)
+	r.Post("/api/links", p.apiCreate)
+	r.Delete("/api/links/{id}", p.apiRevoke)
+}
+
+// apiUser answers 401/403 and returns false unless the request is from a
+// logged-in user (and, if state-changing, carries a valid CSRF token).
+func (p *Proxy) apiUser(w http.ResponseWriter, r *http.Request, csrf bool) (string, bool) {
+	if p.cfg.Auth == nil {
+		writeJSONError(w, http.StatusUnauthorized, "this gateway has no web login")
+		return "", false
+	}
+	user, ok := p.cfg.Auth.User(r)
+	if !ok {
+		writeJSONError(w, http.StatusUnauthorized, "log in first")
+		return "", false
+	}
+	if csrf && !p.cfg.Auth.CheckCSRF(r) {
+		writeJSONError(w, http.StatusForbidden, "missing or wrong CSRF token")
+		return "", false
+	}
+	return user, true
+}
+
+// service is the link service with URLs for this request: without a
+// configured public URL, the one the browser used.
+func (p *Proxy) service(r *http.Request) *sharelink.Service {
+	s := *p.cfg.Links
+	if s.URLs.Base == "" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		s.URLs.Base = scheme + "://" + r.Host
+	}
+	return &s
+}
+
+func (p *Proxy) apiCreate(w http.ResponseWriter, r *http.Request) {
+	user, ok := p.apiUser(w, r, true)
+	if !ok {
+		return
+	}
+	var req CreateRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAPIBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeJSONError(w, http.StatusBadRequest, "bad request body: "+err.Error())
+		return
+	}
+	life, err := sharelink.ParseExpiry(req.Expires)
+	if err != nil {
+		writeJSONError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	svc := p.service(r)
+	c, err := svc.Create(sharelink.Params{User: user, Endpoint: req.Endpoint, Expires: life, BasicAuth: req.BasicAuth,
+		LoginRequired: req.LoginRequired, Name: req.Name, TCP: req.TCP})
+	if err != nil {
+		status := http.StatusBadRequest
+		if errors.Is(err, forward.ErrRefused) {
+			status = http.StatusForbidden
+		}
+		writeJSONError(w, status, err.Error())
+		return
+	}
+	p.log.Info("share link created", "link", c.ID, "user", user, "endpoint", c.Endpoint, "via", "api")
+	j := p.linkJSON(svc, c.Link)
+	j.URL, j.PathURL, j.HostURL = c.URL, c.PathURL, c.HostURL
+	writeJSON(w, http.StatusCreated, j)
+}
+
+func (p *Proxy) apiList(w http.ResponseWriter, r *http.Request) {
+	user, ok := p.apiUser(w, r, false)
+	if !ok {
+		return
+	}
+	svc := p.service(r)
+	links, err := svc.Store.List(user)
+	if err != nil {
+		p.log.Error("share links: list", "err", err)
+		writeJSONError(w, http.StatusInternalServerError, "cannot read the share links")
+		return
+	}
+	out := make([]LinkJSON, 0, len(links))
+	for _, l := range links {
+		out = append(out, p.linkJSON(svc, l))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (p *Proxy) apiRevoke(w http.ResponseWriter, r *http.Request) {
+	user, ok := p.apiUser(w, r, true)
+	if !ok {
+		return
+	}
+	id := chi.URLParam(r, "id")
+	if err := p.cfg.Links.Store.Revoke(id, user); err != nil {
+		if errors.Is(err, sharelink.ErrNotFound) {
+			writeJSONError(w, http.StatusNotFound, err.Error())
+			return
+		}
+		p.log.Error("share links: revoke", "link", id, "err", err)
+		writeJSONError(w, http.StatusInternalServerError, "cannot revoke the link")
+		return
+	}
+	n := p.tracker.Cut(id)
+	p.log.Info("share link revoked", "link", id, "user", user, "via", "api", "connections_cut", n)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (p *Proxy) linkJSON(svc *sharelink.Service, l sharelink.Link) LinkJSON {
+	return LinkJSON{
+		ID: l.ID, URL: svc.URLs.Listed(l), Endpoint: l.Endpoint, Kind: string(l.Kind), Name: l.Name,
+		Expires: svc.Store.ExpiresAt(&l), Created: l.Created,
+		BasicAuth: l.HasBasicAuth(), LoginRequired: l.LoginRequired,
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeJSONError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}

@@ -1,0 +1,67 @@
+package shareproxy
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+
+	"github.com/tubegate/tubegate/internal/sharelink"
+)
+
+// maxAuthCache bounds the remembered basic-auth successes; past it the
+// cache starts over (a cost of one bcrypt per viewer, not a failure).
+const maxAuthCache = 4096
+
+// guard applies a link's guards and reports whether the request may pass;
+// if not, it has answered.
+func (p *Proxy) guard(w http.ResponseWriter, r *http.Request, l sharelink.Link, prefix string) bool {
+	if l.LoginRequired {
+		if prefix == "" {
+			// A host-name link lives on the share domain, where the
+			// gateway's session cookie is (rightly) never sent.
+			writePage(w, pageLoginHost)
+			return false
+		}
+		if p.cfg.Auth == nil {
+			writePage(w, pageLogin)
+			return false
+		}
+		if _, ok := p.cfg.Auth.User(r); !ok {
+			writePage(w, pageLogin)
+			return false
+		}
+	}
+	if l.HasBasicAuth() {
+		user, pass, ok := r.BasicAuth()
+		if !ok || !p.checkBasic(l, user, pass) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="Tubegate share link", charset="UTF-8"`)
+			writePage(w, pageBasicAuth)
+			return false
+		}
+	}
+	return true
+}
+
+// checkBasic checks credentials against the link, remembering successes
+// so that a page with many resources costs one bcrypt, not one each.
+func (p *Proxy) checkBasic(l sharelink.Link, user, pass string) bool {
+	sum := sha256.Sum256([]byte(l.ID + "\x00" + l.BasicAuthHash + "\x00" + user + "\x00" + pass))
+	key := hex.EncodeToString(sum[:])
+	p.authMu.Lock()
+	_, ok := p.authCache[key]
+	p.authMu.Unlock()
+	if ok {
+		return true
+	}
+	if !l.CheckBasicAuth(user, pass) {
+		p.log.Info("share link: wrong basic auth", "link", l.ID)
+		return false
+	}
+	p.authMu.Lock()
+	if len(p.authCache) >= maxAuthCache {
+		clear(p.authCache)
+	}
+	p.authCache[key] = struct{}{}
+	p.authMu.Unlock()
+	return true
+}

@@ -1,0 +1,70 @@
+package shareproxy
+
+import (
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// modifyResponse fixes up the tunnelled service's answer: redirects stay
+// under the link, and cookies stay the service's own.
+func (p *Proxy) modifyResponse(resp *http.Response) error {
+	t := targetOf(resp.Request.Context())
+	if t == nil {
+		return nil
+	}
+	p.filterSetCookies(resp.Header, t.prefix)
+	for _, h := range []string{"Location", "Content-Location"} {
+		if loc := resp.Header.Get(h); loc != "" {
+			resp.Header.Set(h, rewriteLocation(loc, t, resp.Request))
+		}
+	}
+	return nil
+}
+
+// rewriteLocation keeps a redirect under the link: an absolute path gets
+// the link's prefix, and an absolute URL back to the service itself (the
+// Host it was sent, or a loopback or endpoint name) becomes one to the
+// link. Redirects elsewhere are left alone.
+func rewriteLocation(loc string, t *target, out *http.Request) string {
+	u, err := url.Parse(loc)
+	if err != nil {
+		return loc
+	}
+	if u.Scheme == "" && u.Host == "" {
+		if strings.HasPrefix(u.Path, "/") && !strings.HasPrefix(loc, "//") {
+			return prefixed(t.prefix, loc)
+		}
+		return loc // relative: already under the link
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return loc
+	}
+	if !selfHost(u, t, out) {
+		return loc
+	}
+	viewer := out.Header.Get("X-Forwarded-Proto")
+	if viewer == "" {
+		viewer = "http"
+	}
+	rest := *u
+	rest.Scheme, rest.Host, rest.User = "", "", nil
+	if rest.Path == "" {
+		rest.Path = "/"
+	}
+	return viewer + "://" + out.Host + prefixed(t.prefix, rest.String())
+}
+
+// selfHost reports whether u points back at the tunnelled service.
+func selfHost(u *url.URL, t *target, out *http.Request) bool {
+	if strings.EqualFold(u.Host, out.Host) {
+		return true
+	}
+	h := u.Hostname()
+	if strings.EqualFold(h, "localhost") || strings.EqualFold(h, t.ep.BindHost) {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}

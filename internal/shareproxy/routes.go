@@ -1,0 +1,87 @@
+package shareproxy
+
+import (
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/tubegate/tubegate/internal/sharelink"
+)
+
+// Mount adds the share links' routes to the gateway's router: /s/TOKEN/...
+// and the JSON API under /api/links.
+func (p *Proxy) Mount(r chi.Router) {
+	r.HandleFunc("/s/{token}", func(w http.ResponseWriter, r *http.Request) {
+		// Without the slash, relative URLs in the page would miss the link.
+		target := r.URL.EscapedPath() + "/"
+		if r.URL.RawQuery != "" {
+			target += "?" + r.URL.RawQuery
+		}
+		http.Redirect(w, r, target, http.StatusPermanentRedirect)
+	})
+	r.Handle("/s/{token}/*", http.HandlerFunc(p.servePath))
+	p.mountAPI(r)
+}
+
+// servePath serves /s/TOKEN/REST.
+func (p *Proxy) servePath(w http.ResponseWriter, r *http.Request) {
+	token := chi.URLParam(r, "token")
+	l, ok := p.cfg.Links.Store.ByToken(token)
+	if !ok {
+		writePage(w, pageNotFound)
+		return
+	}
+	prefix := sharelink.PathPrefix + token
+	rest := strings.TrimPrefix(r.URL.EscapedPath(), prefix)
+	if !strings.HasPrefix(rest, "/") {
+		rest = "/" + rest
+	}
+	p.serve(w, r, l, prefix, rest)
+}
+
+// WithHosts serves host-name links in front of next: with a share domain,
+// a request for LABEL.SHARE-DOMAIN is the link whose token or name is
+// LABEL, and nothing else of the gateway (no page, no API, no /ssh) is
+// ever served under the share domain. Other hosts go to next.
+func (p *Proxy) WithHosts(next http.Handler) http.Handler {
+	domain := hostOnly(p.cfg.Links.URLs.ShareDomain)
+	if domain == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := hostOnly(r.Host)
+		if host != domain && !strings.HasSuffix(host, "."+domain) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		label := strings.TrimSuffix(strings.TrimSuffix(host, domain), ".")
+		if label == "" || strings.Contains(label, ".") {
+			writePage(w, pageNotFound)
+			return
+		}
+		store := p.cfg.Links.Store
+		l, ok := store.ByToken(label)
+		if !ok {
+			l, ok = store.ByName(label)
+		}
+		if !ok {
+			writePage(w, pageNotFound)
+			return
+		}
+		path := r.URL.EscapedPath()
+		if path == "" {
+			path = "/"
+		}
+		p.serve(w, r, l, "", path)
+	})
+}
+
+// hostOnly lower-cases a Host and drops its port and a trailing dot.
+func hostOnly(h string) string {
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	return strings.TrimSuffix(strings.ToLower(h), ".")
+}
