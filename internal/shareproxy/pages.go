@@ -33,7 +33,7 @@ var (
 	pageNotFound = page{http.StatusNotFound, "Link not found",
 		"This share link does not exist: it may have expired or been revoked, or the address is mistyped."}
 	pageOffline = page{http.StatusBadGateway, "The tunnel behind this link is offline",
-		"The tunnel behind this link is offline: the computer that shares this service is not connected to the gateway right now. The link works again as soon as it reconnects; try again later."}
+		"The link is valid, but the tunnel behind this link is offline: the computer that shares this service is not connected to the gateway right now. The link works again as soon as it reconnects; try again later."}
 	pageBadGateway = page{http.StatusBadGateway, "The shared service did not answer",
 		"The tunnel behind this link is up, but the service it leads to did not give a valid answer."}
 	pageLogin = page{http.StatusUnauthorized, "Log in to open this link",
