@@ -46,12 +46,22 @@ func (s *Service) Run(ctx context.Context, user string, args []string, stdout, s
 		fmt.Fprintf(stderr, "link: unknown subcommand %q\n%s", args[0], commandUsage)
 		return 2
 	}
-	if err != nil {
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "link: %v\n%s", err, commandUsage)
+		return 2
+	case err != nil:
 		fmt.Fprintf(stderr, "link: %v\n", err)
 		return 1
 	}
 	return 0
 }
+
+// usageError is a mistake in the command line itself.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
 
 func (s *Service) runCreate(user string, args []string, stdout io.Writer) error {
 	fs := pflag.NewFlagSet("link create", pflag.ContinueOnError)
@@ -62,10 +72,10 @@ func (s *Service) runCreate(user string, args []string, stdout io.Writer) error 
 	name := fs.String("name", "", "host-name label under the share domain")
 	tcp := fs.Bool("tcp", false, "a TCP link to a public port")
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("create: %w\n%s", err, commandUsage)
+		return usageError{fmt.Errorf("create: %w", err)}
 	}
 	if fs.NArg() != 1 {
-		return errors.New("create: name exactly one ENDPOINT\n" + commandUsage)
+		return usageError{errors.New("create: name exactly one ENDPOINT")}
 	}
 	life, err := ParseExpiry(*expires)
 	if err != nil {

@@ -76,6 +76,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
+// Path is the links file.
+func (s *Store) Path() string { return s.path }
+
 // MaxExpiry is the longest lifetime the store allows.
 func (s *Store) MaxExpiry() time.Duration { return s.opts.MaxExpiry }
 
@@ -102,16 +105,22 @@ func (s *Store) reload() error {
 	if err := json.Unmarshal(data, &fd); err != nil {
 		return fmt.Errorf("share links: %s: %w", s.path, err)
 	}
-	byID := make(map[string]*Link, len(fd.Links))
-	byHash := make(map[string]*Link, len(fd.Links))
-	for _, l := range fd.Links {
+	s.byID, s.byHash = indexLinks(fd.Links)
+	s.stamp, s.loaded = st, true
+	return nil
+}
+
+// indexLinks maps links by id and by token hash.
+func indexLinks(links []*Link) (byID, byHash map[string]*Link) {
+	byID = make(map[string]*Link, len(links))
+	byHash = make(map[string]*Link, len(links))
+	for _, l := range links {
 		byID[l.ID] = l
 		if l.TokenHash != "" {
 			byHash[l.TokenHash] = l
 		}
 	}
-	s.byID, s.byHash, s.stamp, s.loaded = byID, byHash, st, true
-	return nil
+	return byID, byHash
 }
 
 // current returns the links as of now (rereading a changed file). A file
@@ -244,10 +253,17 @@ func (s *Store) update(fn func(links map[string]*Link) error) error {
 	if err := datadir.WriteFile(s.path, append(data, '\n'), 0o600); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.loaded = false // reread on next use
-	s.mu.Unlock()
+	s.install(fd.Links)
 	return nil
+}
+
+// install makes links the current state, as just written to the file.
+func (s *Store) install(links []*Link) {
+	byID, byHash := indexLinks(links)
+	st, err := stat(s.path)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.byID, s.byHash, s.stamp, s.loaded = byID, byHash, st, err == nil
 }
 
 // Create makes a link. For an HTTP link it returns the token, which is
