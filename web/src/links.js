@@ -1,0 +1,98 @@
+// Tubegate's share links list: the logged-in user's live links, each with
+// a Revoke button. Self-contained (it adds its own section after the
+// forwards); the page only loads it. Talks to /api/links and /api/session.
+'use strict';
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  let timer = 0;
+
+  function section() {
+    let sec = $('links-section');
+    if (sec) return sec;
+    const app = $('app');
+    if (!app) return null;
+    sec = document.createElement('section');
+    sec.id = 'links-section';
+    sec.innerHTML = '<h2>Share links</h2>' +
+      '<p class="hint">A link\'s secret URL is shown once, when it is made. Revoking a link cuts its live connections.</p>' +
+      '<p id="links-error" class="error" role="alert" hidden></p>' +
+      '<table><thead><tr><th>Id</th><th>Endpoint</th><th>Expires</th><th>Guards</th><th>URL</th><th></th></tr></thead>' +
+      '<tbody id="links"></tbody></table>';
+    app.append(sec);
+    return sec;
+  }
+
+  function setError(msg) {
+    const el = $('links-error');
+    el.textContent = msg || '';
+    el.hidden = !msg;
+  }
+
+  async function call(method, path) {
+    let headers = {};
+    if (method !== 'GET') {
+      const s = await fetch('/api/session', { credentials: 'same-origin' });
+      if (!s.ok) throw new Error('not logged in');
+      headers = { 'X-CSRF-Token': (await s.json()).csrf };
+    }
+    const resp = await fetch(path, { method, headers, credentials: 'same-origin' });
+    if (!resp.ok) {
+      let msg = `${resp.status} ${resp.statusText}`;
+      try { msg = (await resp.json()).error || msg; } catch (e) { /* not JSON */ }
+      throw new Error(msg);
+    }
+    return resp.status === 204 ? null : resp.json();
+  }
+
+  function td(row, text) {
+    const cell = document.createElement('td');
+    cell.textContent = text;
+    row.append(cell);
+    return cell;
+  }
+
+  async function refresh() {
+    if (!document.body.dataset.user || !section()) return;
+    let links;
+    try {
+      links = await call('GET', '/api/links');
+      setError('');
+    } catch (e) {
+      setError('share links: ' + e.message);
+      return;
+    }
+    const body = $('links');
+    body.replaceChildren();
+    for (const l of links) {
+      const row = document.createElement('tr');
+      row.dataset.id = l.id;
+      td(row, l.id);
+      td(row, l.endpoint + (l.kind === 'tcp' ? ' (tcp)' : ''));
+      td(row, new Date(l.expires).toLocaleString());
+      td(row, [l.basic_auth && 'password', l.login_required && 'login'].filter(Boolean).join(', ') || '–');
+      td(row, l.url || '(shown when made)');
+      const btn = document.createElement('button');
+      btn.type = 'button';
+      btn.className = 'link-revoke';
+      btn.id = 'link-revoke-' + l.id;
+      btn.textContent = 'Revoke';
+      btn.onclick = async () => {
+        btn.disabled = true;
+        try { await call('DELETE', '/api/links/' + encodeURIComponent(l.id)); } catch (e) { setError('revoke: ' + e.message); }
+        refresh();
+      };
+      td(row, '').append(btn);
+      body.append(row);
+    }
+  }
+
+  // A new link made with a forward's .share-link button shows up at once.
+  document.addEventListener('click', (ev) => {
+    if (ev.target.closest && ev.target.closest('.share-link')) setTimeout(refresh, 500);
+  });
+  // Log in and out are seen through body[data-user].
+  new MutationObserver(() => refresh()).observe(document.body, { attributes: true, attributeFilter: ['data-user'] });
+  if (!timer) timer = setInterval(refresh, 5000);
+  refresh();
+})();
