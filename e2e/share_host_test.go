@@ -55,6 +55,12 @@ func TestShareLinkHostName(t *testing.T) {
 			t.Errorf("GET /healthz on the gateway's own host: %d %q", status, body)
 		}
 	})
+	t.Run("the /s/ form redirects to the share domain", func(t *testing.T) {
+		status, _, hdr := httpGet(t, link.pathURL(w.gw, "headers?a=1"))
+		if want := "http://" + link.token + "." + domain + "/headers?a=1"; status != http.StatusTemporaryRedirect || hdr.Get("Location") != want {
+			t.Errorf("GET /s/TOKEN/headers: %d %q, want 307 to %q", status, hdr.Get("Location"), want)
+		}
+	})
 	t.Run("WebSocket", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()

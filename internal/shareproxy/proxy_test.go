@@ -175,6 +175,12 @@ func TestProxyHostLink(t *testing.T) {
 			t.Errorf("Host %s: %d %q", h, resp.StatusCode, body)
 		}
 	}
+	// The path form on the gateway's host only redirects: tunnelled pages
+	// never run on the gateway's origin when there is a share domain.
+	resp, _ := get(t, g.srv.URL+"/s/"+tok+"/a/b?c=d")
+	if want := "http://" + tok + ".links.test/a/b?c=d"; resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") != want {
+		t.Errorf("path form with a share domain: %d %q, want 307 %q", resp.StatusCode, resp.Header.Get("Location"), want)
+	}
 	for _, h := range []string{"links.test", "other.links.test", "x.demo.links.test"} {
 		if resp, _ := get(t, g.srv.URL+"/s/"+tok+"/", func(r *http.Request) { r.Host = h }); resp.StatusCode != 404 {
 			t.Errorf("Host %s: %d, want 404", h, resp.StatusCode)

@@ -38,6 +38,16 @@ func (p *Proxy) servePath(w http.ResponseWriter, r *http.Request) {
 	if !strings.HasPrefix(rest, "/") {
 		rest = "/" + rest
 	}
+	if p.cfg.Links.URLs.ShareDomain != "" && !l.LoginRequired {
+		// With a share domain, tunnelled pages never run on the gateway's
+		// own origin: the path form only leads there.
+		target := strings.TrimSuffix(p.service(r).URLs.Host(token), "/") + rest
+		if r.URL.RawQuery != "" {
+			target += "?" + r.URL.RawQuery
+		}
+		http.Redirect(w, r, target, http.StatusTemporaryRedirect)
+		return
+	}
 	p.serve(w, r, l, prefix, rest)
 }
 
