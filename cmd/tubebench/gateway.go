@@ -61,16 +61,19 @@ type gateway struct {
 	bin              string
 	proc             *proc
 	httpAddr, sshTCP string
+	pprofAddr        string // "" unless started with profiling
 }
 
 var (
-	httpListening = regexp.MustCompile(`msg="http listening" addr=(\S+)`)
-	sshListening  = regexp.MustCompile(`msg="ssh listening" addr=(\S+)`)
+	httpListening  = regexp.MustCompile(`msg="http listening" addr=(\S+)`)
+	sshListening   = regexp.MustCompile(`msg="ssh listening" addr=(\S+)`)
+	pprofListening = regexp.MustCompile(`msg="pprof listening" addr=(\S+)`)
 )
 
 // startGateway adds the bench user to a fresh data dir under dir and runs
-// the gateway on loopback ports with extra flags.
-func startGateway(ctx context.Context, bin, dir string, id *identity, extra ...string) (*gateway, error) {
+// the gateway on loopback ports with extra flags; with profile, it serves
+// /debug/pprof on loopback too.
+func startGateway(ctx context.Context, bin, dir string, id *identity, profile bool, extra ...string) (*gateway, error) {
 	data, err := os.MkdirTemp(dir, "gwdata")
 	if err != nil {
 		return nil, fmt.Errorf("gateway data dir: %w", err)
@@ -80,6 +83,9 @@ func startGateway(ctx context.Context, bin, dir string, id *identity, extra ...s
 		return nil, fmt.Errorf("gateway user add: %v: %s", err, out)
 	}
 	args := append([]string{"serve", "--data", data, "--listen", "127.0.0.1:0", "--ssh-listen", "127.0.0.1:0"}, extra...)
+	if profile {
+		args = append(args, "--pprof=127.0.0.1:0")
+	}
 	p, err := startProc("gateway", os.Environ(), bin, args...)
 	if err != nil {
 		return nil, err
@@ -96,6 +102,13 @@ func startGateway(ctx context.Context, bin, dir string, id *identity, extra ...s
 		return nil, err
 	}
 	g.sshTCP = m[1]
+	if profile {
+		if m, err = p.waitLine(ctx, pprofListening, startTimeout); err != nil {
+			p.stop()
+			return nil, err
+		}
+		g.pprofAddr = m[1]
+	}
 	return g, nil
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -27,7 +28,7 @@ type idleResult struct {
 
 // idleTubes opens n tubes to a fresh gateway over transport, each holding
 // one -R forward, and reads the gateway's RSS before and after.
-func idleTubes(ctx context.Context, g *gateway, transport string, n int, id *identity) (idleResult, error) {
+func idleTubes(ctx context.Context, g *gateway, transport string, n int, id *identity, prof profiler) (idleResult, error) {
 	time.Sleep(idleSettle / 4)
 	base, err := rssKiB(g.proc.PID())
 	if err != nil {
@@ -81,6 +82,12 @@ func idleTubes(ctx context.Context, g *gateway, transport string, n int, id *ide
 	}
 	gs, err := g.goroutines(ctx)
 	if err != nil {
+		return idleResult{}, err
+	}
+	if err := errors.Join(
+		prof.fetch(ctx, g.pprofAddr, "heap", "idle-"+transport+".heap.pprof"),
+		prof.fetch(ctx, g.pprofAddr, "goroutine?debug=1", "idle-"+transport+".goroutines.txt"),
+	); err != nil {
 		return idleResult{}, err
 	}
 	return idleResult{

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"slices"
 	"syscall"
 	"time"
 
@@ -37,6 +38,8 @@ func main() {
 	f.BoolVar(&cfg.OpenSSHClient, "openssh-client", cfg.OpenSSHClient, "also measure OpenSSH ssh -R through the gateway")
 	f.StringSliceVar(&cfg.GatewayFlags, "gateway-flag", nil, "extra flag for gateway serve (repeatable), e.g. --gateway-flag=--pprof=127.0.0.1:6060")
 	f.StringVar(&paths, "paths", "", "only measure paths whose id matches this regexp (baselines always run)")
+	f.StringSliceVar(&cfg.Figures, "figures", cfg.Figures, "which path figures to take: bulk, rtt, conns, parallel")
+	f.StringVar(&cfg.ProfileDir, "profile", "", "save CPU profiles of the gateway and of the client side per figure, and heap and goroutine profiles of idle tubes, in this directory")
 	f.BoolVar(&asJSON, "json", false, "print JSON instead of a Markdown table")
 	f.Parse(os.Args[1:])
 	if paths != "" {
@@ -81,7 +84,12 @@ type Config struct {
 	OpenSSHClient bool           `json:"openssh_client"`
 	GatewayFlags  []string       `json:"gateway_flags,omitempty"`
 	PathFilter    *regexp.Regexp `json:"-"`
+	Figures       []string       `json:"figures"`
+	ProfileDir    string         `json:"-"`
 }
+
+// wants reports whether figure (bulk, rtt, conns or parallel) is to be taken.
+func (c Config) wants(figure string) bool { return slices.Contains(c.Figures, figure) }
 
 func defaultConfig() Config {
 	return Config{
@@ -93,6 +101,7 @@ func defaultConfig() Config {
 		MaxPings:      20000,
 		Ciphers:       []string{"aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com"},
 		OpenSSHClient: true,
+		Figures:       []string{"bulk", "rtt", "conns", "parallel"},
 	}
 }
 

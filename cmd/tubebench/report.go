@@ -92,7 +92,7 @@ func mark(ok bool) string {
 
 // addPaths adds the throughput, latency and rate rows of every path, with
 // their ratios to loopback and to ssh -L with the same cipher.
-func (r *Report) addPaths(paths []path, res map[string]measures) {
+func (r *Report) addPaths(cfg Config, paths []path, res map[string]measures) {
 	loop, haveLoop := res["loopback"]
 	openssh := map[string]measures{}
 	for _, p := range paths {
@@ -102,17 +102,21 @@ func (r *Report) addPaths(paths []path, res map[string]measures) {
 	}
 	type figure struct {
 		name  string
+		key   string
 		value func(measures) float64
 		lower bool // lower is better (latency)
 	}
 	figs := []figure{
-		{figBulk, func(m measures) float64 { return m.bulk }, false},
-		{figP50, func(m measures) float64 { return float64(m.rtt.p50.Nanoseconds()) / 1e3 }, true},
-		{figP99, func(m measures) float64 { return float64(m.rtt.p99.Nanoseconds()) / 1e3 }, true},
-		{figConns, func(m measures) float64 { return m.conns }, false},
-		{figParallel, func(m measures) float64 { return m.parallel }, false},
+		{figBulk, "bulk", func(m measures) float64 { return m.bulk }, false},
+		{figP50, "rtt", func(m measures) float64 { return float64(m.rtt.p50.Nanoseconds()) / 1e3 }, true},
+		{figP99, "rtt", func(m measures) float64 { return float64(m.rtt.p99.Nanoseconds()) / 1e3 }, true},
+		{figConns, "conns", func(m measures) float64 { return m.conns }, false},
+		{figParallel, "parallel", func(m measures) float64 { return m.parallel }, false},
 	}
 	for _, f := range figs {
+		if !cfg.wants(f.key) {
+			continue
+		}
 		for _, p := range paths {
 			v := f.value(res[p.ID])
 			row := Row{Figure: f.name, Path: p.Name, PathID: p.ID, Cipher: p.Cipher, Value: ptr(v)}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -44,7 +45,7 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 		return nil, err
 	}
 	defer sd.proc.stop()
-	gw, err := startGateway(ctx, cfg.Gateway, dir, id, cfg.GatewayFlags...)
+	gw, err := startGateway(ctx, cfg.Gateway, dir, id, cfg.ProfileDir != "", cfg.GatewayFlags...)
 	if err != nil {
 		return nil, err
 	}
@@ -85,14 +86,18 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 			continue
 		}
 		fmt.Fprintf(progress, "tubebench: %s\n", p.ID)
-		m, err := measurePath(ctx, cfg, p)
+		pprofAddr := ""
+		if p.Kind == "gateway" {
+			pprofAddr = gw.pprofAddr
+		}
+		m, err := measurePath(ctx, cfg, p, pprofAddr)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p.ID, err)
 		}
 		results[p.ID] = m
 		ran = append(ran, p)
 	}
-	rep.addPaths(ran, results)
+	rep.addPaths(cfg, ran, results)
 
 	if cfg.Tubes > 0 {
 		for _, tr := range []string{transportWS, transportTCP} {
@@ -110,32 +115,36 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 
 func idleOnFreshGateway(ctx context.Context, cfg Config, dir string, id *identity, transport string) (idleResult, error) {
 	flags := append([]string{fmt.Sprintf("--max-tubes-per-user=%d", cfg.Tubes+16)}, cfg.GatewayFlags...)
-	g, err := startGateway(ctx, cfg.Gateway, dir, id, flags...)
+	g, err := startGateway(ctx, cfg.Gateway, dir, id, cfg.ProfileDir != "", flags...)
 	if err != nil {
 		return idleResult{}, err
 	}
 	defer g.stop()
-	return idleTubes(ctx, g, transport, cfg.Tubes, id)
+	return idleTubes(ctx, g, transport, cfg.Tubes, id, profiler{cfg.ProfileDir})
 }
 
 // measurePath sets a path up and takes its four measurements.
-func measurePath(ctx context.Context, cfg Config, p path) (measures, error) {
+func measurePath(ctx context.Context, cfg Config, p path, pprofAddr string) (measures, error) {
 	var m measures
 	e, err := p.setup(ctx)
 	if err != nil {
 		return m, err
 	}
 	defer e.close()
-	if m.bulk, err = bulk(e.sink, cfg.Duration); err != nil {
-		return m, err
+	prof := profiler{cfg.ProfileDir}
+	take := func(figure string, fn func() error) error {
+		if !cfg.wants(figure) {
+			return nil
+		}
+		return prof.cpu(ctx, pprofAddr, p.ID+"."+figure, cfg.Duration, fn)
 	}
-	if m.rtt, err = pingPong(e.echo, cfg.Duration, cfg.MaxPings); err != nil {
-		return m, err
-	}
-	if m.conns, err = connRate(ctx, e.echo, cfg.Workers, cfg.Duration); err != nil {
-		return m, err
-	}
-	if m.parallel, err = parallelBulk(e.sink, cfg.Streams, cfg.Duration); err != nil {
+	err = errors.Join(
+		take("bulk", func() (err error) { m.bulk, err = bulk(e.sink, cfg.Duration); return }),
+		take("rtt", func() (err error) { m.rtt, err = pingPong(e.echo, cfg.Duration, cfg.MaxPings); return }),
+		take("conns", func() (err error) { m.conns, err = connRate(ctx, e.echo, cfg.Workers, cfg.Duration); return }),
+		take("parallel", func() (err error) { m.parallel, err = parallelBulk(e.sink, cfg.Streams, cfg.Duration); return }),
+	)
+	if err != nil {
 		return m, err
 	}
 	return m, ctx.Err()
