@@ -13,6 +13,7 @@ type conn struct {
 	net.Conn
 	ws            *websocket.Conn
 	local, remote net.Addr
+	co            coalescer // one WebSocket message per SSH packet
 }
 
 func newConn(ctx context.Context, ws *websocket.Conn, local, remote net.Addr) *conn {
@@ -24,8 +25,14 @@ func newConn(ctx context.Context, ws *websocket.Conn, local, remote net.Addr) *c
 	if remote == nil {
 		remote = nc.RemoteAddr()
 	}
-	return &conn{Conn: nc, ws: ws, local: local, remote: remote}
+	c := &conn{Conn: nc, ws: ws, local: local, remote: remote}
+	c.co.write = nc.Write
+	return c
 }
+
+// Write sends p as one binary message, except that the fragments of an SSH
+// packet are joined into one message (see coalescer).
+func (c *conn) Write(p []byte) (int, error) { return c.co.Write(p) }
 
 func (c *conn) LocalAddr() net.Addr  { return c.local }
 func (c *conn) RemoteAddr() net.Addr { return c.remote }

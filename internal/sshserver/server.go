@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/tubegate/tubegate/internal/bridge"
 	"github.com/tubegate/tubegate/internal/forward"
 	"github.com/tubegate/tubegate/internal/users"
 )
@@ -167,7 +168,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			tc.SetNoDelay(true)
 			tc.SetKeepAlive(true)
 		}
-		go s.ServeConn(ctx, c, ConnOptions{Transport: "tcp"})
+		// One write per SSH packet, as over the WebSocket (see bridge).
+		go s.ServeConn(ctx, bridge.CoalescePackets(c), ConnOptions{Transport: "tcp"})
 	}
 }
 
