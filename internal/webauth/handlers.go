@@ -1,0 +1,139 @@
+package webauth
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/tubegate/tubegate/internal/users"
+)
+
+// maxBody bounds the JSON bodies of the login calls.
+const maxBody = 16 << 10
+
+// Mount adds the login API to r:
+//
+//	GET  /api/session      {"user","csrf","admin"} or 401
+//	POST /api/login        {"user","password"} -> session cookie
+//	POST /api/login/first  {"token"} (the first-run link's) -> session cookie
+//	POST /api/logout       (with X-CSRF-Token)
+func (m *Manager) Mount(r chi.Router) {
+	r.Get("/api/session", m.handleSession)
+	r.Post("/api/login", m.handleLogin)
+	r.Post("/api/login/first", m.handleFirstRun)
+	r.Post("/api/logout", m.handleLogout)
+}
+
+type sessionReply struct {
+	User  string `json:"user"`
+	CSRF  string `json:"csrf"`
+	Admin bool   `json:"admin"`
+}
+
+func (m *Manager) handleSession(w http.ResponseWriter, r *http.Request) {
+	s, ok := m.session(r)
+	if !ok {
+		writeError(w, http.StatusUnauthorized, "not logged in")
+		return
+	}
+	m.writeSession(w, s.User, s.CSRF)
+}
+
+func (m *Manager) writeSession(w http.ResponseWriter, user, csrf string) {
+	u, _ := m.users.Get(user)
+	writeJSON(w, http.StatusOK, sessionReply{User: user, CSRF: csrf, Admin: u.Admin})
+}
+
+func (m *Manager) handleLogin(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		User     string `json:"user"`
+		Password string `json:"password"`
+	}
+	if !readJSON(w, r, &req) {
+		return
+	}
+	u, err := m.users.CheckPassword(req.User, req.Password)
+	if err != nil {
+		if !errors.Is(err, users.ErrBadCredentials) {
+			m.log.Error("web login failed", "user", req.User, "err", err)
+			writeError(w, http.StatusInternalServerError, "login failed")
+			return
+		}
+		m.log.Info("web login refused", "user", req.User, "remote", r.RemoteAddr)
+		writeError(w, http.StatusUnauthorized, "wrong user name or password")
+		return
+	}
+	m.login(w, r, u.Name, "password")
+}
+
+func (m *Manager) handleFirstRun(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Token string `json:"token"`
+	}
+	if !readJSON(w, r, &req) {
+		return
+	}
+	user, ok := m.consumeFirstRun(req.Token)
+	if !ok {
+		m.log.Info("first-run login refused: unknown, used or expired link", "remote", r.RemoteAddr)
+		writeError(w, http.StatusUnauthorized, "this first-run link is not valid: it was used already or has expired (restart the gateway for a new one)")
+		return
+	}
+	m.login(w, r, user, "first-run link")
+}
+
+func (m *Manager) login(w http.ResponseWriter, r *http.Request, user, how string) {
+	csrf, err := m.startSession(w, r, user)
+	if err != nil {
+		m.log.Error("web login failed", "user", user, "err", err)
+		writeError(w, http.StatusInternalServerError, "login failed")
+		return
+	}
+	m.log.Info("web login", "user", user, "method", how, "remote", r.RemoteAddr)
+	m.writeSession(w, user, csrf)
+}
+
+func (m *Manager) handleLogout(w http.ResponseWriter, r *http.Request) {
+	if !m.CheckCSRF(r) {
+		writeError(w, http.StatusForbidden, "missing or wrong CSRF token")
+		return
+	}
+	user, _ := m.User(r)
+	m.endSession(w, r)
+	m.log.Info("web logout", "user", user, "remote", r.RemoteAddr)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// readJSON decodes a JSON body from the gateway's own origin; it answers
+// the request itself and returns false when it cannot.
+func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	if !sameOrigin(r) {
+		writeError(w, http.StatusForbidden, "request from a foreign origin refused")
+		return false
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, "send application/json")
+		return false
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "bad JSON: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}

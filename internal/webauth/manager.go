@@ -1,0 +1,190 @@
+package webauth
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/securecookie"
+
+	"github.com/tubegate/tubegate/internal/users"
+)
+
+const (
+	// CookieName is the session cookie.
+	CookieName = "tubegate_session"
+	// CSRFHeader carries the session's CSRF token on state-changing calls.
+	CSRFHeader = "X-CSRF-Token"
+	// DefaultMaxAge is how long a session lasts without logging in again.
+	DefaultMaxAge = 12 * time.Hour
+)
+
+// Config is what a Manager needs.
+type Config struct {
+	// Dir is the data dir, where the cookie keys are kept.
+	Dir   string
+	Users *users.Store
+	Log   *slog.Logger
+	// MaxAge is the session lifetime (0: DefaultMaxAge).
+	MaxAge time.Duration
+}
+
+// Manager issues and checks web sessions. Create it with New.
+type Manager struct {
+	users  *users.Store
+	log    *slog.Logger
+	maxAge time.Duration
+	codec  *securecookie.SecureCookie
+
+	mu      sync.Mutex
+	revoked map[string]time.Time // logged-out session IDs until they expire anyway
+	first   *firstRunToken
+}
+
+// session is what the cookie holds, encrypted and authenticated.
+type session struct {
+	ID     string `json:"id"`
+	User   string `json:"u"`
+	CSRF   string `json:"c"`
+	Issued int64  `json:"t"`
+}
+
+// New loads (or makes) the cookie keys in cfg.Dir and returns a Manager.
+func New(cfg Config) (*Manager, error) {
+	if cfg.Users == nil {
+		return nil, errors.New("webauth: a users store is required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = DefaultMaxAge
+	}
+	hashKey, blockKey, err := loadOrCreateKeys(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	codec := securecookie.New(hashKey, blockKey)
+	codec.SetSerializer(securecookie.JSONEncoder{})
+	codec.MaxAge(int(cfg.MaxAge / time.Second))
+	return &Manager{
+		users:   cfg.Users,
+		log:     cfg.Log,
+		maxAge:  cfg.MaxAge,
+		codec:   codec,
+		revoked: make(map[string]time.Time),
+	}, nil
+}
+
+// User returns the logged-in gateway user of r: a valid, unrevoked session
+// cookie of a user who still exists.
+func (m *Manager) User(r *http.Request) (string, bool) {
+	s, ok := m.session(r)
+	if !ok {
+		return "", false
+	}
+	return s.User, true
+}
+
+// CheckCSRF reports whether a state-changing request may proceed: it has a
+// session, carries that session's token in the X-CSRF-Token header, and
+// (when the browser says where it comes from) comes from the gateway's own
+// origin.
+func (m *Manager) CheckCSRF(r *http.Request) bool {
+	s, ok := m.session(r)
+	if !ok || !sameOrigin(r) {
+		return false
+	}
+	got := r.Header.Get(CSRFHeader)
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.CSRF)) == 1
+}
+
+func (m *Manager) session(r *http.Request) (session, bool) {
+	c, err := r.Cookie(CookieName)
+	if err != nil {
+		return session{}, false
+	}
+	var s session
+	if err := m.codec.Decode(CookieName, c.Value, &s); err != nil {
+		return session{}, false
+	}
+	if time.Since(time.Unix(s.Issued, 0)) > m.maxAge || m.isRevoked(s.ID) {
+		return session{}, false
+	}
+	if _, err := m.users.Get(s.User); err != nil {
+		return session{}, false // deleted users lose their sessions
+	}
+	return s, true
+}
+
+func (m *Manager) isRevoked(id string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Now()
+	for k, until := range m.revoked {
+		if now.After(until) {
+			delete(m.revoked, k)
+		}
+	}
+	_, ok := m.revoked[id]
+	return ok
+}
+
+// startSession sets a new session cookie for user and returns its CSRF token.
+func (m *Manager) startSession(w http.ResponseWriter, r *http.Request, user string) (string, error) {
+	s := session{ID: randomToken(16), User: user, CSRF: randomToken(32), Issued: time.Now().Unix()}
+	v, err := m.codec.Encode(CookieName, s)
+	if err != nil {
+		return "", fmt.Errorf("session cookie: %w", err)
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: CookieName, Value: v, Path: "/", MaxAge: int(m.maxAge / time.Second),
+		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
+	})
+	return s.CSRF, nil
+}
+
+// endSession revokes r's session, if any, and clears the cookie.
+func (m *Manager) endSession(w http.ResponseWriter, r *http.Request) {
+	if s, ok := m.session(r); ok {
+		m.mu.Lock()
+		m.revoked[s.ID] = time.Unix(s.Issued, 0).Add(m.maxAge)
+		m.mu.Unlock()
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: CookieName, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
+	})
+}
+
+// sameOrigin reports whether a browser request comes from the gateway's own
+// origin. Requests without Origin and Sec-Fetch-Site (non-browser clients)
+// pass; they cannot carry a browser's cookie without the browser.
+func sameOrigin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return false
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
+}
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err)) // never fails on supported platforms
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
