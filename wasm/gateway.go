@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/tubegate/tubegate/internal/forward"
+)
+
+// Gateway is the browser's tube: an SSH connection to the gateway,
+// authorized by the page's session cookie rather than SSH credentials.
+type Gateway struct {
+	conn ssh.Conn
+	// Fingerprint is the gateway's SHA256 host key fingerprint.
+	Fingerprint string
+
+	mu     sync.Mutex
+	locals map[string]*Forward // -L forwards by the bind host:port asked for
+
+	done chan struct{}
+	err  error // why the tube ended, valid after done
+}
+
+// NewGateway runs the SSH handshake on c, a WebSocket to /ssh. The gateway
+// takes the tube as the logged-in user (auth "none"); its host key is not
+// pinned because the WebSocket itself goes to the page's own origin, whose
+// TLS is the trust anchor, as it is for the cookie.
+func NewGateway(ctx context.Context, c net.Conn) (*Gateway, error) {
+	g := &Gateway{locals: make(map[string]*Forward), done: make(chan struct{})}
+	cfg := &ssh.ClientConfig{
+		User: "browser",
+		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
+			g.Fingerprint = ssh.FingerprintSHA256(key)
+			return nil
+		},
+	}
+	conn, chans, reqs, err := handshake(ctx, c, func(c net.Conn) (ssh.Conn, <-chan ssh.NewChannel, <-chan *ssh.Request, error) {
+		return ssh.NewClientConn(c, "gateway", cfg)
+	})
+	if err != nil {
+		if strings.Contains(err.Error(), "unable to authenticate") {
+			return nil, errors.New("the gateway did not accept this browser's session: log in again")
+		}
+		return nil, fmt.Errorf("gateway handshake: %w", err)
+	}
+	g.conn = conn
+	go ssh.DiscardRequests(reqs)
+	go g.serveChannels(chans)
+	go func() {
+		g.err = conn.Wait()
+		close(g.done)
+	}()
+	return g, nil
+}
+
+// handshake runs an SSH handshake on c that gives up when ctx ends.
+func handshake(ctx context.Context, c net.Conn, fn func(net.Conn) (ssh.Conn, <-chan ssh.NewChannel, <-chan *ssh.Request, error)) (ssh.Conn, <-chan ssh.NewChannel, <-chan *ssh.Request, error) {
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	conn, chans, reqs, err := fn(c)
+	if !stop() && err == nil {
+		err = ctx.Err() // the handshake won the race but ctx has ended
+	}
+	if err != nil {
+		c.Close()
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+		}
+	}
+	return conn, chans, reqs, err
+}
+
+// Done is closed when the tube has ended.
+func (g *Gateway) Done() <-chan struct{} { return g.done }
+
+// Err says why the tube ended (valid once Done is closed).
+func (g *Gateway) Err() error {
+	if g.err == nil {
+		return errors.New("the gateway closed the connection")
+	}
+	return g.err
+}
+
+// Close ends the tube and everything carried in it.
+func (g *Gateway) Close() error { return g.conn.Close() }
+
+// directPayload is RFC 4254's direct-tcpip (and forwarded-tcpip) data.
+type directPayload struct {
+	Host       string
+	Port       uint32
+	OriginAddr string
+	OriginPort uint32
+}
+
+// Open opens a direct-tcpip channel to host:port through the gateway: a
+// virtual name, a published port, or a destination the user's policy
+// permits the gateway to dial.
+func (g *Gateway) Open(ctx context.Context, host string, port int, origin net.Addr) (net.Conn, error) {
+	oh, op := splitAddr(origin)
+	payload := ssh.Marshal(directPayload{Host: host, Port: uint32(port), OriginAddr: oh, OriginPort: uint32(op)})
+	type result struct {
+		ch  ssh.Channel
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ch, reqs, err := g.conn.OpenChannel("direct-tcpip", payload)
+		if err == nil {
+			go ssh.DiscardRequests(reqs)
+		}
+		done <- result{ch, err}
+	}()
+	target := forward.JoinHostPort(host, port)
+	select {
+	case r := <-done:
+		if r.err != nil {
+			var oce *ssh.OpenChannelError
+			if errors.As(r.err, &oce) {
+				return nil, fmt.Errorf("%s: %s", target, oce.Message)
+			}
+			return nil, fmt.Errorf("open %s through the gateway: %w", target, r.err)
+		}
+		return forward.ChannelConn(r.ch, forward.Addr{Net: "browser", Address: "browser"},
+			forward.Addr{Net: "tubegate", Address: target}), nil
+	case <-ctx.Done():
+		go func() {
+			if r := <-done; r.err == nil {
+				r.ch.Close()
+			}
+		}()
+		return nil, fmt.Errorf("open %s through the gateway: %w", target, ctx.Err())
+	}
+}
+
+type forwardRequest struct {
+	BindAddr string
+	BindPort uint32
+}
+
+// Listen asks the gateway to listen on bind:port (a tcpip-forward) and
+// returns the port it listens on. Each connection arrives as a
+// forwarded-tcpip channel and is handed to f.
+func (g *Gateway) Listen(bind string, port int, f *Forward) (int, error) {
+	ok, reply, err := g.conn.SendRequest("tcpip-forward", true,
+		ssh.Marshal(forwardRequest{BindAddr: bind, BindPort: uint32(port)}))
+	if err != nil {
+		return 0, fmt.Errorf("ask the gateway to listen on %s: %w", forward.JoinHostPort(bind, port), err)
+	}
+	if !ok {
+		return 0, fmt.Errorf("the gateway refused to listen on %s: not permitted by your policy, or already in use",
+			forward.JoinHostPort(bind, port))
+	}
+	if port == 0 {
+		var r struct{ Port uint32 }
+		if err := ssh.Unmarshal(reply, &r); err != nil || r.Port == 0 {
+			return 0, fmt.Errorf("the gateway allocated no port for %s", bind)
+		}
+		port = int(r.Port)
+	}
+	g.mu.Lock()
+	g.locals[bindKey(bind, port)] = f
+	g.mu.Unlock()
+	return port, nil
+}
+
+// Unlisten cancels a tcpip-forward made by Listen.
+func (g *Gateway) Unlisten(bind string, port int) error {
+	g.mu.Lock()
+	delete(g.locals, bindKey(bind, port))
+	g.mu.Unlock()
+	ok, _, err := g.conn.SendRequest("cancel-tcpip-forward", true,
+		ssh.Marshal(forwardRequest{BindAddr: bind, BindPort: uint32(port)}))
+	if err != nil {
+		return fmt.Errorf("cancel the gateway's listener %s: %w", forward.JoinHostPort(bind, port), err)
+	}
+	if !ok {
+		return fmt.Errorf("the gateway has no listener %s", forward.JoinHostPort(bind, port))
+	}
+	return nil
+}
+
+func bindKey(host string, port int) string {
+	return strings.ToLower(host) + "\x00" + strconv.Itoa(port)
+}
+
+// serveChannels delivers each forwarded-tcpip channel to its -L forward.
+func (g *Gateway) serveChannels(chans <-chan ssh.NewChannel) {
+	for nc := range chans {
+		if nc.ChannelType() != "forwarded-tcpip" {
+			nc.Reject(ssh.UnknownChannelType, "the browser accepts only forwarded-tcpip")
+			continue
+		}
+		var p directPayload
+		if err := ssh.Unmarshal(nc.ExtraData(), &p); err != nil {
+			nc.Reject(ssh.ConnectionFailed, "malformed forwarded-tcpip")
+			continue
+		}
+		g.mu.Lock()
+		f := g.locals[bindKey(p.Host, int(p.Port))]
+		g.mu.Unlock()
+		if f == nil {
+			nc.Reject(ssh.Prohibited, "no such forward in this browser")
+			continue
+		}
+		origin := forward.Addr{Net: "tcp", Address: forward.JoinHostPort(p.OriginAddr, int(p.OriginPort))}
+		go f.serveGatewayChannel(nc, origin)
+	}
+}
+
+// splitAddr returns a net.Addr's host and port, or the whole string and 0.
+func splitAddr(a net.Addr) (string, int) {
+	if a == nil {
+		return "", 0
+	}
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String(), 0
+	}
+	p, _ := strconv.Atoi(port)
+	return host, p
+}

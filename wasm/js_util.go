@@ -1,0 +1,142 @@
+//go:build js
+
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"syscall/js"
+)
+
+// promise returns a JS Promise settled by fn, which runs in its own
+// goroutine: a js.FuncOf callback must never block.
+func promise(fn func() (any, error)) js.Value {
+	executor := js.FuncOf(func(this js.Value, args []js.Value) any {
+		resolve, reject := args[0], args[1]
+		go func() {
+			var v any
+			var err error
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						err = fmt.Errorf("internal error: %v", r)
+					}
+				}()
+				v, err = fn()
+			}()
+			if err != nil {
+				reject.Invoke(js.Global().Get("Error").New(err.Error()))
+				return
+			}
+			resolve.Invoke(v)
+		}()
+		return nil
+	})
+	p := js.Global().Get("Promise").New(executor) // the executor runs synchronously
+	executor.Release()
+	return p
+}
+
+// await waits for v, if it is a thenable, from a goroutine (never from a
+// callback). A rejection becomes an error with the JS error's message.
+func await(v js.Value) (js.Value, error) {
+	if v.Type() != js.TypeObject || v.Get("then").Type() != js.TypeFunction {
+		return v, nil
+	}
+	type result struct {
+		v   js.Value
+		err error
+	}
+	ch := make(chan result, 1)
+	onOK := js.FuncOf(func(this js.Value, args []js.Value) any {
+		ch <- result{v: arg(args, 0)}
+		return nil
+	})
+	onErr := js.FuncOf(func(this js.Value, args []js.Value) any {
+		ch <- result{err: jsError(arg(args, 0))}
+		return nil
+	})
+	v.Call("then", onOK, onErr)
+	r := <-ch
+	onOK.Release()
+	onErr.Release()
+	return r.v, r.err
+}
+
+func arg(args []js.Value, i int) js.Value {
+	if i < len(args) {
+		return args[i]
+	}
+	return js.Undefined()
+}
+
+// jsError turns a thrown or rejected JS value into an error.
+func jsError(v js.Value) error {
+	if v.Type() == js.TypeObject && v.Get("message").Type() == js.TypeString {
+		return errors.New(v.Get("message").String())
+	}
+	if v.Type() == js.TypeString {
+		return errors.New(v.String())
+	}
+	return errors.New("refused")
+}
+
+// call invokes an optional JS function property of obj from a goroutine
+// and awaits its result.
+func call(obj js.Value, name string, args ...any) (js.Value, error) {
+	fn := obj.Get(name)
+	if fn.Type() != js.TypeFunction {
+		return js.Undefined(), fmt.Errorf("%s is not a function", name)
+	}
+	var v js.Value
+	var err error
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("%s threw: %v", name, r)
+			}
+		}()
+		v = obj.Call(name, args...)
+	}()
+	if err != nil {
+		return js.Undefined(), err
+	}
+	return await(v)
+}
+
+// str reads an optional string property.
+func str(obj js.Value, name string) string {
+	v := obj.Get(name)
+	if v.Type() != js.TypeString {
+		return ""
+	}
+	return v.String()
+}
+
+// integer reads an optional number property.
+func integer(obj js.Value, name string, def int) int {
+	v := obj.Get(name)
+	if v.Type() != js.TypeNumber {
+		return def
+	}
+	return v.Int()
+}
+
+// bytesOf reads a Uint8Array or a string as bytes.
+func bytesOf(v js.Value) []byte {
+	if v.Type() == js.TypeString {
+		return []byte(v.String())
+	}
+	if v.Type() != js.TypeObject {
+		return nil
+	}
+	b := make([]byte, v.Get("length").Int())
+	js.CopyBytesToGo(b, v)
+	return b
+}
+
+// toJS converts a value for the page: plain structs go through JSON.
+func toJS(v any) js.Value {
+	return js.Global().Get("JSON").Call("parse", mustJSON(v))
+}
