@@ -3,12 +3,35 @@ GO        ?= go
 BIN       := bin/gateway
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test unit e2e lint deps bench clean
+.PHONY: all build run test unit e2e lint deps bench clean web
 
 all: build
 
-build:
+build: web
 	$(GO) build -trimpath -o $(BIN) ./cmd/gateway
+
+# The page (web/dist, embedded into the binary): the Go-Wasm SSH client,
+# wasm_exec.js from the Go release in use, xterm.js from npm, all with
+# content-hashed names and gzip/brotli siblings. npm ci needs the registry
+# once; nothing else touches the network.
+WASM_SRC := $(shell find wasm internal/bridge internal/forward -name '*.go' -not -name '*_test.go') go.mod go.sum
+WEB_SRC  := $(wildcard web/src/*) web/build.mjs
+
+web: web/dist/index.html
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+
+web/build/main.wasm: $(WASM_SRC)
+	@mkdir -p web/build
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o $@ ./wasm
+
+web/build/wasm_exec.js: $(shell $(GO) env GOROOT)/lib/wasm/wasm_exec.js
+	@mkdir -p web/build
+	cp "$<" $@
+
+web/dist/index.html: web/build/main.wasm web/build/wasm_exec.js web/node_modules/.package-lock.json $(WEB_SRC)
+	node web/build.mjs
 
 run: build
 	./$(BIN) serve
@@ -30,6 +53,7 @@ e2e: deps build
 lint:
 	@out=$$(gofmt -l cmd internal e2e wasm 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	GOOS=js GOARCH=wasm $(GO) vet ./wasm/
 	$(GO) run $(STATICCHECK) ./...
 
 # The performance table (docs: README, Performance): the gateway against
@@ -38,4 +62,5 @@ bench: build
 	$(GO) run ./cmd/tubebench --gateway $(BIN)
 
 clean:
-	rm -rf bin
+	rm -rf bin web/build
+	find web/dist -mindepth 1 -not -name .gitkeep -delete

@@ -26,6 +26,9 @@ import (
 	"github.com/tubegate/tubegate/internal/httpapi"
 	"github.com/tubegate/tubegate/internal/sshserver"
 	"github.com/tubegate/tubegate/internal/users"
+	"github.com/tubegate/tubegate/internal/webauth"
+	"github.com/tubegate/tubegate/internal/webui"
+	"github.com/tubegate/tubegate/web"
 )
 
 type serveOptions struct {
@@ -113,8 +116,13 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	if list, err := store.List(); err == nil && len(list) == 0 {
-		log.Warn("no users yet: add one with `gateway user add NAME --key FILE`", "data", o.data)
+	auth, err := webauth.New(webauth.Config{Dir: o.data, Users: store, Log: log})
+	if err != nil {
+		return err
+	}
+	page := webui.New(web.Dist())
+	if !page.Built() {
+		log.Warn("this binary has no web page: build it with `make build`")
 	}
 
 	reg := prometheus.NewRegistry()
@@ -123,7 +131,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tubegate_endpoints", Help: "Published ports and virtual names.",
 	}, func() float64 { return float64(registry.Count()) }))
-	links, err := newShareLinks(o.links, o.data, log, store, registry, nil)
+	links, err := newShareLinks(o.links, o.data, log, store, registry, auth)
 	if err != nil {
 		return err
 	}
@@ -150,7 +158,8 @@ func serve(ctx context.Context, o serveOptions) error {
 		SSH:     srv,
 		Log:     log,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		Mount:   []func(chi.Router){links.proxy.Mount},
+		Session: auth.User,
+		Mount:   []func(chi.Router){links.proxy.Mount, auth.Mount, page.Mount},
 	})
 	hs := &http.Server{
 		Handler:           links.proxy.WithHosts(handler), // share-domain hosts never reach the page
@@ -172,6 +181,10 @@ func serve(ctx context.Context, o serveOptions) error {
 		scheme = "https"
 	}
 	httpBase = scheme + "://" + hln.Addr().String()
+	if _, err := auth.FirstRun(webauth.BaseURL(scheme, hln.Addr())); err != nil {
+		hln.Close()
+		return err
+	}
 	errs := make(chan error, 2)
 	go func() { errs <- hs.Serve(hln) }()
 	log.Info("http listening", "addr", hln.Addr().String(), "url", scheme+"://"+hln.Addr().String()+"/")

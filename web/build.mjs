@@ -1,0 +1,63 @@
+// Builds dist/ from src/, the npm packages and the Wasm client (made by
+// `make web`): every asset gets a content hash in its name and gzip and
+// brotli siblings; index.html points at the hashed names. No network.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dist = join(here, 'dist');
+const assets = {
+  'wasm_exec.js': 'build/wasm_exec.js',
+  'main.wasm': 'build/main.wasm',
+  'xterm.js': 'node_modules/@xterm/xterm/lib/xterm.js',
+  'xterm.css': 'node_modules/@xterm/xterm/css/xterm.css',
+  'addon-fit.js': 'node_modules/@xterm/addon-fit/lib/addon-fit.js',
+  'app.js': 'src/app.js',
+  'links.js': 'src/links.js',
+  'style.css': 'src/style.css',
+};
+
+// Only .gitkeep survives: it keeps the embedded directory in git.
+for (const name of readdirSync(dist, { withFileTypes: true })) {
+  if (name.name !== '.gitkeep') rmSync(join(dist, name.name), { recursive: true, force: true });
+}
+mkdirSync(join(dist, 'assets'), { recursive: true });
+
+function emit(path, data) {
+  writeFileSync(path, data);
+  writeFileSync(path + '.gz', gzipSync(data, { level: 9 }));
+  writeFileSync(path + '.br', brotliCompressSync(data, {
+    params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: data.length },
+  }));
+}
+
+const names = {};
+const sizes = [];
+for (const [name, src] of Object.entries(assets)) {
+  let data = readFileSync(join(here, src));
+  if (name.endsWith('.js')) {
+    // The npm builds point at source maps that are not shipped.
+    data = Buffer.from(data.toString('utf8').replace(/\n\/\/# sourceMappingURL=\S+\s*$/, '\n'));
+  }
+  const hash = createHash('sha256').update(data).digest('hex').slice(0, 12);
+  const dot = name.lastIndexOf('.');
+  const hashed = `${name.slice(0, dot)}.${hash}${name.slice(dot)}`;
+  names[name] = '/assets/' + hashed;
+  emit(join(dist, 'assets', hashed), data);
+  sizes.push([hashed, data.length, gzipSync(data, { level: 9 }).length]);
+}
+
+let html = readFileSync(join(here, 'src/index.html'), 'utf8');
+for (const [name, url] of Object.entries(names)) {
+  const re = new RegExp(`(href|src|content)="${name.replace('.', '\\.')}"`, 'g');
+  if (!re.test(html)) throw new Error(`index.html does not reference ${name}`);
+  html = html.replace(re, `$1="${url}"`);
+}
+emit(join(dist, 'index.html'), Buffer.from(html));
+
+for (const [name, raw, gz] of sizes) {
+  console.log(`${name.padEnd(36)} ${String(raw).padStart(9)} B  gzip ${String(gz).padStart(9)} B`);
+}
