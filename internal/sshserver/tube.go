@@ -80,21 +80,35 @@ func (t *Tube) Probe(ctx context.Context) bool {
 }
 
 // run serves the tube's requests and channels until the connection ends,
-// then unpublishes everything the tube owned.
+// then unpublishes everything the tube owned. An idle tube costs few
+// goroutines: requests and channels are taken in this one, the keepalive
+// runs from a timer and the close on ctx from context.AfterFunc.
+// Global requests are answered in order, as the protocol requires; while a
+// tcpip-forward waits to take over an endpoint (up to probeTimeout), new
+// channels of this tube wait with it.
 func (t *Tube) run(ctx context.Context, chans <-chan ssh.NewChannel, reqs <-chan *ssh.Request) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	t.log.Info("tube open")
-	go t.keepalive(ctx)
-	go func() {
-		<-ctx.Done()
-		t.conn.Close()
-	}()
-	go t.globalRequests(ctx, reqs)
-	for nc := range chans {
-		t.dispatch(ctx, nc)
+	t.keepalive(ctx)
+	context.AfterFunc(ctx, func() { t.conn.Close() })
+	for chans != nil || reqs != nil {
+		select {
+		case nc, ok := <-chans:
+			if !ok {
+				chans = nil
+				t.srv.cfg.Registry.UnpublishAll(t)
+				continue
+			}
+			t.dispatch(ctx, nc)
+		case req, ok := <-reqs:
+			if !ok {
+				reqs = nil
+				continue
+			}
+			t.globalRequest(ctx, req)
+		}
 	}
-	t.srv.cfg.Registry.UnpublishAll(t)
 	err := t.conn.Wait()
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		t.log.Info("tube closed", "err", err, "duration", time.Since(t.started).Round(time.Millisecond))
@@ -103,34 +117,47 @@ func (t *Tube) run(ctx context.Context, chans <-chan ssh.NewChannel, reqs <-chan
 	t.log.Info("tube closed", "duration", time.Since(t.started).Round(time.Millisecond))
 }
 
-// keepalive closes the tube after KeepaliveMax unanswered keepalives.
+// keepalive probes the client every KeepaliveInterval and closes the tube
+// after KeepaliveMax unanswered probes, until ctx ends. It runs from a
+// timer, so no goroutine waits between probes.
 func (t *Tube) keepalive(ctx context.Context) {
 	interval := t.srv.limits.KeepaliveInterval
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	missed := 0
-	for {
-		select {
-		case <-ctx.Done():
+	var (
+		mu     sync.Mutex
+		timer  *time.Timer
+		missed int // touched only by probe, which never runs twice at once
+	)
+	probe := func() {
+		if ctx.Err() != nil {
 			return
-		case <-tick.C:
 		}
 		pctx, cancel := context.WithTimeout(ctx, interval)
 		ok := t.Probe(pctx)
 		cancel()
-		if ok {
+		switch {
+		case ok:
 			missed = 0
-			continue
-		}
-		if ctx.Err() != nil {
+		case ctx.Err() != nil:
 			return
+		default:
+			if missed++; missed >= t.srv.limits.KeepaliveMax {
+				t.log.Warn("tube closed: keepalives unanswered", "missed", missed)
+				t.conn.Close()
+				return
+			}
 		}
-		if missed++; missed >= t.srv.limits.KeepaliveMax {
-			t.log.Warn("tube closed: keepalives unanswered", "missed", missed)
-			t.conn.Close()
-			return
-		}
+		mu.Lock()
+		timer.Reset(interval)
+		mu.Unlock()
 	}
+	mu.Lock()
+	timer = time.AfterFunc(interval, probe)
+	mu.Unlock()
+	context.AfterFunc(ctx, func() {
+		mu.Lock()
+		timer.Stop()
+		mu.Unlock()
+	})
 }
 
 // note records a refusal for the status and tells open sessions.
@@ -176,33 +203,32 @@ type forwardRequest struct {
 	BindPort uint32
 }
 
-func (t *Tube) globalRequests(ctx context.Context, reqs <-chan *ssh.Request) {
-	for req := range reqs {
-		switch req.Type {
-		case "tcpip-forward":
-			t.publish(ctx, req)
-		case "cancel-tcpip-forward":
-			var fr forwardRequest
-			if err := ssh.Unmarshal(req.Payload, &fr); err != nil {
-				t.log.Info("bad cancel-tcpip-forward", "err", err)
-				req.Reply(false, nil)
-				continue
-			}
-			err := t.srv.cfg.Registry.Cancel(t, fr.BindAddr, int(fr.BindPort))
-			if err != nil {
-				t.log.Info("cancel-tcpip-forward failed", "err", err)
-			} else {
-				t.log.Info("forward cancelled", "bind", forward.JoinHostPort(fr.BindAddr, int(fr.BindPort)))
-			}
-			req.Reply(err == nil, nil)
-		case "keepalive@openssh.com", "no-more-sessions@openssh.com":
-			if req.WantReply {
-				req.Reply(true, nil)
-			}
-		default:
-			if req.WantReply {
-				req.Reply(false, nil)
-			}
+// globalRequest answers one global request.
+func (t *Tube) globalRequest(ctx context.Context, req *ssh.Request) {
+	switch req.Type {
+	case "tcpip-forward":
+		t.publish(ctx, req)
+	case "cancel-tcpip-forward":
+		var fr forwardRequest
+		if err := ssh.Unmarshal(req.Payload, &fr); err != nil {
+			t.log.Info("bad cancel-tcpip-forward", "err", err)
+			req.Reply(false, nil)
+			return
+		}
+		err := t.srv.cfg.Registry.Cancel(t, fr.BindAddr, int(fr.BindPort))
+		if err != nil {
+			t.log.Info("cancel-tcpip-forward failed", "err", err)
+		} else {
+			t.log.Info("forward cancelled", "bind", forward.JoinHostPort(fr.BindAddr, int(fr.BindPort)))
+		}
+		req.Reply(err == nil, nil)
+	case "keepalive@openssh.com", "no-more-sessions@openssh.com":
+		if req.WantReply {
+			req.Reply(true, nil)
+		}
+	default:
+		if req.WantReply {
+			req.Reply(false, nil)
 		}
 	}
 }
