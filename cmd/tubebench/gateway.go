@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -118,24 +119,35 @@ func (g *gateway) WSURL() string { return "ws://" + g.httpAddr + "/ssh" }
 // stop kills the gateway.
 func (g *gateway) stop() { g.proc.stop() }
 
-// goroutines reads go_goroutines from the gateway's /metrics.
-func (g *gateway) goroutines(ctx context.Context) (int, error) {
+// metrics reads the named Prometheus gauges from the gateway's /metrics.
+func (g *gateway) metrics(ctx context.Context, names ...string) (map[string]float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+g.httpAddr+"/metrics", nil)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
-		return 0, fmt.Errorf("gateway metrics: %w", err)
+		return nil, fmt.Errorf("gateway metrics: %w", err)
 	}
 	defer resp.Body.Close()
+	out := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "go_goroutines "); ok {
-			return strconv.Atoi(strings.TrimSpace(v))
+		name, v, ok := strings.Cut(sc.Text(), " ")
+		if ok && slices.Contains(names, name) {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				return nil, fmt.Errorf("gateway metrics: %s: %w", name, err)
+			}
+			out[name] = f
 		}
 	}
-	return 0, fmt.Errorf("gateway metrics: no go_goroutines")
+	for _, n := range names {
+		if _, ok := out[n]; !ok {
+			return nil, fmt.Errorf("gateway metrics: no %s", n)
+		}
+	}
+	return out, sc.Err()
 }
 
 func readFile(path string) ([]byte, error) {

@@ -17,11 +17,22 @@ const idleConcurrency = 16
 // idleSettle is how long the gateway is left alone before its RSS is read.
 const idleSettle = 2 * time.Second
 
+// The gateway's runtime gauges read around the idle tubes.
+const (
+	mGoroutines = "go_goroutines"
+	mHeap       = "go_memstats_heap_inuse_bytes"
+	mStack      = "go_memstats_stack_inuse_bytes"
+)
+
+var idleMetrics = []string{mGoroutines, mHeap, mStack}
+
 // idleResult is what n idle tubes cost the gateway.
 type idleResult struct {
 	n                  int
 	rssPerTubeKiB      float64
 	goroutinesPerTube  float64
+	heapPerTubeKiB     float64 // Go heap in use
+	stackPerTubeKiB    float64 // goroutine stacks
 	baseRSSKiB, rssKiB int64
 	openTime           time.Duration
 }
@@ -34,7 +45,7 @@ func idleTubes(ctx context.Context, g *gateway, transport string, n int, id *ide
 	if err != nil {
 		return idleResult{}, err
 	}
-	baseG, err := g.goroutines(ctx)
+	baseM, err := g.metrics(ctx, idleMetrics...)
 	if err != nil {
 		return idleResult{}, err
 	}
@@ -80,7 +91,7 @@ func idleTubes(ctx context.Context, g *gateway, transport string, n int, id *ide
 	if err != nil {
 		return idleResult{}, err
 	}
-	gs, err := g.goroutines(ctx)
+	m, err := g.metrics(ctx, idleMetrics...)
 	if err != nil {
 		return idleResult{}, err
 	}
@@ -93,7 +104,9 @@ func idleTubes(ctx context.Context, g *gateway, transport string, n int, id *ide
 	return idleResult{
 		n:                 n,
 		rssPerTubeKiB:     float64(rss-base) / float64(n),
-		goroutinesPerTube: float64(gs-baseG) / float64(n),
+		goroutinesPerTube: (m[mGoroutines] - baseM[mGoroutines]) / float64(n),
+		heapPerTubeKiB:    (m[mHeap] - baseM[mHeap]) / 1024 / float64(n),
+		stackPerTubeKiB:   (m[mStack] - baseM[mStack]) / 1024 / float64(n),
 		baseRSSKiB:        base,
 		rssKiB:            rss,
 		openTime:          opened,

@@ -166,7 +166,8 @@ func target(fig string, p path, row Row) string {
 func (r *Report) addIdle(transport string, ir idleResult) {
 	name := fmt.Sprintf("gateway %s, %d tubes × one -R each", trName(transport), ir.n)
 	pid := "idle-" + transport
-	note := fmt.Sprintf("RSS %d → %d KiB; opened in %v", ir.baseRSSKiB, ir.rssKiB, ir.openTime.Round(time.Millisecond))
+	note := fmt.Sprintf("RSS %d → %d KiB; per tube %.1f KiB Go heap in use, %.1f KiB stacks; opened in %v",
+		ir.baseRSSKiB, ir.rssKiB, ir.heapPerTubeKiB, ir.stackPerTubeKiB, ir.openTime.Round(time.Millisecond))
 	r.Rows = append(r.Rows,
 		Row{Figure: figIdleRSS, Path: name, PathID: pid, Value: ptr(ir.rssPerTubeKiB),
 			Target: fmt.Sprintf("≤%.0f KiB: %s", targetIdleKiB, mark(ir.rssPerTubeKiB <= targetIdleKiB)), Note: note},
@@ -198,6 +199,11 @@ func (r *Report) Markdown() string {
 			row.Figure, row.Path, shortCipher(row.Cipher), val, ratio(row.VsLoopback), ratio(row.VsOpenSSH), row.Target)
 	}
 	b.WriteString("\nLatency ratios against ssh -L compare added latency (each path's RTT minus loopback's).\n")
+	for _, row := range r.Rows {
+		if row.Value != nil && row.Note != "" {
+			fmt.Fprintf(&b, "%s, %s: %s.\n", row.Figure, row.Path, row.Note)
+		}
+	}
 	return b.String()
 }
 
