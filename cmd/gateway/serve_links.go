@@ -17,6 +17,7 @@ import (
 	"github.com/tubegate/tubegate/internal/shareproxy"
 	"github.com/tubegate/tubegate/internal/sshserver"
 	"github.com/tubegate/tubegate/internal/users"
+	"github.com/tubegate/tubegate/internal/webauth"
 )
 
 // linkServeOptions are serve's share link flags.
@@ -60,7 +61,12 @@ func newShareLinks(o linkServeOptions, data string, log *slog.Logger, us *users.
 			return u.Policy()
 		},
 	}
-	proxy := shareproxy.New(shareproxy.Config{Links: svc, Registry: reg, Auth: auth, Log: log.With("part", "sharelink")})
+	proxy := shareproxy.New(shareproxy.Config{
+		Links: svc, Registry: reg, Auth: auth, Log: log.With("part", "sharelink"),
+		// Never forwarded to a tunnelled service, never settable by one.
+		GatewayCookies: []string{webauth.CookieName},
+		CSRFHeaders:    []string{webauth.CSRFHeader, "X-XSRF-Token"},
+	})
 	return &shareLinks{svc: svc, proxy: proxy}, nil
 }
 
