@@ -144,6 +144,9 @@ func TestProxyPathLink(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.HasPrefix(body, "path=/a/b/c host="+g.srv.Listener.Addr().String()+" cookie=app=y") {
 		t.Fatalf("GET: %d %q", resp.StatusCode, body)
 	}
+	if csp := resp.Header.Values("Content-Security-Policy"); len(csp) != 1 || csp[0] != pathLinkSandbox {
+		t.Errorf("path link CSP %q: want the sandbox, so the page cannot act on the gateway's origin", csp)
+	}
 	resp, _ = get(t, base+"/login")
 	if loc := resp.Header.Get("Location"); loc != "/s/"+tok+"/home" {
 		t.Fatalf("Location %q, want /s/TOKEN/home", loc)
@@ -173,6 +176,9 @@ func TestProxyHostLink(t *testing.T) {
 		resp, body := get(t, g.srv.URL+"/x", func(r *http.Request) { r.Host = h })
 		if resp.StatusCode != 200 || !strings.HasPrefix(body, "path=/x host="+h) {
 			t.Errorf("Host %s: %d %q", h, resp.StatusCode, body)
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); csp != "" {
+			t.Errorf("host-name link got CSP %q: its own origin needs no sandbox", csp)
 		}
 	}
 	// The path form on the gateway's host only redirects: tunnelled pages

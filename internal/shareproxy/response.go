@@ -7,12 +7,25 @@ import (
 	"strings"
 )
 
+// pathLinkSandbox is added to every response of a path link (/s/TOKEN/),
+// which is served on the gateway's own origin: without allow-same-origin
+// the tunnelled page runs in an opaque origin, so its scripts can neither
+// send the viewer's gateway cookies (SameSite=Strict) to the gateway's API
+// nor read the gateway's pages, CSRF token included. Pages that need their
+// own cookies or storage want a host-name link under --share-domain.
+const pathLinkSandbox = "sandbox allow-scripts allow-forms allow-popups allow-popups-to-escape-sandbox allow-modals allow-downloads"
+
 // modifyResponse fixes up the tunnelled service's answer: redirects stay
-// under the link, and cookies stay the service's own.
+// under the link, cookies stay the service's own, and a path link's page
+// is sandboxed away from the gateway's origin.
 func (p *Proxy) modifyResponse(resp *http.Response) error {
 	t := targetOf(resp.Request.Context())
 	if t == nil {
 		return nil
+	}
+	if t.prefix != "" {
+		// Added beside any policy of the service's: browsers enforce all.
+		resp.Header.Add("Content-Security-Policy", pathLinkSandbox)
 	}
 	p.filterSetCookies(resp.Header, t.prefix)
 	for _, h := range []string{"Location", "Content-Location"} {
