@@ -1,15 +1,18 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -131,8 +134,22 @@ func TestBrowser(t *testing.T) {
 		}
 		client.CloseIdleConnections() // the row's live count drops back to 0
 		b.waitJS("the forward's counters", fmt.Sprintf(`(() => { const r = document.querySelector('#forwards tr[data-id=%q]'); return r && r.dataset.total === "1" && r.dataset.active === "0"; })()`, row["id"]))
-		if n := b.countJS(`document.querySelectorAll("#forwards tr .share-link").length`); n < 1 {
-			t.Fatalf("the -L row has no .share-link")
+		// The row's share link reaches the same service through the gateway's reverse proxy.
+		rowSel := fmt.Sprintf(`#forwards tr[data-id=%q]`, row["id"])
+		b.run("click the row's .share-link", chromedp.Click(chromedp.CSS(rowSel+" .share-link"), chromedp.NodeVisible))
+		share := b.waitJS("the share link's URL", fmt.Sprintf(`(() => { const e = document.querySelector(%q); const s = e ? e.textContent : ""; return (s.startsWith("http") || s.startsWith("share link:")) && s; })()`, rowSel+" .share-url"))
+		var url string
+		if err := json.Unmarshal(share, &url); err != nil || !strings.HasPrefix(url, "http") {
+			t.Fatalf(".share-link: %s", share)
+		}
+		resp, err = client.Get(url)
+		if err != nil {
+			t.Fatalf("GET the share link %s: %v", url, err)
+		}
+		got, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || string(got) != body {
+			t.Fatalf("GET the share link %s: %s %q (%v), want %q", url, resp.Status, got, err, body)
 		}
 	})
 
@@ -148,6 +165,41 @@ func TestBrowser(t *testing.T) {
 		b.click("forward-remove-" + row["id"])
 		b.waitJS("the -R row to go", fmt.Sprintf(`!document.querySelector('#forwards tr[data-id=%q]')`, row["id"]))
 		waitRefused(t, listen, waitTimeout)
+	})
+
+	step("encrypted PEM key needs its passphrase", func(t *testing.T) {
+		b.t = t
+		const passphrase = "e2e-Key-Passphrase"
+		key := filepath.Join(shortTempDir(t), "pem_key")
+		res := runProgram(t, cmdTimeout, "", nil, w.tl.sshKeygen, "-q", "-t", "ecdsa", "-m", "PEM", "-N", passphrase, "-f", key)
+		if res.code != 0 {
+			t.Fatalf("ssh-keygen: %s", res)
+		}
+		if pem := readFile(t, key); !strings.Contains(pem, "BEGIN EC PRIVATE KEY") || !strings.Contains(pem, "ENCRYPTED") {
+			t.Fatalf("want an encrypted PEM key, got:\n%s", pem)
+		}
+		keyHost := startSSHD(t, w.tl, shortTempDir(t), readFile(t, key+".pub"))
+		w.remoteForward(t, fmt.Sprintf("keyhost:22:localhost:%d", keyHost.port), "alice.ws")
+		w.gw.mustCLI(t, "", "user", "set", "bob", "--permit-open", "myhost:22", "--permit-open", "keyhost:22",
+			"--permit-open", fmt.Sprintf("127.0.0.1:%d", echo))
+		b.fill("console-target", "keyhost")
+		b.fill("console-user", w.login)
+		b.fill("console-key", readFile(t, key))
+		b.fill("console-passphrase", "")
+		b.click("console-connect")
+		b.waitTextContains("console-status", "enter its passphrase")
+		b.fill("console-passphrase", passphrase)
+		b.click("console-connect")
+		b.waitVisible("hostkey-new-panel")
+		if got, want := b.textOf("hostkey-fingerprint"), fingerprint(t, keyHost.hostKeyPub); got != want {
+			t.Fatalf("#hostkey-fingerprint = %q, want %s", got, want)
+		}
+		b.click("hostkey-accept")
+		b.waitJS("the console to open", `document.body.dataset.console === "open"`)
+		b.waitPrompt()
+		b.typeTerminal("echo $((6*7))\r")
+		b.waitScreenLine("42")
+		b.fill("console-passphrase", "")
 	})
 
 	step("changed host key refused", func(t *testing.T) {

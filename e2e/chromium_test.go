@@ -141,7 +141,7 @@ func (b *browser) eval(expr string, v any) error {
 // text returns the visible text of the page, for failure messages.
 func (b *browser) text() string {
 	var s string
-	if err := b.eval(`document.body ? document.body.innerText : ""`, &s); err != nil {
+	if err := b.eval(`location.href + " " + JSON.stringify(document.body ? document.body.dataset : {}) + "\n" + (document.body ? document.body.innerText : "")`, &s); err != nil {
 		return fmt.Sprintf("(page text unavailable: %v)", err)
 	}
 	return s
@@ -211,7 +211,12 @@ func (b *browser) waitTextContains(id, substr string) string {
 // fill sets the value of the input or textarea with id.
 func (b *browser) fill(id, value string) {
 	b.t.Helper()
-	b.run("fill #"+id, chromedp.SetValue(chromedp.ID(id), value))
+	v, _ := json.Marshal(value)
+	var ok bool
+	err := b.eval(fmt.Sprintf(`(() => { const e = document.getElementById(%q); if (!e) return false; e.value = %s; e.dispatchEvent(new Event("input", { bubbles: true })); return true; })()`, id, v), &ok)
+	if err != nil || !ok {
+		b.t.Fatalf("fill #%s: no such field (%v)\n--- page text\n%s", id, err, b.text())
+	}
 }
 
 // click clicks the element with id once it is visible.

@@ -4,7 +4,7 @@
 
 (() => {
   const $ = (id) => document.getElementById(id);
-  const state = { csrf: '', user: '', wasm: null, term: null, fit: null, console: null, poll: 0 };
+  const state = { csrf: '', user: '', wasm: null, term: null, fit: null, console: null, poll: 0, attempt: 0 };
   const KNOWN_HOSTS = 'tubegate.knownHosts';
 
   function show(id, on) { $(id).hidden = !on; }
@@ -216,6 +216,9 @@
 
   $('console-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
+    // Each attempt supersedes the last: a console it replaces closes
+    // without its close reason overwriting this attempt's status.
+    const attempt = ++state.attempt;
     show('hostkey-changed-panel', false);
     $('console-connect').disabled = true;
     setStatus('connecting…');
@@ -240,11 +243,13 @@
         onData: (bytes) => new Promise((resolve) => term.write(bytes, resolve)),
         onClose: (reason) => {
           if (state.console === con) state.console = null;
+          if (attempt !== state.attempt) return;
           setStatus('disconnected: ' + reason, true);
           $('console-disconnect').hidden = true;
           document.body.dataset.console = 'closed';
         },
       });
+      if (attempt !== state.attempt) { con.close(); return; }
       state.console = con;
       $('console-password').value = '';
       setStatus('connected to ' + target);
@@ -253,6 +258,7 @@
       term.focus();
       startPolling();
     } catch (e) {
+      if (attempt !== state.attempt) return;
       setStatus('not connected: ' + e.message, true);
       document.body.dataset.console = 'failed';
     } finally {
