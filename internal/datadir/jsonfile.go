@@ -42,7 +42,9 @@ func (f *JSONFile[T]) Path() string { return f.path }
 
 // Load returns the current document and a version number that changes
 // whenever the document does. A missing file is the zero document. The
-// returned value is shared: treat it as read-only.
+// returned value is shared: treat it as read-only. A file that cannot be
+// read or parsed (say, mid-edit by hand) keeps the last good document in
+// service: Load returns it (nil if there never was one) with the error.
 func (f *JSONFile[T]) Load() (*T, uint64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -55,18 +57,18 @@ func (f *JSONFile[T]) Load() (*T, uint64, error) {
 		return f.val, f.version, nil
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("read %s: %w", f.path, err)
+		return f.val, f.version, fmt.Errorf("read %s: %w", f.path, err)
 	}
 	if f.val != nil && st == f.stamp {
 		return f.val, f.version, nil
 	}
 	data, err := os.ReadFile(f.path)
 	if err != nil {
-		return nil, 0, fmt.Errorf("read %s: %w", f.path, err)
+		return f.val, f.version, fmt.Errorf("read %s: %w", f.path, err)
 	}
 	v := new(T)
 	if err := json.Unmarshal(data, v); err != nil {
-		return nil, 0, fmt.Errorf("read %s: %w", f.path, err)
+		return f.val, f.version, fmt.Errorf("read %s: %w", f.path, err)
 	}
 	f.val, f.stamp = v, st
 	f.version++
@@ -105,8 +107,15 @@ func (f *JSONFile[T]) Update(fn func(doc *T) error) error {
 	if err := WriteFile(f.path, append(out, '\n'), 0o600); err != nil {
 		return err
 	}
+	// What was just written is now the last good document. The lock keeps
+	// other writers out, so the file's stamp is this write's.
+	st, err := statFile(f.path)
 	f.mu.Lock()
-	f.val = nil // reread on next Load
+	f.val, f.stamp = doc, st
+	if err != nil {
+		f.stamp = stamp{} // reread on next Load
+	}
+	f.version++
 	f.mu.Unlock()
 	return nil
 }

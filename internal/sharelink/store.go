@@ -1,11 +1,8 @@
 package sharelink
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -40,14 +37,13 @@ type Options struct {
 // Store is the links file of one data dir. It is safe for concurrent use
 // and by several processes at once.
 type Store struct {
-	path string
+	file *datadir.JSONFile[fileData]
 	opts Options
 
-	mu     sync.Mutex
-	stamp  fileStamp
-	loaded bool
-	byID   map[string]*Link
-	byHash map[string]*Link
+	mu      sync.Mutex
+	version uint64
+	byID    map[string]*Link
+	byHash  map[string]*Link
 }
 
 type fileData struct {
@@ -69,46 +65,18 @@ func Open(dir string, opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Store{path: filepath.Join(dir, "links.json"), opts: opts}
-	if err := s.reload(); err != nil {
+	s := &Store{file: datadir.NewJSONFile[fileData](filepath.Join(dir, "links.json")), opts: opts}
+	if _, _, err := s.current(); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
 // Path is the links file.
-func (s *Store) Path() string { return s.path }
+func (s *Store) Path() string { return s.file.Path() }
 
 // MaxExpiry is the longest lifetime the store allows.
 func (s *Store) MaxExpiry() time.Duration { return s.opts.MaxExpiry }
-
-// reload rereads the file if it changed since the last look.
-func (s *Store) reload() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st, err := stat(s.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		s.byID, s.byHash, s.stamp, s.loaded = map[string]*Link{}, map[string]*Link{}, fileStamp{}, true
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("share links: %w", err)
-	}
-	if s.loaded && st == s.stamp {
-		return nil
-	}
-	data, err := os.ReadFile(s.path)
-	if err != nil {
-		return fmt.Errorf("share links: %w", err)
-	}
-	var fd fileData
-	if err := json.Unmarshal(data, &fd); err != nil {
-		return fmt.Errorf("share links: %s: %w", s.path, err)
-	}
-	s.byID, s.byHash = indexLinks(fd.Links)
-	s.stamp, s.loaded = st, true
-	return nil
-}
 
 // indexLinks maps links by id and by token hash.
 func indexLinks(links []*Link) (byID, byHash map[string]*Link) {
@@ -127,9 +95,19 @@ func indexLinks(links []*Link) (byID, byHash map[string]*Link) {
 // that cannot be read keeps the last good state, so a half-edited file
 // never opens links; the error is returned for logging.
 func (s *Store) current() (map[string]*Link, map[string]*Link, error) {
-	err := s.reload()
+	fd, version, err := s.file.Load()
+	if err != nil {
+		err = fmt.Errorf("share links: %w", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if fd != nil && (s.byID == nil || version != s.version) {
+		s.byID, s.byHash = indexLinks(fd.Links)
+		s.version = version
+	}
+	if s.byID == nil {
+		return map[string]*Link{}, map[string]*Link{}, err
+	}
 	return s.byID, s.byHash, err
 }
 
@@ -221,49 +199,24 @@ func (s *Store) List(user string) ([]Link, error) {
 // update runs fn on the links under a lock shared with other processes,
 // drops expired links, and writes the result atomically.
 func (s *Store) update(fn func(links map[string]*Link) error) error {
-	unlock, err := datadir.Lock(s.path + ".lock")
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	cur, _, err := s.current()
-	if err != nil {
-		return err
-	}
-	m := make(map[string]*Link, len(cur))
-	for k, l := range cur {
-		c := *l
-		m[k] = &c
-	}
-	if err := fn(m); err != nil {
-		return err
-	}
-	now := s.opts.Now()
-	fd := fileData{Links: make([]*Link, 0, len(m))}
-	for _, l := range m {
-		if s.live(l, now) {
-			fd.Links = append(fd.Links, l)
+	return s.file.Update(func(fd *fileData) error {
+		m := make(map[string]*Link, len(fd.Links))
+		for _, l := range fd.Links {
+			m[l.ID] = l
 		}
-	}
-	sort.Slice(fd.Links, func(i, j int) bool { return fd.Links[i].ID < fd.Links[j].ID })
-	data, err := json.MarshalIndent(fd, "", "  ")
-	if err != nil {
-		return fmt.Errorf("share links: %w", err)
-	}
-	if err := datadir.WriteFile(s.path, append(data, '\n'), 0o600); err != nil {
-		return err
-	}
-	s.install(fd.Links)
-	return nil
-}
-
-// install makes links the current state, as just written to the file.
-func (s *Store) install(links []*Link) {
-	byID, byHash := indexLinks(links)
-	st, err := stat(s.path)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.byID, s.byHash, s.stamp, s.loaded = byID, byHash, st, err == nil
+		if err := fn(m); err != nil {
+			return err
+		}
+		now := s.opts.Now()
+		fd.Links = fd.Links[:0]
+		for _, l := range m {
+			if s.live(l, now) {
+				fd.Links = append(fd.Links, l)
+			}
+		}
+		sort.Slice(fd.Links, func(i, j int) bool { return fd.Links[i].ID < fd.Links[j].ID })
+		return nil
+	})
 }
 
 // Create makes a link. For an HTTP link it returns the token, which is

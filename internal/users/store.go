@@ -90,9 +90,10 @@ func Open(dir string) (*Store, error) {
 // changed. The map is shared: callers copy what they hand out.
 func (s *Store) snapshot() (map[string]*User, error) {
 	fd, version, err := s.file.Load()
-	if err != nil {
+	if fd == nil {
 		return nil, fmt.Errorf("users: %w", err)
 	}
+	// A broken file keeps the last good users in service (see Load).
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.byName == nil || version != s.version {
