@@ -277,16 +277,6 @@ func addForward(b *browser, spec string) map[string]string {
 	return row
 }
 
-// countJS evaluates a JS expression giving a number.
-func (b *browser) countJS(expr string) int {
-	b.t.Helper()
-	var n int
-	if err := b.eval(expr, &n); err != nil {
-		b.t.Fatalf("%s: %v", expr, err)
-	}
-	return n
-}
-
 // fingerprint returns the SHA256 fingerprint of an authorized_keys line.
 func fingerprint(t *testing.T, pub string) string {
 	t.Helper()

@@ -117,7 +117,7 @@ func (c *Console) wait() {
 	case errors.As(err, &exit):
 		c.reason = fmt.Sprintf("the shell on %s exited with status %d", c.host.Target, exit.ExitStatus())
 	case err == nil:
-		c.reason = fmt.Sprintf("the shell on %s exited", c.host.Target)
+		c.reason = fmt.Sprintf("the shell on %s exited with status 0", c.host.Target)
 	default:
 		select { // the session usually ends a moment before its connection does
 		case <-c.host.Done():
