@@ -76,7 +76,9 @@ func tubeHandler(cfg Config) http.HandlerFunc {
 			log.Info("websocket upgrade failed", "err", err)
 			return
 		}
-		cfg.SSH.ServeConn(cfg.Context, c, opts)
+		// The tube outlives the request (the connection is hijacked): serve it
+		// on its own goroutine so this one, deep in net/http, ends here.
+		go cfg.SSH.ServeConn(cfg.Context, c, opts)
 	}
 }
 
