@@ -21,7 +21,9 @@ const connectTimeout = 5 * time.Minute
 
 // client is the state behind the page's globalThis.tubegate.
 type client struct {
-	mu   sync.Mutex
+	dialMu sync.Mutex // serializes dialing the tube; held while dialing, so never in a callback
+
+	mu   sync.Mutex // guards the fields below; never held while blocking
 	gw   *Gateway
 	host *Host // the console's host connection, which carries the forwards
 }
@@ -53,14 +55,16 @@ func (c *client) jsConnect(this js.Value, args []js.Value) any {
 
 // gateway returns the live tube, dialing it if there is none.
 func (c *client) gateway(url string) (*Gateway, error) {
+	c.dialMu.Lock()
+	defer c.dialMu.Unlock()
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.gw != nil {
+	gw := c.gw
+	c.mu.Unlock()
+	if gw != nil {
 		select {
-		case <-c.gw.Done():
-			c.gw = nil
+		case <-gw.Done():
 		default:
-			return c.gw, nil
+			return gw, nil
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
@@ -69,11 +73,13 @@ func (c *client) gateway(url string) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	gw, err := NewGateway(ctx, conn)
+	gw, err = NewGateway(ctx, conn)
 	if err != nil {
 		return nil, err
 	}
+	c.mu.Lock()
 	c.gw = gw
+	c.mu.Unlock()
 	return gw, nil
 }
 
