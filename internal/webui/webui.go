@@ -48,9 +48,11 @@ func (u *UI) Built() bool { return u.built }
 // Mount adds the page's routes: / and /login/first (index.html), and
 // /assets/*.
 func (u *UI) Mount(r chi.Router) {
-	r.Get("/", u.index)
-	r.Get("/login/first", u.index)
-	r.Get("/assets/*", u.asset)
+	for _, m := range []string{http.MethodGet, http.MethodHead} {
+		r.Method(m, "/", http.HandlerFunc(u.index))
+		r.Method(m, "/login/first", http.HandlerFunc(u.index))
+		r.Method(m, "/assets/*", http.HandlerFunc(u.asset))
+	}
 }
 
 func (u *UI) index(w http.ResponseWriter, r *http.Request) {
