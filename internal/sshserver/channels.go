@@ -54,7 +54,12 @@ func (t *Tube) directTCPIP(ctx context.Context, nc ssh.NewChannel) {
 		return
 	}
 	target := forward.JoinHostPort(p.Host, int(p.Port))
-	origin := forward.Addr{Net: "tcp", Address: forward.JoinHostPort(p.OriginAddr, int(p.OriginPort))}
+	var origin net.Addr = forward.Addr{Net: "tcp", Address: forward.JoinHostPort(p.OriginAddr, int(p.OriginPort))}
+	if net.ParseIP(p.OriginAddr) == nil || p.OriginPort == 0 {
+		// Clients may declare no originator (x/crypto/ssh sends 0.0.0.0:0);
+		// the tube's own address is the truth, and a valid one.
+		origin = t.RemoteAddr()
+	}
 	log := t.log.With("target", target)
 	remote, err := t.connectTarget(ctx, p.Host, int(p.Port), origin)
 	if err != nil {

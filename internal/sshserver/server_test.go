@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -157,6 +158,26 @@ func TestRemoteForwardAllocatesAndCarries(t *testing.T) {
 		t.Fatal(err)
 	}
 	echoOnce(t, conn)
+	// ssh -J gw -p PORT user@localhost: a direct-tcpip to the published
+	// port goes through the owner's tube, for the owner and for users whose
+	// permit-open names it; others are refused.
+	g.addUser(t, "bob", fmt.Sprintf("localhost:%d", port))
+	g.addUser(t, "carol")
+	target := fmt.Sprintf("localhost:%d", port)
+	for _, who := range []string{"alice", "bob"} {
+		cl := c
+		if who != "alice" {
+			cl = g.dial(t, who)
+		}
+		conn, err := cl.Dial("tcp", target)
+		if err != nil {
+			t.Fatalf("%s to %s through the gateway: %v", who, target, err)
+		}
+		echoOnce(t, conn)
+	}
+	if _, err := g.dial(t, "carol").Dial("tcp", target); err == nil || !strings.Contains(err.Error(), "administratively prohibited") {
+		t.Errorf("carol to %s: err = %v, want administratively prohibited", target, err)
+	}
 	ln.Close() // cancel-tcpip-forward
 	waitFor(t, "port freed after cancel", func() bool {
 		c, err := net.DialTimeout("tcp", ln.Addr().String(), 200*time.Millisecond)
@@ -400,5 +421,28 @@ func TestDeletedUserIsCutOff(t *testing.T) {
 	})
 	if _, err := bob.NewSession(); err != nil {
 		t.Errorf("bob's tube suffered: %v", err)
+	}
+}
+
+func TestSplitAddrAlwaysValid(t *testing.T) {
+	cases := map[string]struct {
+		host string
+		port int
+	}{
+		"10.1.2.3:4567": {"10.1.2.3", 4567},
+		"[::1]:22":      {"::1", 22},
+		"0.0.0.0:0":     {"127.0.0.1", 65535},
+		"websocket/x":   {"127.0.0.1", 65535},
+		"myhost:22":     {"127.0.0.1", 65535},
+		"1.2.3.4:99999": {"127.0.0.1", 65535},
+	}
+	for in, want := range cases {
+		h, p := splitAddr(forward.Addr{Net: "tcp", Address: in})
+		if h != want.host || p != want.port {
+			t.Errorf("splitAddr(%q) = %s, %d; want %s, %d", in, h, p, want.host, want.port)
+		}
+	}
+	if h, p := splitAddr(nil); h != "127.0.0.1" || p != 65535 {
+		t.Errorf("splitAddr(nil) = %s, %d", h, p)
 	}
 }

@@ -307,15 +307,18 @@ func (t *Tube) OpenForwarded(ctx context.Context, ep *forward.Endpoint, origin n
 	}
 }
 
-// splitAddr returns a net.Addr's host and port, or the whole string and 0.
+// splitAddr returns a net.Addr's IP and port for a forwarded-tcpip
+// originator. Clients may refuse an originator that is not an IP address
+// with a port (x/crypto/ssh does), so anything else becomes 127.0.0.1
+// port 65535, the placeholder OpenSSH itself uses for stdio forwards.
 func splitAddr(a net.Addr) (string, int) {
 	if a == nil {
-		return "", 0
+		return "127.0.0.1", 65535
 	}
 	host, port, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.String(), 0
+	p, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || p <= 0 || p > 65535 || net.ParseIP(host) == nil {
+		return "127.0.0.1", 65535
 	}
-	p, _ := strconv.Atoi(port)
 	return host, p
 }
