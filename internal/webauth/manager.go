@@ -40,6 +40,7 @@ type Config struct {
 
 // Manager issues and checks web sessions. Create it with New.
 type Manager struct {
+	dir    string
 	users  *users.Store
 	log    *slog.Logger
 	maxAge time.Duration
@@ -76,12 +77,17 @@ func New(cfg Config) (*Manager, error) {
 	codec := securecookie.New(hashKey, blockKey)
 	codec.SetSerializer(securecookie.JSONEncoder{})
 	codec.MaxAge(int(cfg.MaxAge / time.Second))
+	revoked, err := loadRevoked(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
 	return &Manager{
+		dir:     cfg.Dir,
 		users:   cfg.Users,
 		log:     cfg.Log,
 		maxAge:  cfg.MaxAge,
 		codec:   codec,
-		revoked: make(map[string]time.Time),
+		revoked: revoked,
 	}, nil
 }
 
@@ -129,12 +135,6 @@ func (m *Manager) session(r *http.Request) (session, bool) {
 func (m *Manager) isRevoked(id string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := time.Now()
-	for k, until := range m.revoked {
-		if now.After(until) {
-			delete(m.revoked, k)
-		}
-	}
 	_, ok := m.revoked[id]
 	return ok
 }
@@ -153,12 +153,18 @@ func (m *Manager) startSession(w http.ResponseWriter, r *http.Request, user stri
 	return s.CSRF, nil
 }
 
-// endSession revokes r's session, if any, and clears the cookie.
+// endSession revokes r's session, if any, for good (the list is kept in
+// the data dir), and clears the cookie.
 func (m *Manager) endSession(w http.ResponseWriter, r *http.Request) {
 	if s, ok := m.session(r); ok {
 		m.mu.Lock()
+		prune(m.revoked, time.Now())
 		m.revoked[s.ID] = time.Unix(s.Issued, 0).Add(m.maxAge)
+		err := saveRevoked(m.dir, m.revoked)
 		m.mu.Unlock()
+		if err != nil {
+			m.log.Error("logout not kept across a restart", "user", s.User, "err", err)
+		}
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: CookieName, Value: "", Path: "/", MaxAge: -1,

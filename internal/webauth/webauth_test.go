@@ -114,6 +114,13 @@ func TestPasswordLoginCSRFLogoutAndRestart(t *testing.T) {
 	if _, ok := m.User(req); ok {
 		t.Fatal("the session still works after logout")
 	}
+	m3, err := New(Config{Dir: dir, Users: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := m3.User(req); ok {
+		t.Fatal("a logged-out session works again after a restart")
+	}
 }
 
 func TestFirstRun(t *testing.T) {
