@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -56,6 +57,12 @@ func (m *Manager) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &req) {
 		return
 	}
+	src := sourceOf(r.RemoteAddr)
+	if !m.logins.allowed(src, time.Now()) {
+		m.log.Warn("web login refused: too many wrong passwords from this address", "user", req.User, "remote", r.RemoteAddr)
+		writeError(w, http.StatusTooManyRequests, "too many wrong passwords from your address: wait a minute")
+		return
+	}
 	u, err := m.users.CheckPassword(req.User, req.Password)
 	if err != nil {
 		if !errors.Is(err, users.ErrBadCredentials) {
@@ -63,6 +70,7 @@ func (m *Manager) handleLogin(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusInternalServerError, "login failed")
 			return
 		}
+		m.logins.failed(src, time.Now())
 		m.log.Info("web login refused", "user", req.User, "remote", r.RemoteAddr)
 		writeError(w, http.StatusUnauthorized, "wrong user name or password")
 		return

@@ -46,6 +46,8 @@ type Manager struct {
 	maxAge time.Duration
 	codec  *securecookie.SecureCookie
 
+	logins throttle
+
 	mu      sync.Mutex
 	revoked map[string]time.Time // logged-out session IDs until they expire anyway
 	first   *firstRunToken

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -149,5 +150,25 @@ func TestFirstRun(t *testing.T) {
 	store.Update(func(m map[string]*users.User) error { m[FirstRunUser].PasswordHash = hash; return nil })
 	if link, err := m.FirstRun("http://gw.test"); err != nil || link != "" {
 		t.Fatalf("FirstRun with a usable admin = %q, %v", link, err)
+	}
+}
+
+func TestLoginThrottle(t *testing.T) {
+	var th throttle
+	now := time.Now()
+	for i := 0; i < maxFailures; i++ {
+		if !th.allowed("10.0.0.1", now) {
+			t.Fatalf("refused after %d failures", i)
+		}
+		th.failed("10.0.0.1", now)
+	}
+	if th.allowed("10.0.0.1", now) {
+		t.Fatalf("allowed after %d failures", maxFailures)
+	}
+	if !th.allowed("10.0.0.2", now) {
+		t.Fatal("another address is refused too")
+	}
+	if !th.allowed("10.0.0.1", now.Add(failureWindow+time.Second)) {
+		t.Fatal("still refused after the window")
 	}
 }
