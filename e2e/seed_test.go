@@ -21,6 +21,11 @@ func TestSeedRecipe(t *testing.T) {
 			w.remoteForward(t, fmt.Sprintf("%d:localhost:%d", port, w.target.port), "alice."+transport)
 			waitDial(t, fmt.Sprintf("localhost:%d", port), startTimeout)
 			w.requireTargetVia(t, port)
+			// The README's form from anywhere: jump through the gateway to the published port.
+			res := w.sshRun(t, "-J", "alice."+transport, "-p", fmt.Sprint(port), "localhost", "echo ok")
+			if res.code != 0 || strings.TrimSpace(res.stdout) != "ok" {
+				t.Fatalf("ssh -J alice.%s -p %d localhost 'echo ok': want ok from the throw-away sshd: %s", transport, port, res)
+			}
 		})
 	}
 	t.Run("originator address", func(t *testing.T) {
