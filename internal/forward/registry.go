@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -179,6 +180,14 @@ func (r *Registry) accept(ep *Endpoint) {
 }
 
 func (r *Registry) serve(ep *Endpoint, c net.Conn) {
+	defer func() {
+		// A bug reached from here must cost this connection, not the gateway.
+		if v := recover(); v != nil {
+			r.log.Error("forwarded connection closed: internal error", "endpoint", ep.Key, "panic", v,
+				"stack", string(debug.Stack()))
+			c.Close()
+		}
+	}()
 	if tc, ok := c.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}

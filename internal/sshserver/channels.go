@@ -24,6 +24,7 @@ func (t *Tube) dispatch(ctx context.Context, nc ssh.NewChannel) {
 	}
 	go func() {
 		defer t.channels.Add(-1)
+		defer contain(t.log, t)
 		switch nc.ChannelType() {
 		case "direct-tcpip":
 			t.directTCPIP(ctx, nc)

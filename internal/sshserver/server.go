@@ -179,6 +179,7 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn, opts ConnOptions) {
 	defer c.Close()
 	id := "t" + strconv.FormatUint(s.nextID.Add(1), 10)
 	log := s.log.With("tube", id, "remote", c.RemoteAddr().String(), "transport", opts.Transport)
+	defer contain(log, c)
 	src := sourceKey(c.RemoteAddr())
 	if !s.beginHandshake(src) {
 		log.Warn("tube refused: too many unauthenticated connections from this source",

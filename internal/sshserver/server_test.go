@@ -446,3 +446,26 @@ func TestSplitAddrAlwaysValid(t *testing.T) {
 		t.Errorf("splitAddr(nil) = %s, %d", h, p)
 	}
 }
+
+func TestPanicClosesOnlyThatTube(t *testing.T) {
+	g := startGateway(t, Limits{})
+	g.srv.cfg.Commands = map[string]CommandFunc{
+		"boom": func(context.Context, *Tube, []string, io.Writer, io.Writer) int { panic("handler bug") },
+	}
+	g.addUser(t, "alice")
+	victim, bystander := g.dial(t, "alice"), g.dial(t, "alice")
+	sess, err := victim.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess.Run("boom")
+	waitFor(t, "the panicking tube closed", func() bool { return g.srv.Tubes() == 1 })
+	sess, err = bystander.NewSession()
+	if err != nil {
+		t.Fatalf("the other tube died too: %v", err)
+	}
+	if _, err := sess.Output("status"); err != nil {
+		t.Fatal(err)
+	}
+	g.dial(t, "alice") // and the gateway still takes tubes
+}
