@@ -21,4 +21,5 @@ fi
 echo "install-deps: installing ${need[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# With recommends: the tests ran against Chromium installed this way (fonts included).
+$sudo apt-get install -y -qq "${need[@]}" >/dev/null
