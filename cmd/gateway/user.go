@@ -149,7 +149,7 @@ func newUserDel() *cobra.Command {
 	var data string
 	cmd := &cobra.Command{
 		Use:   "del NAME",
-		Short: "Delete a user (their live tubes keep running until they end; new requests are refused)",
+		Short: "Delete a user; a running gateway closes their tubes and forwards within a second",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			store, err := users.Open(data)
