@@ -23,8 +23,12 @@ import (
 // startTimeout bounds how long a child may take to become ready.
 const startTimeout = 20 * time.Second
 
-// benchUser is the gateway user every tunnel logs in as.
-const benchUser = "bench"
+// benchUser is the gateway user every tunnel logs in as, with the bench
+// key; the page logs in as it with benchPassword.
+const (
+	benchUser     = "bench"
+	benchPassword = "tubebench-Page-4172"
+)
 
 // identity is the client key pair, as a signer and as OpenSSH files.
 type identity struct {
@@ -71,15 +75,16 @@ var (
 	pprofListening = regexp.MustCompile(`msg="pprof listening" addr=(\S+)`)
 )
 
-// startGateway adds the bench user to a fresh data dir under dir and runs
-// the gateway on loopback ports with extra flags; with profile, it serves
-// /debug/pprof on loopback too.
+// startGateway adds the bench user (key and password) to a fresh data dir
+// under dir and runs the gateway on loopback ports with extra flags; with
+// profile, it serves /debug/pprof on loopback too.
 func startGateway(ctx context.Context, bin, dir string, id *identity, profile bool, extra ...string) (*gateway, error) {
 	data, err := os.MkdirTemp(dir, "gwdata")
 	if err != nil {
 		return nil, fmt.Errorf("gateway data dir: %w", err)
 	}
-	add := exec.CommandContext(ctx, bin, "user", "add", benchUser, "--key", id.pubKey, "--data", data)
+	add := exec.CommandContext(ctx, bin, "user", "add", benchUser, "--key", id.pubKey, "--password-stdin", "--data", data)
+	add.Stdin = strings.NewReader(benchPassword + "\n")
 	if out, err := add.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("gateway user add: %v: %s", err, out)
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -83,11 +84,16 @@ type sshd struct {
 
 var sshdListening = regexp.MustCompile(`Server listening on 127\.0\.0\.1 port (\d+)`)
 
-// startSSHD runs sshd with its own host key and config in dir, accepting
-// the bench key for the current user.
-func startSSHD(ctx context.Context, dir string, id *identity) (*sshd, error) {
+// startSSHD runs sshd with its own host key and config in a new directory
+// under dir, accepting the bench key for the current user; extra are more
+// sshd_config lines.
+func startSSHD(ctx context.Context, dir string, id *identity, extra ...string) (*sshd, error) {
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
 		return nil, fmt.Errorf("sshd privilege separation dir: %w", err)
+	}
+	dir, err := os.MkdirTemp(dir, "sshd")
+	if err != nil {
+		return nil, fmt.Errorf("sshd dir: %w", err)
 	}
 	hostKey := filepath.Join(dir, "sshd_host_ed25519_key")
 	if out, err := exec.CommandContext(ctx, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostKey).CombinedOutput(); err != nil {
@@ -118,7 +124,7 @@ AllowTcpForwarding yes
 PrintMotd no
 MaxStartups 100
 MaxSessions 1000
-`, port, hostKey, id.pubKey)
+`, port, hostKey, id.pubKey) + strings.Join(extra, "\n") + "\n"
 		if err := os.WriteFile(config, []byte(conf), 0o600); err != nil {
 			return nil, fmt.Errorf("sshd config: %w", err)
 		}
