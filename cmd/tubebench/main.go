@@ -2,9 +2,12 @@
 // bulk MB/s, 1-byte round-trip latency, new connections per second and the
 // aggregate MB/s of parallel streams through a -R tunnel over WebSocket and
 // over TCP, beside plain loopback TCP and OpenSSH's own ssh -L to a
-// throw-away sshd; and the gateway's memory per idle tube. It runs the real
-// gateway binary and real OpenSSH, all on loopback, and prints one Markdown
-// table (or JSON with --json).
+// throw-away sshd; the gateway's memory per idle tube; and the browser
+// client's figures: the wasm's bytes on the wire, and in headless Chromium
+// the time from page load to a shell prompt and MB/s through a -L set up
+// from the page. It runs the real gateway binary, real OpenSSH and Debian's
+// Chromium, all on loopback, and prints one Markdown table (or JSON with
+// --json).
 //
 //	go run ./cmd/tubebench --gateway bin/gateway
 package main
@@ -39,6 +42,8 @@ func main() {
 	f.StringSliceVar(&cfg.GatewayFlags, "gateway-flag", nil, "extra flag for gateway serve (repeatable), e.g. --gateway-flag=--pprof=127.0.0.1:6060")
 	f.StringVar(&paths, "paths", "", "only measure paths whose id matches this regexp (baselines always run)")
 	f.StringSliceVar(&cfg.Figures, "figures", cfg.Figures, "which path figures to take: bulk, rtt, conns, parallel")
+	f.IntVar(&cfg.BrowserRuns, "browser-runs", cfg.BrowserRuns, "page loads to a shell prompt in headless Chromium, with the HTTP cache off and again on (0: skip the browser figures)")
+	f.StringVar(&cfg.Chromium, "chromium", "", "the Chromium binary (default: chromium on PATH, else /usr/bin/chromium)")
 	f.StringVar(&cfg.ProfileDir, "profile", "", "save CPU profiles of the gateway and of the client side per figure, and heap and goroutine profiles of idle tubes, in this directory")
 	f.BoolVar(&asJSON, "json", false, "print JSON instead of a Markdown table")
 	f.Parse(os.Args[1:])
@@ -86,6 +91,8 @@ type Config struct {
 	PathFilter    *regexp.Regexp `json:"-"`
 	Figures       []string       `json:"figures"`
 	ProfileDir    string         `json:"-"`
+	BrowserRuns   int            `json:"browser_runs"`
+	Chromium      string         `json:"-"`
 }
 
 // wants reports whether figure (bulk, rtt, conns or parallel) is to be taken.
@@ -102,12 +109,18 @@ func defaultConfig() Config {
 		Ciphers:       []string{"aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com"},
 		OpenSSHClient: true,
 		Figures:       []string{"bulk", "rtt", "conns", "parallel"},
+		BrowserRuns:   5,
 	}
 }
 
 // Budget bounds the whole run: every figure's duration plus generous
-// set-up time per path, and time for the idle tubes.
+// set-up time per path, time for the idle tubes, and for the browser's
+// page loads.
 func (c Config) Budget() time.Duration {
 	paths := 1 + len(c.Ciphers)*5
-	return time.Duration(paths)*(4*c.Duration+30*time.Second) + time.Duration(c.Tubes)*40*time.Millisecond + time.Minute
+	browser := time.Duration(0)
+	if c.BrowserRuns > 0 {
+		browser = time.Duration(2*c.BrowserRuns+5)*browserStep + browserBulkTime(c)
+	}
+	return time.Duration(paths)*(4*c.Duration+30*time.Second) + time.Duration(c.Tubes)*40*time.Millisecond + browser + time.Minute
 }

@@ -175,14 +175,6 @@ func (r *Report) addIdle(transport string, ir idleResult) {
 	)
 }
 
-// addBrowserPending adds the browser figures, not measured until the
-// browser client (wasm/, web/) exists.
-func (r *Report) addBrowserPending() {
-	for _, f := range []string{figWasmBytes, figPageLoad, figBrowserMBs} {
-		r.Rows = append(r.Rows, Row{Figure: f, Path: "headless Chromium", PathID: "browser", Note: "pending: browser client"})
-	}
-}
-
 // Markdown renders the report as one table with a line about the machine.
 func (r *Report) Markdown() string {
 	var b strings.Builder
@@ -218,9 +210,15 @@ func formatValue(v float64) string {
 	}
 }
 
+// ratio renders a ratio with two decimals, or two significant digits
+// when it is below 0.1 (a page -L against loopback).
 func ratio(p *float64) string {
-	if p == nil {
+	switch {
+	case p == nil:
 		return ""
+	case *p > 0 && *p < 0.1:
+		return fmt.Sprintf("%.2g×", *p)
+	default:
+		return fmt.Sprintf("%.2f×", *p)
 	}
-	return fmt.Sprintf("%.2f×", *p)
 }

@@ -99,6 +99,13 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	}
 	rep.addPaths(cfg, ran, results)
 
+	var br browserResult
+	if cfg.BrowserRuns > 0 {
+		if br, err = measureBrowser(ctx, cfg, dir, gw, id, tg, progress); err != nil {
+			return nil, fmt.Errorf("browser: %w", err)
+		}
+	}
+
 	if cfg.Tubes > 0 {
 		for _, tr := range []string{transportWS, transportTCP} {
 			fmt.Fprintf(progress, "tubebench: %d idle tubes over %s\n", cfg.Tubes, tr)
@@ -109,7 +116,11 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 			rep.addIdle(tr, ir)
 		}
 	}
-	rep.addBrowserPending()
+	if cfg.BrowserRuns > 0 {
+		rep.addBrowser(br, results)
+	} else {
+		rep.addBrowserSkipped("skipped: --browser-runs=0")
+	}
 	return rep, nil
 }
 

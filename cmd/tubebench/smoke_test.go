@@ -11,7 +11,8 @@ import (
 )
 
 // TestBenchSmoke runs the whole harness with tiny counts against a freshly
-// built gateway and checks that it produced every figure. It asserts no
+// built gateway and checks that it produced every figure, the browser's in
+// headless Chromium included (a missing chromium fails it). It asserts no
 // timing: the figures of a smoke run mean nothing.
 func TestBenchSmoke(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "gateway")
@@ -27,6 +28,7 @@ func TestBenchSmoke(t *testing.T) {
 	cfg.Workers = 2
 	cfg.Tubes = 8
 	cfg.MaxPings = 200
+	cfg.BrowserRuns = 1
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var progress io.Writer = io.Discard
@@ -49,7 +51,8 @@ func TestBenchSmoke(t *testing.T) {
 			paths[r.PathID] = true
 		}
 	}
-	for _, f := range []string{figBulk, figP50, figP99, figConns, figParallel, figIdleRSS, figIdleGo} {
+	for _, f := range []string{figBulk, figP50, figP99, figConns, figParallel, figIdleRSS, figIdleGo,
+		figWasmBytes, figPageLoad, figBrowserMBs} {
 		if !figures[f] {
 			t.Errorf("no %q figure", f)
 		}
@@ -59,6 +62,7 @@ func TestBenchSmoke(t *testing.T) {
 		"gw-websocket-go-aes128-gcm", "gw-tcp-go-aes128-gcm", "gw-websocket-openssh-aes128-gcm", "gw-tcp-openssh-aes128-gcm",
 		"gw-websocket-go-chacha20", "gw-tcp-go-chacha20", "gw-websocket-openssh-chacha20", "gw-tcp-openssh-chacha20",
 		"idle-websocket", "idle-tcp",
+		"browser-wasm-br", "browser-wasm-gzip", "browser-cold", "browser-warm", "browser-L",
 	} {
 		if !paths[p] {
 			t.Errorf("no figures for path %s", p)
@@ -67,6 +71,12 @@ func TestBenchSmoke(t *testing.T) {
 	for _, r := range rep.Rows {
 		if r.Figure == figBulk && r.PathID == "gw-websocket-go-aes128-gcm" && (r.VsLoopback == nil || r.VsOpenSSH == nil) {
 			t.Errorf("bulk over WebSocket lacks its ratios: %+v", r)
+		}
+		if r.Value != nil && *r.Value <= 0 && (r.Figure == figWasmBytes || r.Figure == figPageLoad || r.Figure == figBrowserMBs) {
+			t.Errorf("%s / %s: %v, want a positive figure", r.Figure, r.Path, *r.Value)
+		}
+		if r.Figure == figBrowserMBs && (r.VsLoopback == nil || r.VsOpenSSH == nil) {
+			t.Errorf("MB/s through the page's -L lacks its ratios: %+v", r)
 		}
 	}
 	if md := rep.Markdown(); len(md) == 0 {

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/user"
+	"regexp"
+	"time"
+)
+
+// browserHost is the virtual name the browser's console reaches the
+// throw-away sshd by.
+const browserHost = "benchhost"
+
+// browserBulkTime is how long the stream through the page's -L runs: twice
+// the other figures' time, as this slower path takes longer to reach its
+// pace.
+func browserBulkTime(cfg Config) time.Duration { return 2 * cfg.Duration }
+
+// browserResult is what the browser figures found.
+type browserResult struct {
+	wasm          wasmSize
+	cold, warm    []pageRun     // page load to a shell prompt, HTTP cache off and on
+	hostCipher    string        // the cipher of the page's SSH connection to sshd
+	publishCipher string        // the cipher of ssh -R publishing the virtual name
+	forwardMBs    float64       // one stream through a -L set up from the page
+	bulkTime      time.Duration // how long that stream ran
+	listen        string        // where the gateway listened for that -L
+}
+
+var (
+	forwardPublished = regexp.MustCompile(`msg="forward published" .*endpoint=` + regexp.QuoteMeta(browserHost) + `:22\b`)
+	sshdCipher       = regexp.MustCompile(`kex: client->server cipher: (\S+)`)
+)
+
+// measureBrowser takes the browser figures against the running gateway:
+// the wasm's bytes on the wire; in headless Chromium, logged in with the
+// page's form, the time from navigation start to a shell prompt of a
+// console to a virtual name (published with OpenSSH ssh -R by a throw-away
+// sshd's side), with the HTTP cache off and on; and one stream's MB/s
+// through a -L added from the page to the sink, with DevTools' network
+// events off (they would carry every WebSocket frame to the bench).
+func measureBrowser(ctx context.Context, cfg Config, dir string, gw *gateway, id *identity, tg *targets, progress io.Writer) (browserResult, error) {
+	var br browserResult
+	base := "http://" + gw.httpAddr
+	chromiumBin, err := chromiumPath(cfg.Chromium)
+	if err != nil {
+		return br, err
+	}
+	fmt.Fprintf(progress, "tubebench: browser: wasm on the wire\n")
+	if br.wasm, err = measureWasm(ctx, base); err != nil {
+		return br, fmt.Errorf("wasm on the wire: %w", err)
+	}
+
+	br.publishCipher = "aes128-gcm@openssh.com"
+	if len(cfg.Ciphers) > 0 {
+		br.publishCipher = cfg.Ciphers[0]
+	}
+	sd, stopHost, err := startConsoleHost(ctx, dir, gw, id, br.publishCipher)
+	if err != nil {
+		return br, err
+	}
+	defer stopHost()
+
+	login, err := user.Current()
+	if err != nil {
+		return br, fmt.Errorf("current user, to log in to sshd as: %w", err)
+	}
+	key, err := readFile(id.keyFile)
+	if err != nil {
+		return br, err
+	}
+	o := consoleLogin{User: benchUser, Password: benchPassword, Target: browserHost, Login: login.Username,
+		Key: string(key), MS: browserStep.Milliseconds()}
+
+	fmt.Fprintf(progress, "tubebench: browser: start chromium, log in\n")
+	c, err := startChromium(ctx, chromiumBin, dir)
+	if err != nil {
+		return br, err
+	}
+	defer c.close()
+	if err := c.login(base, o); err != nil {
+		return br, err
+	}
+	fmt.Fprintf(progress, "tubebench: browser: %d page loads to a shell prompt, HTTP cache off\n", cfg.BrowserRuns)
+	if br.cold, err = c.timeToPrompt(base, o, cfg.BrowserRuns, true); err != nil {
+		return br, fmt.Errorf("page load to a shell prompt, HTTP cache off: %w", err)
+	}
+	fmt.Fprintf(progress, "tubebench: browser: %d page loads to a shell prompt, HTTP cache on (after one to fill it)\n", cfg.BrowserRuns)
+	warm, err := c.timeToPrompt(base, o, cfg.BrowserRuns+1, false)
+	if err != nil {
+		return br, fmt.Errorf("page load to a shell prompt, HTTP cache on: %w", err)
+	}
+	br.warm = warm[1:]
+	m, err := sd.proc.waitLine(ctx, sshdCipher, startTimeout)
+	if err != nil {
+		return br, fmt.Errorf("the console's cipher: %w", err)
+	}
+	br.hostCipher = m[1]
+
+	fmt.Fprintf(progress, "tubebench: browser: -L from the page\n")
+	if err := c.quiet(); err != nil {
+		return br, err
+	}
+	if br.listen, err = c.addForward("-L 0:" + tg.SinkAddr()); err != nil {
+		return br, err
+	}
+	br.bulkTime = browserBulkTime(cfg)
+	if br.forwardMBs, err = bulk(br.listen, br.bulkTime); err != nil {
+		return br, fmt.Errorf("bulk through the page's -L at %s: %w", br.listen, err)
+	}
+	return br, ctx.Err()
+}
+
+// startConsoleHost runs the console's host: a throw-away sshd that logs
+// the cipher it agrees on, published as the virtual name browserHost by
+// OpenSSH ssh -R over the gateway's TCP SSH listener.
+func startConsoleHost(ctx context.Context, dir string, gw *gateway, id *identity, cipher string) (*sshd, func(), error) {
+	sd, err := startSSHD(ctx, dir, id, "LogLevel DEBUG1")
+	if err != nil {
+		return nil, nil, fmt.Errorf("the console's sshd: %w", err)
+	}
+	stopPublish, err := publishHost(ctx, gw, id, cipher, sd)
+	if err != nil {
+		sd.proc.stop()
+		return nil, nil, err
+	}
+	return sd, func() { stopPublish(); sd.proc.stop() }, nil
+}
+
+// publishHost runs OpenSSH `ssh -R benchhost:22:SSHD` to the gateway as
+// the bench user and waits until the gateway has published the name.
+func publishHost(ctx context.Context, gw *gateway, id *identity, cipher string, sd *sshd) (stop func(), err error) {
+	_, port, err := net.SplitHostPort(gw.sshTCP)
+	if err != nil {
+		return nil, fmt.Errorf("gateway ssh address: %w", err)
+	}
+	args := append(sshArgs(id, cipher), "-p", port,
+		"-R", fmt.Sprintf("%s:22:%s", browserHost, sd.addr), benchUser+"@127.0.0.1")
+	p, err := startProc("ssh -R "+browserHost, os.Environ(), "ssh", args...)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := gw.proc.waitLine(ctx, forwardPublished, startTimeout); err != nil {
+		p.stop()
+		return nil, fmt.Errorf("publish %s:22 with ssh -R: %w: %s", browserHost, err, tail(p.Output()))
+	}
+	return p.stop, nil
+}
