@@ -25,6 +25,7 @@ import (
 	"github.com/tubegate/tubegate/internal/hostkeys"
 	"github.com/tubegate/tubegate/internal/httpapi"
 	"github.com/tubegate/tubegate/internal/sshserver"
+	"github.com/tubegate/tubegate/internal/throttle"
 	"github.com/tubegate/tubegate/internal/users"
 	"github.com/tubegate/tubegate/internal/webauth"
 	"github.com/tubegate/tubegate/internal/webui"
@@ -116,7 +117,11 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	auth, err := webauth.New(webauth.Config{Dir: o.data, Users: store, Log: log})
+	// One count of wrong passwords per source for the web login, share
+	// links' basic auth and SSH password auth: guesses cannot be tripled
+	// by switching between them.
+	failures := throttle.New(webauth.DefaultMaxFailures, time.Minute)
+	auth, err := webauth.New(webauth.Config{Dir: o.data, Users: store, Log: log, Failures: failures})
 	if err != nil {
 		return err
 	}
@@ -131,7 +136,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tubegate_endpoints", Help: "Published ports and virtual names.",
 	}, func() float64 { return float64(registry.Count()) }))
-	links, err := newShareLinks(o.links, o.data, log, store, registry, auth)
+	links, err := newShareLinks(o.links, o.data, log, store, registry, auth, failures)
 	if err != nil {
 		return err
 	}
@@ -143,6 +148,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		Log:      log,
 		Metrics:  sshserver.NewMetrics(reg),
 		Limits:   o.limits,
+		Failures: failures,
 		Commands: map[string]sshserver.CommandFunc{"link": links.command(func() string { return httpBase })},
 	})
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/tubegate/tubegate/internal/sharelink"
 	"github.com/tubegate/tubegate/internal/shareproxy"
 	"github.com/tubegate/tubegate/internal/sshserver"
+	"github.com/tubegate/tubegate/internal/throttle"
 	"github.com/tubegate/tubegate/internal/users"
 	"github.com/tubegate/tubegate/internal/webauth"
 )
@@ -38,8 +39,10 @@ type shareLinks struct {
 	proxy *shareproxy.Proxy
 }
 
-// newShareLinks opens the links store. auth may be nil (no web login).
-func newShareLinks(o linkServeOptions, data string, log *slog.Logger, us *users.Store, reg *forward.Registry, auth shareproxy.Auth) (*shareLinks, error) {
+// newShareLinks opens the links store. auth may be nil (no web login);
+// failures counts wrong basic-auth passwords (nil: a count of its own).
+func newShareLinks(o linkServeOptions, data string, log *slog.Logger, us *users.Store, reg *forward.Registry,
+	auth shareproxy.Auth, failures *throttle.Failures) (*shareLinks, error) {
 	if o.shareDomain != "" && o.url != "" {
 		if u, err := url.Parse(o.url); err == nil && domainsOverlap(u.Hostname(), o.shareDomain) {
 			return nil, fmt.Errorf("--share-domain %s overlaps the gateway's own host %s: pages behind links could then set the gateway's cookies; use a separate domain", o.shareDomain, u.Hostname())
@@ -62,7 +65,7 @@ func newShareLinks(o linkServeOptions, data string, log *slog.Logger, us *users.
 		},
 	}
 	proxy := shareproxy.New(shareproxy.Config{
-		Links: svc, Registry: reg, Auth: auth, Log: log.With("part", "sharelink"),
+		Links: svc, Registry: reg, Auth: auth, Log: log.With("part", "sharelink"), Failures: failures,
 		// Never forwarded to a tunnelled service, never settable by one.
 		GatewayCookies: []string{webauth.CookieName},
 		CSRFHeaders:    []string{webauth.CSRFHeader, "X-XSRF-Token"},

@@ -4,8 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"time"
 
 	"github.com/tubegate/tubegate/internal/sharelink"
+	"github.com/tubegate/tubegate/internal/throttle"
 )
 
 // maxAuthCache bounds the remembered basic-auth successes; past it the
@@ -32,8 +34,18 @@ func (p *Proxy) guard(w http.ResponseWriter, r *http.Request, l sharelink.Link, 
 		}
 	}
 	if l.HasBasicAuth() {
+		src := throttle.Source(r.RemoteAddr)
+		if !p.cfg.Failures.Allowed(src, time.Now()) {
+			p.log.Warn("share link: basic auth refused: too many wrong passwords from this address",
+				"link", l.ID, "remote", r.RemoteAddr)
+			writePage(w, pageThrottled)
+			return false
+		}
 		user, pass, ok := r.BasicAuth()
 		if !ok || !p.checkBasic(l, user, pass) {
+			if ok {
+				p.cfg.Failures.Failed(src, time.Now())
+			}
 			w.Header().Set("WWW-Authenticate", `Basic realm="Tubegate share link", charset="UTF-8"`)
 			writePage(w, pageBasicAuth)
 			return false

@@ -42,4 +42,6 @@ var (
 		"This share link is only for people logged in to the gateway, and the login does not reach this domain. Ask for the link's /s/ address on the gateway."}
 	pageBasicAuth = page{http.StatusUnauthorized, "User name and password needed",
 		"This share link is protected by a user name and password."}
+	pageThrottled = page{http.StatusTooManyRequests, "Too many wrong passwords",
+		"Too many wrong passwords came from your address. Wait a minute, then try again."}
 )

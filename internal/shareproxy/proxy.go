@@ -18,6 +18,7 @@ import (
 
 	"github.com/tubegate/tubegate/internal/forward"
 	"github.com/tubegate/tubegate/internal/sharelink"
+	"github.com/tubegate/tubegate/internal/throttle"
 )
 
 // Auth is the gateway's web login, as the share links need it: the user a
@@ -52,6 +53,10 @@ type Config struct {
 	CSRFHeaders []string
 	// PollInterval: see DefaultPollInterval.
 	PollInterval time.Duration
+	// Failures throttles wrong basic-auth passwords per source address,
+	// shared with the gateway's other password checks (nil: one of its
+	// own, 10 per minute).
+	Failures *throttle.Failures
 }
 
 // Proxy serves share links.
@@ -76,6 +81,9 @@ func New(cfg Config) *Proxy {
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.Failures == nil {
+		cfg.Failures = throttle.New(10, time.Minute)
 	}
 	p := &Proxy{cfg: cfg, log: cfg.Log, tracker: NewTracker(), authCache: make(map[string]struct{})}
 	p.rp = &httputil.ReverseProxy{

@@ -355,3 +355,19 @@ func TestFilterSetCookies(t *testing.T) {
 		t.Fatalf("Set-Cookie after filtering:\n got %s\nwant %s", got, want)
 	}
 }
+
+func TestBasicAuthThrottled(t *testing.T) {
+	g := newRig(t, "")
+	g.publish(t, g.alice, "myapp", 80)
+	_, tok := g.create(t, sharelink.Params{User: "alice", Endpoint: "myapp:80", BasicAuth: "viewer:open-sesame"})
+	url := g.srv.URL + "/s/" + tok + "/"
+	for i := 0; i < 10; i++ {
+		if resp, _ := get(t, url, func(r *http.Request) { r.SetBasicAuth("viewer", "guess") }); resp.StatusCode != 401 {
+			t.Fatalf("guess %d: %d, want 401", i+1, resp.StatusCode)
+		}
+	}
+	resp, body := get(t, url, func(r *http.Request) { r.SetBasicAuth("viewer", "open-sesame") })
+	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "Too many wrong passwords") {
+		t.Fatalf("after 10 wrong passwords: %d, want 429 and an explanation", resp.StatusCode)
+	}
+}

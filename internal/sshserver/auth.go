@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -48,8 +49,19 @@ func (s *Server) serverConfig(opts ConnOptions, log *slog.Logger) *ssh.ServerCon
 		return cfg
 	}
 	cfg.PasswordCallback = func(md ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
+		// Every guess costs a bcrypt: guesses are counted per source, like
+		// OpenSSH's PerSourcePenalties, and across the web login too.
+		src := sourceKey(md.RemoteAddr())
+		if !s.cfg.Failures.Allowed(src, time.Now()) {
+			s.cfg.Metrics.refused("password_throttle")
+			return nil, &ssh.BannerError{
+				Err:     errors.New("too many wrong passwords from this source"),
+				Message: "tubegate: too many wrong passwords from your address; wait a minute\r\n",
+			}
+		}
 		u, err := s.cfg.Users.CheckPassword(md.User(), string(pw))
 		if err != nil {
+			s.cfg.Failures.Failed(src, time.Now())
 			return nil, err
 		}
 		return s.admit(u.Name)

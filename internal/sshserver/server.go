@@ -20,6 +20,7 @@ import (
 
 	"github.com/tubegate/tubegate/internal/bridge"
 	"github.com/tubegate/tubegate/internal/forward"
+	"github.com/tubegate/tubegate/internal/throttle"
 	"github.com/tubegate/tubegate/internal/users"
 )
 
@@ -67,6 +68,9 @@ type Config struct {
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Resolve looks up a destination's addresses (default net.DefaultResolver).
 	Resolve func(ctx context.Context, host string) ([]net.IP, error)
+	// Failures throttles wrong passwords per source address, shared with
+	// the gateway's other password checks (nil: one of its own, 10 a minute).
+	Failures *throttle.Failures
 }
 
 // Server serves tubes. Create it with New.
@@ -98,6 +102,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Dial == nil {
 		d := &net.Dialer{}
 		cfg.Dial = d.DialContext
+	}
+	if cfg.Failures == nil {
+		cfg.Failures = throttle.New(10, time.Minute)
 	}
 	if cfg.Resolve == nil {
 		cfg.Resolve = func(ctx context.Context, host string) ([]net.IP, error) {

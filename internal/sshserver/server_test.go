@@ -469,3 +469,32 @@ func TestPanicClosesOnlyThatTube(t *testing.T) {
 	}
 	g.dial(t, "alice") // and the gateway still takes tubes
 }
+
+func TestPasswordGuessesThrottled(t *testing.T) {
+	g := startGateway(t, Limits{})
+	hash, err := users.HashPassword("correct-horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.store.Add(users.User{Name: "dora", PasswordHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	try := func(pw string) error {
+		c, err := ssh.Dial("tcp", g.addr, &ssh.ClientConfig{
+			User: "dora", Auth: []ssh.AuthMethod{ssh.Password(pw)},
+			HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 5 * time.Second,
+		})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	for i := 0; i < 10; i++ {
+		if try("guess") == nil {
+			t.Fatal("a wrong password was accepted")
+		}
+	}
+	if err := try("correct-horse"); err == nil {
+		t.Error("after 10 wrong passwords from one address the right one still got in: guessing is not throttled")
+	}
+}

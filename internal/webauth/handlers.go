@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/tubegate/tubegate/internal/throttle"
 	"github.com/tubegate/tubegate/internal/users"
 )
 
@@ -57,8 +58,8 @@ func (m *Manager) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &req) {
 		return
 	}
-	src := sourceOf(r.RemoteAddr)
-	if !m.logins.allowed(src, time.Now()) {
+	src := throttle.Source(r.RemoteAddr)
+	if !m.logins.Allowed(src, time.Now()) {
 		m.log.Warn("web login refused: too many wrong passwords from this address", "user", req.User, "remote", r.RemoteAddr)
 		writeError(w, http.StatusTooManyRequests, "too many wrong passwords from your address: wait a minute")
 		return
@@ -70,7 +71,7 @@ func (m *Manager) handleLogin(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusInternalServerError, "login failed")
 			return
 		}
-		m.logins.failed(src, time.Now())
+		m.logins.Failed(src, time.Now())
 		m.log.Info("web login refused", "user", req.User, "remote", r.RemoteAddr)
 		writeError(w, http.StatusUnauthorized, "wrong user name or password")
 		return

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gorilla/securecookie"
 
+	"github.com/tubegate/tubegate/internal/throttle"
 	"github.com/tubegate/tubegate/internal/users"
 )
 
@@ -36,7 +37,15 @@ type Config struct {
 	Log   *slog.Logger
 	// MaxAge is the session lifetime (0: DefaultMaxAge).
 	MaxAge time.Duration
+	// Failures throttles wrong passwords per source address, shared with
+	// the gateway's other password checks (nil: a throttle of its own,
+	// DefaultMaxFailures per minute).
+	Failures *throttle.Failures
 }
+
+// DefaultMaxFailures is how many wrong passwords one source may send per
+// minute when no shared throttle is given.
+const DefaultMaxFailures = 10
 
 // Manager issues and checks web sessions. Create it with New.
 type Manager struct {
@@ -46,7 +55,7 @@ type Manager struct {
 	maxAge time.Duration
 	codec  *securecookie.SecureCookie
 
-	logins throttle
+	logins *throttle.Failures
 
 	mu      sync.Mutex
 	revoked map[string]time.Time // logged-out session IDs until they expire anyway
@@ -72,6 +81,9 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.MaxAge <= 0 {
 		cfg.MaxAge = DefaultMaxAge
 	}
+	if cfg.Failures == nil {
+		cfg.Failures = throttle.New(DefaultMaxFailures, time.Minute)
+	}
 	hashKey, blockKey, err := loadOrCreateKeys(cfg.Dir)
 	if err != nil {
 		return nil, err
@@ -89,6 +101,7 @@ func New(cfg Config) (*Manager, error) {
 		log:     cfg.Log,
 		maxAge:  cfg.MaxAge,
 		codec:   codec,
+		logins:  cfg.Failures,
 		revoked: revoked,
 	}, nil
 }

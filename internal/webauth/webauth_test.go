@@ -5,7 +5,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -154,21 +153,21 @@ func TestFirstRun(t *testing.T) {
 }
 
 func TestLoginThrottle(t *testing.T) {
-	var th throttle
-	now := time.Now()
-	for i := 0; i < maxFailures; i++ {
-		if !th.allowed("10.0.0.1", now) {
-			t.Fatalf("refused after %d failures", i)
+	_, store, _, h := setup(t)
+	hash, err := users.HashPassword("correct-horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Add(users.User{Name: "bob", PasswordHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < DefaultMaxFailures; i++ {
+		if rec := post(h, "/api/login", `{"user":"bob","password":"guess"}`, nil); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d, want 401", i+1, rec.Code)
 		}
-		th.failed("10.0.0.1", now)
 	}
-	if th.allowed("10.0.0.1", now) {
-		t.Fatalf("allowed after %d failures", maxFailures)
-	}
-	if !th.allowed("10.0.0.2", now) {
-		t.Fatal("another address is refused too")
-	}
-	if !th.allowed("10.0.0.1", now.Add(failureWindow+time.Second)) {
-		t.Fatal("still refused after the window")
+	// Past the limit even the right password waits: guessing learns nothing.
+	if rec := post(h, "/api/login", `{"user":"bob","password":"correct-horse"}`, nil); rec.Code != http.StatusTooManyRequests {
+		t.Fatalf("after %d wrong passwords: %d, want 429", DefaultMaxFailures, rec.Code)
 	}
 }
