@@ -170,6 +170,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	hs := &http.Server{
 		Handler:           links.proxy.WithHosts(handler), // share-domain hosts never reach the page
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute, // idle keep-alive connections; tubes are hijacked and unaffected
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	hln, err := net.Listen("tcp", o.listen)
