@@ -55,8 +55,8 @@ const loginScript = `(async (o) => {` + pageHelpers + `
 // consoleScript runs from the start of every document (before the page's
 // own scripts) and leaves in window.__tubebench a promise of the times, in
 // ms from navigation start, at which the logged-in page was shown, the
-// host key was asked about, and a shell prompt appeared in #terminal, with
-// the wasm's resource timing.
+// host key was asked about, the console opened (a pty and a shell granted)
+// and a shell prompt appeared in #terminal, with the wasm's resource timing.
 const consoleScript = `window.__tubebench = (async (o) => {` + pageHelpers + `
   const failed = () => {
     if (document.body && document.body.dataset.console === "failed") throw new Error("console failed: " + $("console-status").textContent);
@@ -72,16 +72,19 @@ const consoleScript = `window.__tubebench = (async (o) => {` + pageHelpers + `
   await until("the host key question", () => { failed(); return shown("hostkey-accept") || document.body.dataset.console === "open"; }, o.ms);
   const hostKey = performance.now();
   if (shown("hostkey-accept")) $("hostkey-accept").click();
+  let open = 0;
   await until("a shell prompt in #terminal", () => {
     failed();
+    if (!open && document.body.dataset.console === "open") open = performance.now();
     const rows = document.querySelector("#terminal .xterm-rows");
     if (!rows) return false;
     const lines = [...rows.children].map((c) => c.textContent.replace(/\u00a0/g, " ").trim()).filter(Boolean);
     return lines.length > 0 && /[$#%%>]$/.test(lines[lines.length - 1]);
   }, o.ms);
   const prompt = performance.now();
+  if (!open) open = prompt;
   const w = performance.getEntriesByType("resource").find((e) => e.name.endsWith(".wasm"));
-  return { app, hostKey, prompt, wasmEnd: w ? w.responseEnd : 0, wasmTransfer: w ? w.transferSize : 0, wasmEncoded: w ? w.encodedBodySize : 0, wasmDecoded: w ? w.decodedBodySize : 0 };
+  return { app, hostKey, open, prompt, wasmEnd: w ? w.responseEnd : 0, wasmTransfer: w ? w.transferSize : 0, wasmEncoded: w ? w.encodedBodySize : 0, wasmDecoded: w ? w.decodedBodySize : 0 };
 })(%s)`
 
 // forwardScript adds a forward from the page and returns its row's
@@ -101,6 +104,7 @@ const forwardScript = `(async (o) => {` + pageHelpers + `
 type pageRun struct {
 	App          float64 `json:"app"`     // the logged-in page is shown
 	HostKey      float64 `json:"hostKey"` // the host key is asked about
+	Open         float64 `json:"open"`    // the console is open: pty and shell granted
 	Prompt       float64 `json:"prompt"`  // a shell prompt is in #terminal
 	WasmEnd      float64 `json:"wasmEnd"` // the wasm's response has ended
 	WasmTransfer float64 `json:"wasmTransfer"`

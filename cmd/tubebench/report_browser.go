@@ -34,7 +34,7 @@ func (r *Report) addBrowser(br browserResult, res map[string]measures) {
 		prompts := field(k.runs, func(p pageRun) float64 { return p.Prompt })
 		r.Rows = append(r.Rows, Row{Figure: figPageLoad, Path: k.path, PathID: k.id, Value: ptr(median(prompts)),
 			Note: fmt.Sprintf("median of %d runs (%.0f–%.0f ms) with %s; medians from navigation start: "+
-				"logged-in page shown %.0f ms, wasm response ended %.0f ms (%s), host key asked %.0f ms. "+
+				"logged-in page shown %.0f ms, wasm response ended %.0f ms (%s), host key asked %.0f ms, console open %.0f ms. "+
 				"Includes the page and its session check, fetching and compiling the wasm, the tube over WebSocket, "+
 				"direct-tcpip to the virtual name %s:22 (OpenSSH ssh -R over TCP), SSH end to end with sshd "+
 				"(host key trusted on first use, clicked at once; ed25519 key), a pty, and the login shell's prompt in #terminal",
@@ -43,6 +43,7 @@ func (r *Report) addBrowser(br browserResult, res map[string]measures) {
 				median(field(k.runs, func(p pageRun) float64 { return p.WasmEnd })),
 				wasmFetched(k.runs, ws),
 				median(field(k.runs, func(p pageRun) float64 { return p.HostKey })),
+				median(field(k.runs, func(p pageRun) float64 { return p.Open })),
 				browserHost)})
 	}
 
