@@ -35,7 +35,8 @@ type Gateway struct {
 func NewGateway(ctx context.Context, c net.Conn) (*Gateway, error) {
 	g := &Gateway{locals: make(map[string]*Forward), done: make(chan struct{})}
 	cfg := &ssh.ClientConfig{
-		User: "browser",
+		Config: ssh.Config{Ciphers: ciphers()},
+		User:   "browser",
 		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
 			g.Fingerprint = ssh.FingerprintSHA256(key)
 			return nil

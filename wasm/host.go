@@ -88,8 +88,9 @@ func (g *Gateway) DialHost(ctx context.Context, o HostOptions) (*Host, error) {
 	}
 	var hostKeyErr error
 	cfg := &ssh.ClientConfig{
-		User: o.User,
-		Auth: auth,
+		Config: ssh.Config{Ciphers: ciphers()},
+		User:   o.User,
+		Auth:   auth,
 		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
 			if o.HostKey == nil {
 				hostKeyErr = errors.New("no host key check configured")
