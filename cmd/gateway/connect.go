@@ -46,6 +46,7 @@ one-line reason on a bad URL, a refusal or a TLS error.`,
 			if err != nil {
 				return err
 			}
+			growPipes(os.Stdin, os.Stdout)
 			return relay(ctx, conn, os.Stdin, os.Stdout)
 		},
 	}
@@ -75,14 +76,24 @@ func clientTLS(caFile string) (*tls.Config, error) {
 // relay copies in -> conn and conn -> out until either side ends. The
 // stream is SSH: when one direction ends the session is over, so the
 // other is not waited for.
+// relayBuf is the copy buffer of each direction: a stdin read of a bulk
+// stream is then up to this large, and is sent as one WebSocket message,
+// instead of one message per 32 KiB.
+const relayBuf = 256 << 10
+
+// readerOnly and writerOnly hide ReadFrom/WriteTo, so the copies use the
+// buffers above.
+type readerOnly struct{ io.Reader }
+type writerOnly struct{ io.Writer }
+
 func relay(ctx context.Context, conn io.ReadWriteCloser, in io.Reader, out io.Writer) error {
 	done := make(chan error, 2)
 	go func() {
-		_, err := io.Copy(conn, in)
+		_, err := io.CopyBuffer(writerOnly{conn}, readerOnly{in}, make([]byte, relayBuf))
 		done <- err
 	}()
 	go func() {
-		_, err := io.Copy(out, conn)
+		_, err := io.CopyBuffer(writerOnly{out}, readerOnly{conn}, make([]byte, relayBuf))
 		if err == nil {
 			err = io.EOF
 		}
