@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/tubegate/tubegate/internal/throwaway"
 )
 
 // sshd is a throw-away OpenSSH server on a loopback port with its own host key and config.
@@ -36,19 +38,7 @@ func startSSHD(t *testing.T, tl tools, dir string, authorizedKeys ...string) *ss
 	for attempt := 0; attempt < 3; attempt++ { // the free port may be taken between probe and bind
 		port := freePort(t)
 		config := filepath.Join(dir, fmt.Sprintf("sshd_config.%d", attempt))
-		writeFile(t, config, fmt.Sprintf(`ListenAddress 127.0.0.1:%d
-HostKey %s
-PidFile none
-UsePAM no
-StrictModes no
-AuthorizedKeysFile %s
-PermitRootLogin yes
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PrintMotd no
-LogLevel VERBOSE
-`, port, hostKey, authFile), 0o600)
+		writeFile(t, config, throwaway.SSHDConfig(port, hostKey, authFile, "LogLevel VERBOSE"), 0o600)
 		p := startProc(t, fmt.Sprintf("sshd:%d", port), nil, tl.sshd, "-D", "-e", "-f", config)
 		m, err := p.waitLine(sshdListening, startTimeout)
 		if err != nil {

@@ -9,8 +9,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/tubegate/tubegate/internal/throwaway"
 )
 
 // endpoints are where the load generator connects for one path: the
@@ -110,21 +111,8 @@ func startSSHD(ctx context.Context, dir string, id *identity, extra ...string) (
 			return nil, err
 		}
 		config := filepath.Join(dir, fmt.Sprintf("sshd_config.%d", attempt))
-		conf := fmt.Sprintf(`ListenAddress 127.0.0.1:%d
-HostKey %s
-PidFile none
-UsePAM no
-StrictModes no
-AuthorizedKeysFile %s
-PermitRootLogin yes
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-AllowTcpForwarding yes
-PrintMotd no
-MaxStartups 100
-MaxSessions 1000
-`, port, hostKey, id.pubKey) + strings.Join(extra, "\n") + "\n"
+		conf := throwaway.SSHDConfig(port, hostKey, id.pubKey,
+			append([]string{"AllowTcpForwarding yes", "MaxStartups 100", "MaxSessions 1000"}, extra...)...)
 		if err := os.WriteFile(config, []byte(conf), 0o600); err != nil {
 			return nil, fmt.Errorf("sshd config: %w", err)
 		}
