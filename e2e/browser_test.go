@@ -113,6 +113,28 @@ func TestBrowser(t *testing.T) {
 		b.waitScreenLine(rows + " " + cols)
 	})
 
+	step("paste and a 256-colour terminal reach the shell", func(t *testing.T) {
+		b.t = t
+		// What the browser does on Ctrl+V: a paste event with the clipboard's text on xterm's input.
+		var ok bool
+		err := b.eval(`(() => {
+			const ta = document.querySelector('#terminal textarea');
+			if (!ta) return false;
+			const dt = new DataTransfer();
+			dt.setData('text/plain', 'echo pasted-$((2+3))');
+			ta.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+			return true;
+		})()`, &ok)
+		if err != nil || !ok {
+			t.Fatalf("paste into the terminal: %v (no xterm textarea?)", err)
+		}
+		b.typeTerminal("\r")
+		b.waitScreenLine("pasted-5")
+		// 256 colours: the host is told so, and programs colour by it.
+		b.typeTerminal("echo term=$TERM\r")
+		b.waitScreenLine("term=xterm-256color")
+	})
+
 	step("-L from the page", func(t *testing.T) {
 		b.t = t
 		const body = "hello from the host's side"
@@ -167,7 +189,7 @@ func TestBrowser(t *testing.T) {
 		waitRefused(t, listen, waitTimeout)
 	})
 
-	step("encrypted PEM key needs its passphrase", func(t *testing.T) {
+	step("encrypted PEM key, picked from a file, needs its passphrase", func(t *testing.T) {
 		b.t = t
 		const passphrase = "e2e-Key-Passphrase"
 		key := filepath.Join(shortTempDir(t), "pem_key")
@@ -184,7 +206,9 @@ func TestBrowser(t *testing.T) {
 			"--permit-open", fmt.Sprintf("127.0.0.1:%d", echo))
 		b.fill("console-target", "keyhost")
 		b.fill("console-user", w.login)
-		b.fill("console-key", readFile(t, key))
+		b.fill("console-key", "")
+		b.pickFile("console-key-file", key) // the file picker, not a paste
+		b.waitJS("the picked key in #console-key", `document.getElementById("console-key").value.includes("BEGIN EC PRIVATE KEY")`)
 		b.fill("console-passphrase", "")
 		b.click("console-connect")
 		b.waitTextContains("console-status", "enter its passphrase")

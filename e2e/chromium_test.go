@@ -203,6 +203,13 @@ func (b *browser) fill(id, value string) {
 	}
 }
 
+// pickFile chooses path in the file input with id, as a user would in the
+// file dialog (the input need not be visible).
+func (b *browser) pickFile(id, path string) {
+	b.t.Helper()
+	b.run("pick "+path+" in #"+id, chromedp.SetUploadFiles(chromedp.ID(id), []string{path}, chromedp.NodeReady))
+}
+
 // click clicks the element with id once it is visible.
 func (b *browser) click(id string) {
 	b.t.Helper()
