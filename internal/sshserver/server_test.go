@@ -198,8 +198,9 @@ func TestVirtualNameAcrossUsers(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("publish myhost:22: ok=%v err=%v reply=%x", ok, err, reply)
 	}
+	forwarded := alice.HandleChannelOpen("forwarded-tcpip") // before any can arrive
 	go func() {
-		for nc := range alice.HandleChannelOpen("forwarded-tcpip") {
+		for nc := range forwarded {
 			var p forwardedPayload
 			if ssh.Unmarshal(nc.ExtraData(), &p) != nil || p.Addr != "myhost" || p.Port != 22 {
 				nc.Reject(ssh.ConnectionFailed, "unexpected forwarded-tcpip payload")
