@@ -43,18 +43,31 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 
-	step("first-run link logs in once", func(t *testing.T) {
+	step("first-run link logs in once; admin sets a password in the page", func(t *testing.T) {
 		b.t = t
 		b.open(link)
 		b.waitJS("the page to log in as admin", `document.body.dataset.user === "admin"`)
 		if got := b.textOf("user-name"); got != "admin" {
 			t.Fatalf("#user-name = %q, want admin", got)
 		}
+		// The link works once: the page asks admin to set a password, and it works.
+		b.waitJS("the page to see admin has no password", `document.body.dataset.hasPassword === "no"`)
+		b.waitVisible("password-missing")
+		b.fill("password-new", "admin-e2e-password")
+		b.click("password-submit")
+		b.waitTextContains("password-status", "Password set.")
+		b.waitJS("the page to see admin's password", `document.body.dataset.hasPassword === "yes"`)
 		b.click("logout")
 		b.waitVisible("login")
 		b.open(link)
 		msg := b.waitTextContains("login-error", "not valid")
 		t.Logf("second use of the first-run link: %s", msg)
+		b.fill("login-user", "admin")
+		b.fill("login-password", "admin-e2e-password")
+		b.click("login-submit")
+		b.waitJS("admin to log in with the password set in the page", `document.body.dataset.user === "admin"`)
+		b.click("logout")
+		b.waitVisible("login")
 	})
 
 	echo := startEcho(t)

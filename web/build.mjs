@@ -17,6 +17,7 @@ const assets = {
   'addon-fit.js': 'node_modules/@xterm/addon-fit/lib/addon-fit.js',
   'app.js': 'src/app.js',
   'links.js': 'src/links.js',
+  'password.js': 'src/password.js',
   'style.css': 'src/style.css',
 };
 

@@ -19,21 +19,24 @@ const maxBody = 16 << 10
 
 // Mount adds the login API to r:
 //
-//	GET  /api/session      {"user","csrf","admin"} or 401
+//	GET  /api/session      {"user","csrf","admin","has_password"} or 401
 //	POST /api/login        {"user","password"} -> session cookie
 //	POST /api/login/first  {"token"} (the first-run link's) -> session cookie
 //	POST /api/logout       (with X-CSRF-Token)
+//	POST /api/password     {"current","new"} (with X-CSRF-Token): set one's own password
 func (m *Manager) Mount(r chi.Router) {
 	r.Get("/api/session", m.handleSession)
 	r.Post("/api/login", m.handleLogin)
 	r.Post("/api/login/first", m.handleFirstRun)
 	r.Post("/api/logout", m.handleLogout)
+	r.Post("/api/password", m.handlePassword)
 }
 
 type sessionReply struct {
-	User  string `json:"user"`
-	CSRF  string `json:"csrf"`
-	Admin bool   `json:"admin"`
+	User        string `json:"user"`
+	CSRF        string `json:"csrf"`
+	Admin       bool   `json:"admin"`
+	HasPassword bool   `json:"has_password"`
 }
 
 func (m *Manager) handleSession(w http.ResponseWriter, r *http.Request) {
@@ -47,7 +50,7 @@ func (m *Manager) handleSession(w http.ResponseWriter, r *http.Request) {
 
 func (m *Manager) writeSession(w http.ResponseWriter, user, csrf string) {
 	u, _ := m.users.Get(user)
-	writeJSON(w, http.StatusOK, sessionReply{User: user, CSRF: csrf, Admin: u.Admin})
+	writeJSON(w, http.StatusOK, sessionReply{User: user, CSRF: csrf, Admin: u.Admin, HasPassword: u.PasswordHash != ""})
 }
 
 func (m *Manager) handleLogin(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,71 @@
+package webauth
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/tubegate/tubegate/internal/throttle"
+	"github.com/tubegate/tubegate/internal/users"
+)
+
+// handlePassword sets the logged-in user's own password:
+// POST /api/password {"current","new"} with the CSRF token. The current
+// password is required when there is one (the first-run admin has none);
+// a wrong one counts against the source like a wrong login.
+func (m *Manager) handlePassword(w http.ResponseWriter, r *http.Request) {
+	if !m.CheckCSRF(r) {
+		writeError(w, http.StatusForbidden, "missing or wrong CSRF token")
+		return
+	}
+	user, _ := m.User(r)
+	var req struct {
+		Current string `json:"current"`
+		New     string `json:"new"`
+	}
+	if !readJSON(w, r, &req) {
+		return
+	}
+	src := throttle.Source(r.RemoteAddr)
+	if !m.logins.Allowed(src, time.Now()) {
+		writeError(w, http.StatusTooManyRequests, "too many wrong passwords from your address: wait a minute")
+		return
+	}
+	u, err := m.users.Get(user)
+	if err != nil {
+		writeError(w, http.StatusUnauthorized, "not logged in")
+		return
+	}
+	if u.PasswordHash != "" {
+		if _, err := m.users.CheckPassword(user, req.Current); err != nil {
+			m.logins.Failed(src, time.Now())
+			m.log.Info("password change refused: wrong current password", "user", user, "remote", r.RemoteAddr)
+			writeError(w, http.StatusUnauthorized, "the current password is wrong")
+			return
+		}
+	}
+	hash, err := users.HashPassword(req.New)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "new "+err.Error())
+		return
+	}
+	err = m.users.Update(func(all map[string]*users.User) error {
+		u, ok := all[user]
+		if !ok {
+			return users.ErrNotFound
+		}
+		u.PasswordHash = hash
+		return nil
+	})
+	if errors.Is(err, users.ErrNotFound) {
+		writeError(w, http.StatusUnauthorized, "not logged in")
+		return
+	}
+	if err != nil {
+		m.log.Error("password change failed", "user", user, "err", err)
+		writeError(w, http.StatusInternalServerError, "the password could not be saved")
+		return
+	}
+	m.log.Info("password changed", "user", user, "remote", r.RemoteAddr)
+	w.WriteHeader(http.StatusNoContent)
+}
