@@ -37,6 +37,7 @@ type serveOptions struct {
 	tlsCert, tlsKey         string
 	logLevel                string
 	pprof                   string
+	metrics                 string
 	limits                  sshserver.Limits
 	links                   linkServeOptions
 }
@@ -71,6 +72,7 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	linkServeFlags(f, &o.links)
+	f.StringVar(&o.metrics, "metrics", "loopback", "who may read /metrics: loopback (this host only), public, or off")
 	f.StringVar(&o.pprof, "pprof", "", "serve Go profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060 (default off)")
 	l := sshserver.DefaultLimits
 	o.limits = l
@@ -159,11 +161,21 @@ func serve(ctx context.Context, o serveOptions) error {
 	defer cancelTubes()
 	go links.proxy.Run(tubeCtx)
 	go srv.WatchUsers(tubeCtx)
+	var metricsHandler http.Handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	switch o.metrics {
+	case "public":
+	case "loopback":
+		metricsHandler = httpapi.LoopbackOnly(metricsHandler)
+	case "off":
+		metricsHandler = nil
+	default:
+		return fmt.Errorf("--metrics %q: want loopback, public or off", o.metrics)
+	}
 	handler := httpapi.New(httpapi.Config{
 		Context: tubeCtx,
 		SSH:     srv,
 		Log:     log,
-		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Metrics: metricsHandler,
 		Session: auth.User,
 		Mount:   []func(chi.Router){links.proxy.Mount, auth.Mount, page.Mount},
 	})

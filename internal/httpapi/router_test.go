@@ -156,3 +156,19 @@ func TestCookieAuthorizesTube(t *testing.T) {
 		t.Errorf("tube from the gateway's own origin: %v", err)
 	}
 }
+
+func TestLoopbackOnly(t *testing.T) {
+	h := LoopbackOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	for remote, want := range map[string]int{
+		"127.0.0.1:5000": 200, "[::1]:5000": 200, "127.0.0.2:1": 200,
+		"192.0.2.7:5000": 403, "[2001:db8::1]:443": 403, "garbage": 403,
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/metrics", nil)
+		req.RemoteAddr = remote
+		h.ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Errorf("from %s: %d, want %d", remote, rec.Code, want)
+		}
+	}
+}
