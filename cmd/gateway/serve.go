@@ -82,6 +82,7 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f.IntVar(&o.limits.MaxAuthTries, "max-auth-tries", l.MaxAuthTries, "authentication attempts per connection")
 	f.IntVar(&o.limits.MaxChannels, "max-channels", l.MaxChannels, "open channels per tube")
 	f.IntVar(&o.limits.MaxForwards, "max-forwards", l.MaxForwards, "forwards per tube")
+	f.IntVar(&o.limits.MaxForwardsPerUser, "max-forwards-per-user", l.MaxForwardsPerUser, "forwards per user, across their tubes")
 	f.IntVar(&o.limits.MaxTubesPerUser, "max-tubes-per-user", l.MaxTubesPerUser, "live tubes per user")
 	f.IntVar(&o.limits.MaxHandshakesPerSource, "max-handshakes-per-source", l.MaxHandshakesPerSource, "concurrent unauthenticated connections per source address")
 	return cmd

@@ -125,7 +125,10 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 }
 
 func idleOnFreshGateway(ctx context.Context, cfg Config, dir string, id *identity, transport string) (idleResult, error) {
-	flags := append([]string{fmt.Sprintf("--max-tubes-per-user=%d", cfg.Tubes+16)}, cfg.GatewayFlags...)
+	flags := append([]string{
+		fmt.Sprintf("--max-tubes-per-user=%d", cfg.Tubes+16),
+		fmt.Sprintf("--max-forwards-per-user=%d", cfg.Tubes+16),
+	}, cfg.GatewayFlags...)
 	g, err := startGateway(ctx, cfg.Gateway, dir, id, cfg.ProfileDir != "", flags...)
 	if err != nil {
 		return idleResult{}, err

@@ -32,10 +32,14 @@ type Registry struct {
 	log *slog.Logger
 	// MaxPerOwner caps the endpoints one tube may hold (0: no cap).
 	MaxPerOwner int
+	// MaxPerUser caps the endpoints one user may hold across all their
+	// tubes (0: no cap): each listener costs the gateway a descriptor.
+	MaxPerUser int
 
 	mu      sync.Mutex
 	byKey   map[string]*Endpoint
 	byOwner map[Owner]map[*Endpoint]struct{}
+	byUser  map[string]int
 }
 
 // NewRegistry returns an empty registry that logs to log.
@@ -44,6 +48,7 @@ func NewRegistry(log *slog.Logger) *Registry {
 		log:     log,
 		byKey:   make(map[string]*Endpoint),
 		byOwner: make(map[Owner]map[*Endpoint]struct{}),
+		byUser:  make(map[string]int),
 	}
 }
 
@@ -72,6 +77,9 @@ func (r *Registry) Publish(ctx context.Context, owner Owner, pol Policy, bind st
 	}
 	if r.MaxPerOwner > 0 && len(r.List(owner)) >= r.MaxPerOwner {
 		return nil, refused("this tube already holds %d forwards, the limit", r.MaxPerOwner)
+	}
+	if n := r.userCount(owner.User()); r.MaxPerUser > 0 && n >= r.MaxPerUser {
+		return nil, refused("%s already holds %d forwards across their connections, the limit", owner.User(), n)
 	}
 	if IsVirtualName(bind) {
 		return r.publishName(ctx, owner, bind, port)
@@ -162,7 +170,14 @@ func (r *Registry) insert(ep *Endpoint) error {
 		r.byOwner[ep.Owner] = set
 	}
 	set[ep] = struct{}{}
+	r.byUser[ep.Owner.User()]++
 	return nil
+}
+
+func (r *Registry) userCount(user string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.byUser[user]
 }
 
 func (r *Registry) accept(ep *Endpoint) {
@@ -211,7 +226,12 @@ func (r *Registry) Unpublish(ep *Endpoint) {
 		delete(r.byKey, ep.Key)
 	}
 	if set := r.byOwner[ep.Owner]; set != nil {
-		delete(set, ep)
+		if _, ok := set[ep]; ok {
+			delete(set, ep)
+			if r.byUser[ep.Owner.User()]--; r.byUser[ep.Owner.User()] <= 0 {
+				delete(r.byUser, ep.Owner.User())
+			}
+		}
 		if len(set) == 0 {
 			delete(r.byOwner, ep.Owner)
 		}

@@ -3,6 +3,7 @@ package forward
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -198,4 +199,33 @@ func TestMaxPerOwner(t *testing.T) {
 		}
 	}
 	r.UnpublishAll(o)
+}
+
+func TestMaxPerUser(t *testing.T) {
+	r := newTestRegistry()
+	r.MaxPerUser = 3
+	t1 := &echoOwner{user: "alice", id: "t1", alive: true}
+	t2 := &echoOwner{user: "alice", id: "t2", alive: true}
+	bob := &echoOwner{user: "bob", id: "t3", alive: true}
+	for i, o := range []*echoOwner{t1, t1, t2} {
+		if _, err := r.Publish(context.Background(), o, Policy{}, fmt.Sprintf("n%d", i), 80); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+	}
+	if _, err := r.Publish(context.Background(), t2, Policy{}, "n3", 80); !errors.Is(err, ErrRefused) {
+		t.Errorf("alice's 4th forward across two tubes: err = %v, want refused", err)
+	}
+	if _, err := r.Publish(context.Background(), bob, Policy{}, "b0", 80); err != nil {
+		t.Errorf("bob suffered from alice's limit: %v", err)
+	}
+	r.UnpublishAll(t1) // frees two
+	if _, err := r.Publish(context.Background(), t2, Policy{}, "n3", 80); err != nil {
+		t.Errorf("after alice's first tube went: %v", err)
+	}
+	r.UnpublishAll(t1) // again: no double counting
+	r.UnpublishAll(t2)
+	r.UnpublishAll(bob)
+	if len(r.byUser) != 0 {
+		t.Errorf("per-user counts left behind: %v", r.byUser)
+	}
 }

@@ -32,6 +32,7 @@ type Limits struct {
 	MaxAuthTries           int           // auth attempts per tube
 	MaxChannels            int           // open channels per tube
 	MaxForwards            int           // endpoints per tube
+	MaxForwardsPerUser     int           // endpoints per user, across their tubes
 	MaxTubesPerUser        int           // live tubes per user
 	MaxHandshakesPerSource int           // concurrent unauthenticated tubes per source address
 	DialTimeout            time.Duration // direct-tcpip dial
@@ -45,6 +46,7 @@ var DefaultLimits = Limits{
 	MaxAuthTries:           6,
 	MaxChannels:            1024,
 	MaxForwards:            64,
+	MaxForwardsPerUser:     256,
 	MaxTubesPerUser:        2048,
 	MaxHandshakesPerSource: 32,
 	DialTimeout:            10 * time.Second,
@@ -128,10 +130,12 @@ func New(cfg Config) (*Server, error) {
 	fill(&l.MaxAuthTries, DefaultLimits.MaxAuthTries)
 	fill(&l.MaxChannels, DefaultLimits.MaxChannels)
 	fill(&l.MaxForwards, DefaultLimits.MaxForwards)
+	fill(&l.MaxForwardsPerUser, DefaultLimits.MaxForwardsPerUser)
 	fill(&l.MaxTubesPerUser, DefaultLimits.MaxTubesPerUser)
 	fill(&l.MaxHandshakesPerSource, DefaultLimits.MaxHandshakesPerSource)
 	fillDur(&l.DialTimeout, DefaultLimits.DialTimeout)
 	cfg.Registry.MaxPerOwner = l.MaxForwards
+	cfg.Registry.MaxPerUser = l.MaxForwardsPerUser
 	return &Server{
 		cfg:        cfg,
 		limits:     l,
