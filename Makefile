@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin/gateway
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test unit e2e lint deps bench clean web
+.PHONY: all build run test unit e2e e2e-race lint deps bench clean web
 
 all: build
 
@@ -39,16 +39,23 @@ run: build
 deps:
 	bash scripts/install-deps.sh
 
-# Every test: static checks, unit tests, and the end-to-end tests that drive
-# the built binary with real OpenSSH and headless Chromium.
+# Every test: static checks, unit tests, the end-to-end tests that drive the
+# built binary with real OpenSSH and headless Chromium, then the end-to-end
+# tests again against a race-detector build of the gateway.
 test: deps build lint
 	$(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) --no-print-directory e2e-race
 
 unit:
 	$(GO) test -count=1 ./internal/... ./cmd/...
 
 e2e: deps build
 	$(GO) test -count=1 -timeout 20m -v ./e2e/
+
+# The end-to-end tests against a race-detector build of the gateway: any
+# race the tests provoke in the real server fails the run (about 3 minutes).
+e2e-race: deps build
+	TUBEGATE_E2E_BUILDFLAGS=-race $(GO) test -count=1 -timeout 20m ./e2e/
 
 lint:
 	@out=$$(gofmt -l cmd internal e2e wasm 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -52,12 +52,27 @@ func runTests(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: module root: %v\n", err)
 		return 1
 	}
-	build := exec.Command("go", "build", "-o", gatewayBin, "./cmd/gateway")
+	// TUBEGATE_E2E_BUILDFLAGS adds go build flags: `-race` runs the suite
+	// against a race-detector build of the gateway (make e2e-race).
+	args := append([]string{"build"}, strings.Fields(os.Getenv("TUBEGATE_E2E_BUILDFLAGS"))...)
+	build := exec.Command("go", append(args, "-o", gatewayBin, "./cmd/gateway")...)
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		gatewayBuildErr = fmt.Errorf("go build -o %s ./cmd/gateway (in %s): %v\n%s", gatewayBin, root, err, out)
 	}
-	return m.Run()
+	// Under -race, every gateway writes race reports to files here, and any
+	// report fails the run: a race the tests provoke must not pass quietly.
+	raceLogs := filepath.Join(dir, "race")
+	os.Setenv("GORACE", "log_path="+raceLogs)
+	code := m.Run()
+	if reports, _ := filepath.Glob(raceLogs + ".*"); len(reports) > 0 {
+		for _, r := range reports {
+			data, _ := os.ReadFile(r)
+			fmt.Fprintf(os.Stderr, "e2e: the gateway reported a data race (%s):\n%s\n", r, data)
+		}
+		return 1
+	}
+	return code
 }
 
 // requireGatewayBinary fails the test when TestMain could not build the gateway.
