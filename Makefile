@@ -39,11 +39,12 @@ run: build
 deps:
 	bash scripts/install-deps.sh
 
-# Every test: static checks, unit tests, the end-to-end tests that drive the
-# built binary with real OpenSSH and headless Chromium, then the end-to-end
-# tests again against a race-detector build of the gateway.
+# Every test: static checks, the unit tests under the race detector, the
+# end-to-end tests that drive the built binary with real OpenSSH and
+# headless Chromium, then those again against a race-detector build.
 test: deps build lint
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v /e2e)
+	$(GO) test -count=1 -timeout 20m ./e2e/
 	$(MAKE) --no-print-directory e2e-race
 
 unit:
