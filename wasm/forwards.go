@@ -27,15 +27,15 @@ type Forward struct {
 	Listen string
 	// Endpoint is the gateway's endpoint key, for share links (-L only).
 	Endpoint string
-	Stats    forward.Stats
+	// Conns are the forward's live connections and their Stats.
+	forward.Conns
 
-	host    *Host
-	port    int          // the bind port actually used
-	ln      net.Listener // -R: the host's listener
-	mu      sync.Mutex
-	lastErr string
-	conns   map[net.Conn]struct{}
-	closed  bool
+	host      *Host
+	port      int          // the bind port actually used
+	ln        net.Listener // -R: the host's listener
+	closeOnce sync.Once
+	mu        sync.Mutex
+	lastErr   string
 }
 
 // ForwardInfo is a forward as the page shows it.
@@ -80,7 +80,7 @@ func (h *Host) AddForward(ctx context.Context, spec string) (ForwardInfo, error)
 	}
 	h.mu.Lock()
 	h.nextID++
-	f := &Forward{ID: "f" + strconv.Itoa(h.nextID), Spec: sp, host: h, conns: make(map[net.Conn]struct{})}
+	f := &Forward{ID: "f" + strconv.Itoa(h.nextID), Spec: sp, host: h}
 	h.mu.Unlock()
 	if sp.Kind == 'L' {
 		err = f.startLocal()
@@ -223,32 +223,13 @@ func (f *Forward) serveGatewayChannel(nc ssh.NewChannel, origin net.Addr) {
 // pipe copies between the connecting side in and the far side out,
 // counting bytes (in: towards the destination; out: back).
 func (f *Forward) pipe(in, out net.Conn) {
-	if !f.track(in) {
+	counted, ok := f.Track(in, false)
+	if !ok { // the forward is closing
 		in.Close()
 		out.Close()
 		return
 	}
-	f.Stats.Total.Add(1)
-	f.Stats.Active.Add(1)
-	forward.Pipe(&countedConn{Conn: in, stats: &f.Stats}, out)
-	f.Stats.Active.Add(-1)
-	f.untrack(in)
-}
-
-func (f *Forward) track(c net.Conn) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return false
-	}
-	f.conns[c] = struct{}{}
-	return true
-}
-
-func (f *Forward) untrack(c net.Conn) {
-	f.mu.Lock()
-	delete(f.conns, c)
-	f.mu.Unlock()
+	forward.Pipe(counted, out)
 }
 
 func (f *Forward) fail(err error) {
@@ -257,51 +238,17 @@ func (f *Forward) fail(err error) {
 	f.mu.Unlock()
 }
 
-// close stops accepting and cuts live connections.
+// close stops accepting and cuts live connections; it may be called more
+// than once.
 func (f *Forward) close() error {
-	f.mu.Lock()
-	if f.closed {
-		f.mu.Unlock()
-		return nil
-	}
-	f.closed = true
-	conns := f.conns
-	f.conns = nil
-	f.mu.Unlock()
 	var err error
-	if f.Spec.Kind == 'L' {
-		err = f.host.gw.Unlisten(f.Spec.BindHost, f.port)
-	} else if f.ln != nil {
-		err = f.ln.Close()
-	}
-	for c := range conns {
-		c.Close()
-	}
+	f.closeOnce.Do(func() {
+		if f.Spec.Kind == 'L' {
+			err = f.host.gw.Unlisten(f.Spec.BindHost, f.port)
+		} else if f.ln != nil {
+			err = f.ln.Close()
+		}
+		f.Cut()
+	})
 	return err
-}
-
-// countedConn counts the bytes of the connecting side of a forward.
-type countedConn struct {
-	net.Conn
-	stats *forward.Stats
-}
-
-func (c *countedConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	c.stats.BytesIn.Add(int64(n))
-	return n, err
-}
-
-func (c *countedConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	c.stats.BytesOut.Add(int64(n))
-	return n, err
-}
-
-// CloseWrite half-closes the connecting side where it can.
-func (c *countedConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return c.Conn.Close()
 }

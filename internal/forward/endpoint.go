@@ -3,7 +3,6 @@ package forward
 import (
 	"context"
 	"net"
-	"sync"
 	"sync/atomic"
 )
 
@@ -41,7 +40,8 @@ func (s *Stats) Snapshot() Snapshot {
 	return Snapshot{s.Active.Load(), s.Total.Load(), s.BytesIn.Load(), s.BytesOut.Load()}
 }
 
-// Endpoint is a published port or a virtual name, owned by one tube.
+// Endpoint is a published port or a virtual name, owned by one tube. Its
+// Conns are the connections made to it, cut when it closes.
 type Endpoint struct {
 	// Key is the endpoint's identity in the registry: "name:port" for a
 	// virtual name, the listener's "ip:port" for a published port.
@@ -54,12 +54,9 @@ type Endpoint struct {
 	// Virtual is true for a virtual name, which has no TCP listener.
 	Virtual bool
 	Owner   Owner
-	Stats   Stats
+	Conns
 
-	ln     net.Listener
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	closed bool
+	ln net.Listener
 }
 
 // Addr is the listener's address, or nil for a virtual name.
@@ -78,85 +75,18 @@ func (e *Endpoint) Dial(ctx context.Context, origin net.Addr) (net.Conn, error) 
 	if err != nil {
 		return nil, err
 	}
-	if !e.track(c) {
+	tc, ok := e.Track(c, true)
+	if !ok {
 		c.Close()
 		return nil, net.ErrClosed
 	}
-	e.Stats.Total.Add(1)
-	e.Stats.Active.Add(1)
-	return &countedConn{Conn: c, ep: e}, nil
-}
-
-func (e *Endpoint) track(c net.Conn) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return false
-	}
-	if e.conns == nil {
-		e.conns = make(map[net.Conn]struct{})
-	}
-	e.conns[c] = struct{}{}
-	return true
-}
-
-func (e *Endpoint) untrack(c net.Conn) {
-	e.mu.Lock()
-	delete(e.conns, c)
-	e.mu.Unlock()
+	return tc, nil
 }
 
 // close stops the listener and cuts every live connection.
 func (e *Endpoint) close() {
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return
-	}
-	e.closed = true
-	conns := e.conns
-	e.conns = nil
-	e.mu.Unlock()
 	if e.ln != nil {
 		e.ln.Close()
 	}
-	for c := range conns {
-		c.Close()
-	}
-}
-
-// countedConn counts bytes both ways and keeps Stats.Active honest.
-type countedConn struct {
-	net.Conn
-	ep   *Endpoint
-	once sync.Once
-}
-
-func (c *countedConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	c.ep.Stats.BytesOut.Add(int64(n))
-	return n, err
-}
-
-func (c *countedConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	c.ep.Stats.BytesIn.Add(int64(n))
-	return n, err
-}
-
-func (c *countedConn) Close() error {
-	c.once.Do(func() {
-		c.ep.Stats.Active.Add(-1)
-		c.ep.untrack(c.Conn)
-	})
-	return c.Conn.Close()
-}
-
-// CloseWrite half-closes the owner side, or closes it whole when the
-// underlying conn cannot half-close.
-func (c *countedConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return c.Close()
+	e.Cut()
 }
