@@ -140,23 +140,9 @@ func (f *Forward) startLocal() error {
 		return err
 	}
 	f.port = port
-	f.Endpoint = endpointKey(f.Spec.BindHost, port)
+	f.Endpoint = forward.EndpointKey(f.Spec.BindHost, port)
 	f.Listen = f.Endpoint
 	return nil
-}
-
-// endpointKey is the gateway registry's key for a tcpip-forward of
-// bind:port: the virtual name, or the listener's address.
-func endpointKey(bind string, port int) string {
-	switch {
-	case forward.IsVirtualName(bind):
-		return forward.NameKey(bind, port)
-	case strings.EqualFold(bind, "localhost"):
-		return forward.JoinHostPort("127.0.0.1", port)
-	case bind == "" || bind == "*":
-		return forward.JoinHostPort("::", port)
-	}
-	return forward.JoinHostPort(bind, port)
 }
 
 func (f *Forward) startRemote() error {

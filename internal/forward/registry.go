@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"sort"
 	"strconv"
@@ -57,6 +58,27 @@ func NameKey(name string, port int) string {
 	return strings.ToLower(name) + ":" + strconv.Itoa(port)
 }
 
+// EndpointKey is the registry key of a tcpip-forward of bind:port (with
+// the port known): a virtual name's "name:port", or the listening address,
+// localhost as 127.0.0.1 and all interfaces ("" or "*") as "[::]:port",
+// whatever the machine's IP stack reports for such a listener. The
+// registry, share links and the page all name endpoints by it.
+func EndpointKey(bind string, port int) string {
+	if IsVirtualName(bind) {
+		return NameKey(bind, port)
+	}
+	switch strings.ToLower(bind) {
+	case "", "*":
+		return JoinHostPort("::", port)
+	case "localhost":
+		return JoinHostPort("127.0.0.1", port)
+	}
+	if a, err := netip.ParseAddr(bind); err == nil {
+		return JoinHostPort(a.Unmap().String(), port)
+	}
+	return JoinHostPort(bind, port)
+}
+
 // listenAddr maps a tcpip-forward bind address to the address to listen on.
 func listenAddr(bind string, port int) string {
 	switch strings.ToLower(bind) {
@@ -93,7 +115,7 @@ func (r *Registry) Publish(ctx context.Context, owner Owner, pol Policy, bind st
 	}
 	addr := listenAddr(bind, port)
 	if port != 0 {
-		if err := r.makeRoom(ctx, owner, addr); err != nil {
+		if err := r.makeRoom(ctx, owner, EndpointKey(bind, port)); err != nil {
 			return nil, err
 		}
 	}
@@ -102,7 +124,7 @@ func (r *Registry) Publish(ctx context.Context, owner Owner, pol Policy, bind st
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
 	actual := ln.Addr().(*net.TCPAddr).Port
-	ep := &Endpoint{Key: ln.Addr().String(), BindHost: bind, BindPort: actual, Owner: owner, ln: ln}
+	ep := &Endpoint{Key: EndpointKey(bind, actual), BindHost: bind, BindPort: actual, Owner: owner, ln: ln}
 	if err := r.insert(ep); err != nil {
 		ln.Close()
 		return nil, err
@@ -286,14 +308,9 @@ func (r *Registry) All() []*Endpoint {
 // Lookup finds the endpoint a direct-tcpip target host:port names: a
 // virtual name, or a published loopback port. It returns nil if none.
 func (r *Registry) Lookup(host string, port int) *Endpoint {
-	var keys []string
-	if IsVirtualName(host) {
-		keys = []string{NameKey(host, port)}
-	} else {
-		keys = []string{listenAddr(host, port)}
-		if strings.EqualFold(host, "localhost") {
-			keys = append(keys, JoinHostPort("::1", port))
-		}
+	keys := []string{EndpointKey(host, port)}
+	if strings.EqualFold(host, "localhost") {
+		keys = append(keys, JoinHostPort("::1", port))
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

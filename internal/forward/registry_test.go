@@ -63,6 +63,9 @@ func TestPublishListenerCarriesConnections(t *testing.T) {
 	if ep.BindPort == 0 || ep.Virtual || !strings.HasPrefix(ep.Key, "127.0.0.1:") {
 		t.Fatalf("endpoint %+v: want an allocated loopback port", ep)
 	}
+	if ep.Key != EndpointKey("localhost", ep.BindPort) || ep.Key != ep.Addr().String() {
+		t.Errorf("key %q: want EndpointKey's, which is the listener's address %s", ep.Key, ep.Addr())
+	}
 	roundTrip(t, ep.Key)
 	deadline := time.Now().Add(2 * time.Second)
 	for ep.Stats.Active.Load() != 0 && time.Now().Before(deadline) {

@@ -13,7 +13,7 @@ import (
 // EndpointRef is a parsed endpoint key.
 type EndpointRef struct {
 	Key  string // the registry key, as forward.Endpoint.Key spells it
-	Host string // virtual name or listen address ("" never)
+	Host string // virtual name or listen address ("" for all interfaces)
 	Port int
 	// Virtual is true for a virtual name (no TCP listener).
 	Virtual bool
@@ -35,23 +35,26 @@ func ParseEndpoint(s string) (EndpointRef, error) {
 	if err != nil || port <= 0 || port > 65535 {
 		return EndpointRef{}, fmt.Errorf("endpoint %q: port must be 1-65535", s)
 	}
+	ref := EndpointRef{Port: port}
 	switch {
-	case strings.EqualFold(host, "localhost") || host == "":
-		host = "127.0.0.1"
+	case host == "" || strings.EqualFold(host, "localhost"):
+		host, ref.Host = "localhost", "127.0.0.1" // ":PORT", like a bare port: loopback
 	case host == "*":
-		host = "0.0.0.0"
+		ref.Host = "" // all interfaces
 	case forward.IsVirtualName(host):
 		if !forward.ValidName(host) {
 			return EndpointRef{}, fmt.Errorf("endpoint %q: %q is not a valid virtual name", s, host)
 		}
-		return EndpointRef{Key: forward.NameKey(host, port), Host: strings.ToLower(host), Port: port, Virtual: true}, nil
+		ref.Host, ref.Virtual = strings.ToLower(host), true
+	default:
+		addr, err := netip.ParseAddr(host)
+		if err != nil {
+			return EndpointRef{}, fmt.Errorf("endpoint %q: bad address: %w", s, err)
+		}
+		ref.Host = addr.Unmap().String()
 	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil {
-		return EndpointRef{}, fmt.Errorf("endpoint %q: bad address: %w", s, err)
-	}
-	host = addr.Unmap().String()
-	return EndpointRef{Key: forward.JoinHostPort(host, port), Host: host, Port: port}, nil
+	ref.Key = forward.EndpointKey(host, port)
+	return ref, nil
 }
 
 // Public reports whether the endpoint is a TCP listener that anyone can

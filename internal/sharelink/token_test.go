@@ -3,6 +3,8 @@ package sharelink
 import (
 	"testing"
 	"time"
+
+	"github.com/tubegate/tubegate/internal/forward"
 )
 
 func TestToken(t *testing.T) {
@@ -47,11 +49,20 @@ func TestParseEndpoint(t *testing.T) {
 		"127.0.0.1:41234": "127.0.0.1:41234",
 		"[::1]:8080":      "[::1]:8080",
 		"0.0.0.0:8080":    "0.0.0.0:8080",
-		"*:8080":          "0.0.0.0:8080",
+		// All interfaces: the key the registry gives ssh -R *:8080 (it was
+		// 0.0.0.0:8080, which no published endpoint ever had).
+		"*:8080": "[::]:8080",
 	} {
 		ref, err := ParseEndpoint(in)
 		if err != nil || ref.Key != want {
 			t.Errorf("ParseEndpoint(%q) = %q, %v; want %q", in, ref.Key, err, want)
+		}
+	}
+	// A link names an endpoint by the registry's own key for it.
+	for _, bind := range []string{"*", "localhost", "127.0.0.1", "::1", "myapp"} {
+		ref, err := ParseEndpoint(forward.JoinHostPort(bind, 8080))
+		if want := forward.EndpointKey(bind, 8080); err != nil || ref.Key != want {
+			t.Errorf("ParseEndpoint(%s:8080) = %q, %v; the registry's key is %q", bind, ref.Key, err, want)
 		}
 	}
 	for _, in := range []string{"myapp", "myapp:0", "myapp:70000", "bad name:80", "-x:80", "1.2.3:80x"} {
