@@ -56,13 +56,7 @@ func newShareLinks(o linkServeOptions, data string, log *slog.Logger, us *users.
 		Store:    store,
 		URLs:     sharelink.URLs{Base: o.url, ShareDomain: o.shareDomain},
 		Registry: reg,
-		Policy: func(name string) (forward.Policy, error) {
-			u, err := us.Get(name)
-			if err != nil {
-				return forward.Policy{}, err
-			}
-			return u.Policy()
-		},
+		Policy:   us.Policy,
 	}
 	proxy := shareproxy.New(shareproxy.Config{
 		Links: svc, Registry: reg, Auth: auth, Log: log.With("part", "sharelink"), Failures: failures,

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
-
-	"github.com/tubegate/tubegate/internal/users"
 )
 
 // extUser is the Permissions extension that carries the gateway user a
@@ -109,14 +107,4 @@ func preferredCiphers(have []string) []string {
 		}
 	}
 	return out
-}
-
-// policyOf reads the user's current policy; it is read on every request
-// so that edits to the users file apply to live tubes.
-func (s *Server) policyOf(user string) (users.User, error) {
-	u, err := s.cfg.Users.Get(user)
-	if err != nil {
-		return users.User{}, err
-	}
-	return u, nil
 }

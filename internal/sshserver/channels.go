@@ -91,13 +91,9 @@ type refusal struct{ msg string }
 func (r refusal) Error() string { return r.msg }
 
 func (t *Tube) connectTarget(ctx context.Context, host string, port int, origin net.Addr) (net.Conn, error) {
-	u, err := t.srv.policyOf(t.user)
+	pol, err := t.srv.cfg.Users.Policy(t.user)
 	if err != nil {
 		return nil, refusal{fmt.Sprintf("user %s: %v", t.user, err)}
-	}
-	pol, err := u.Policy()
-	if err != nil {
-		return nil, refusal{err.Error()}
 	}
 	target := forward.JoinHostPort(host, port)
 	if ep := t.srv.cfg.Registry.Lookup(host, port); ep != nil {

@@ -167,15 +167,36 @@ func (t *Tube) note(msg string) {
 	if len(t.notes) > 10 {
 		t.notes = t.notes[len(t.notes)-10:]
 	}
+	t.mu.Unlock()
+	t.tellSessions(msg)
+}
+
+// tellSessions writes "tubegate: msg" to the stderr of the tube's open
+// sessions. A client that stops reading can block such a write, so each
+// runs on its own goroutine, never under t.mu; the returned channel closes
+// once all are written.
+func (t *Tube) tellSessions(msg string) <-chan struct{} {
+	t.mu.Lock()
 	sessions := make([]ssh.Channel, 0, len(t.sessions))
 	for ch := range t.sessions {
 		sessions = append(sessions, ch)
 	}
 	t.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, ch := range sessions {
-		fmt.Fprintf(ch.Stderr(), "tubegate: %s\r\n", msg)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fmt.Fprintf(ch.Stderr(), "tubegate: %s\r\n", msg)
+		}()
 	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	return done
 }
+
+// tellTimeout bounds how long shutdown waits for its words to be written.
+const tellTimeout = time.Second
 
 // goAway is what a carrier that can say why it closes implements (the
 // WebSocket bridge).
@@ -187,11 +208,10 @@ type goAway interface{ GoAway(reason string) error }
 // protocol disconnect message (golang/go#37913), so a -N tube over plain
 // TCP just sees the connection close.
 func (t *Tube) shutdown(reason string) {
-	t.mu.Lock()
-	for ch := range t.sessions {
-		fmt.Fprintf(ch.Stderr(), "tubegate: %s\r\n", reason)
+	select {
+	case <-t.tellSessions(reason):
+	case <-time.After(tellTimeout):
 	}
-	t.mu.Unlock()
 	if ga, ok := t.raw.(goAway); ok {
 		ga.GoAway(reason)
 	}
@@ -241,15 +261,10 @@ func (t *Tube) publish(ctx context.Context, req *ssh.Request) {
 		return
 	}
 	spec := forward.JoinHostPort(fr.BindAddr, int(fr.BindPort))
-	u, err := t.srv.policyOf(t.user)
 	var ep *forward.Endpoint
+	pol, err := t.srv.cfg.Users.Policy(t.user)
 	if err == nil {
-		pol, perr := u.Policy()
-		if perr != nil {
-			err = perr
-		} else {
-			ep, err = t.srv.cfg.Registry.Publish(ctx, t, pol, fr.BindAddr, int(fr.BindPort))
-		}
+		ep, err = t.srv.cfg.Registry.Publish(ctx, t, pol, fr.BindAddr, int(fr.BindPort))
 	}
 	if err != nil {
 		t.log.Warn("tcpip-forward refused", "bind", spec, "err", err)

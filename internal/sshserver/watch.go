@@ -2,10 +2,7 @@ package sshserver
 
 import (
 	"context"
-	"errors"
 	"time"
-
-	"github.com/tubegate/tubegate/internal/users"
 )
 
 // userCheckInterval is how often the users file is checked for deleted
@@ -24,8 +21,16 @@ func (s *Server) WatchUsers(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
+		list, err := s.cfg.Users.List() // one look at the file, whatever the tubes
+		if err != nil {
+			continue // a broken file keeps the last good users: next tick
+		}
+		exists := make(map[string]bool, len(list))
+		for _, u := range list {
+			exists[u.Name] = true
+		}
 		for _, t := range s.liveTubes() {
-			if _, err := s.cfg.Users.Get(t.user); errors.Is(err, users.ErrNotFound) {
+			if !exists[t.user] {
 				t.log.Warn("tube closed: user deleted")
 				t.shutdown("your account was removed")
 			}

@@ -119,6 +119,16 @@ func (s *Store) Get(name string) (User, error) {
 	return *u, nil
 }
 
+// Policy returns the named user's forwarding policy as it is now: callers
+// read it on every request, so edits apply to live tubes.
+func (s *Store) Policy(name string) (forward.Policy, error) {
+	u, err := s.Get(name)
+	if err != nil {
+		return forward.Policy{}, err
+	}
+	return u.Policy()
+}
+
 // List returns every user, ordered by name.
 func (s *Store) List() ([]User, error) {
 	m, err := s.snapshot()
