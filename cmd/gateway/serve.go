@@ -104,6 +104,11 @@ func serve(ctx context.Context, o serveOptions) error {
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
+	switch o.metrics {
+	case "loopback", "public", "off":
+	default:
+		return fmt.Errorf("--metrics %q: want loopback, public or off", o.metrics)
+	}
 	if o.pprof != "" {
 		if err := servePprof(ctx, o.pprof, log); err != nil {
 			return err
@@ -164,13 +169,10 @@ func serve(ctx context.Context, o serveOptions) error {
 	go srv.WatchUsers(tubeCtx)
 	var metricsHandler http.Handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	switch o.metrics {
-	case "public":
 	case "loopback":
 		metricsHandler = httpapi.LoopbackOnly(metricsHandler)
 	case "off":
 		metricsHandler = nil
-	default:
-		return fmt.Errorf("--metrics %q: want loopback, public or off", o.metrics)
 	}
 	handler := httpapi.New(httpapi.Config{
 		Context: tubeCtx,
@@ -200,14 +202,14 @@ func serve(ctx context.Context, o serveOptions) error {
 		hln = tls.NewListener(hln, hs.TLSConfig)
 		scheme = "https"
 	}
-	httpBase = scheme + "://" + hln.Addr().String()
-	if _, err := auth.FirstRun(webauth.BaseURL(scheme, hln.Addr())); err != nil {
+	httpBase = webauth.BaseURL(scheme, hln.Addr())
+	if _, err := auth.FirstRun(httpBase); err != nil {
 		hln.Close()
 		return err
 	}
 	errs := make(chan error, 2)
 	go func() { errs <- hs.Serve(hln) }()
-	log.Info("http listening", "addr", hln.Addr().String(), "url", scheme+"://"+hln.Addr().String()+"/")
+	log.Info("http listening", "addr", hln.Addr().String(), "url", httpBase+"/")
 
 	if o.sshListen != "" {
 		sln, err := net.Listen("tcp", o.sshListen)

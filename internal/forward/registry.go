@@ -293,18 +293,6 @@ func (r *Registry) List(owner Owner) []*Endpoint {
 	return eps
 }
 
-// All returns every endpoint ordered by key.
-func (r *Registry) All() []*Endpoint {
-	r.mu.Lock()
-	eps := make([]*Endpoint, 0, len(r.byKey))
-	for _, ep := range r.byKey {
-		eps = append(eps, ep)
-	}
-	r.mu.Unlock()
-	sort.Slice(eps, func(i, j int) bool { return eps[i].Key < eps[j].Key })
-	return eps
-}
-
 // Lookup finds the endpoint a direct-tcpip target host:port names: a
 // virtual name, or a published loopback port. It returns nil if none.
 func (r *Registry) Lookup(host string, port int) *Endpoint {

@@ -75,9 +75,6 @@ func Open(dir string, opts Options) (*Store, error) {
 // Path is the links file.
 func (s *Store) Path() string { return s.file.Path() }
 
-// MaxExpiry is the longest lifetime the store allows.
-func (s *Store) MaxExpiry() time.Duration { return s.opts.MaxExpiry }
-
 // indexLinks maps links by id and by token hash.
 func indexLinks(links []*Link) (byID, byHash map[string]*Link) {
 	byID = make(map[string]*Link, len(links))
@@ -159,19 +156,6 @@ func (s *Store) Live(id string) bool {
 	byID, _, _ := s.current()
 	l, ok := byID[id]
 	return ok && s.live(l, s.opts.Now())
-}
-
-// Get returns link id if it is live and belongs to user ("" for any user).
-func (s *Store) Get(id, user string) (Link, error) {
-	byID, _, err := s.current()
-	if err != nil {
-		return Link{}, err
-	}
-	l, ok := byID[id]
-	if !ok || (user != "" && l.User != user) || !s.live(l, s.opts.Now()) {
-		return Link{}, fmt.Errorf("link %s: %w", id, ErrNotFound)
-	}
-	return *l, nil
 }
 
 // List returns the live links of user ("" for every user), newest first.
