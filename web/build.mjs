@@ -15,6 +15,7 @@ const assets = {
   'xterm.js': 'node_modules/@xterm/xterm/lib/xterm.js',
   'xterm.css': 'node_modules/@xterm/xterm/css/xterm.css',
   'addon-fit.js': 'node_modules/@xterm/addon-fit/lib/addon-fit.js',
+  'api.js': 'src/api.js',
   'app.js': 'src/app.js',
   'links.js': 'src/links.js',
   'password.js': 'src/password.js',

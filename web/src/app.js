@@ -10,25 +10,7 @@
   function show(id, on) { $(id).hidden = !on; }
   function setError(id, msg) { const el = $(id); el.textContent = msg || ''; el.hidden = !msg; }
 
-  async function api(method, path, body) {
-    const headers = { 'X-CSRF-Token': state.csrf };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    const resp = await fetch(path, {
-      method, headers, credentials: 'same-origin',
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    let data = null;
-    if (resp.status !== 204) {
-      try { data = await resp.json(); } catch (e) { data = null; }
-    }
-    if (!resp.ok) {
-      const msg = data && data.error ? data.error : `${resp.status} ${resp.statusText}`;
-      const err = new Error(msg);
-      err.status = resp.status;
-      throw err;
-    }
-    return data;
-  }
+  const api = (method, path, body) => window.tubegateAPI(method, path, body, state.csrf);
 
   // --- login -------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 // Tubegate's share links list: the logged-in user's live links, each with
 // a Revoke button. Self-contained (it adds its own section after the
-// forwards); the page only loads it. Talks to /api/links and /api/session.
+// forwards); the page only loads it. Talks to /api/links through api.js.
 'use strict';
 
 (() => {
@@ -29,21 +29,8 @@
     el.hidden = !msg;
   }
 
-  async function call(method, path) {
-    let headers = {};
-    if (method !== 'GET') {
-      const s = await fetch('/api/session', { credentials: 'same-origin' });
-      if (!s.ok) throw new Error('not logged in');
-      headers = { 'X-CSRF-Token': (await s.json()).csrf };
-    }
-    const resp = await fetch(path, { method, headers, credentials: 'same-origin' });
-    if (!resp.ok) {
-      let msg = `${resp.status} ${resp.statusText}`;
-      try { msg = (await resp.json()).error || msg; } catch (e) { /* not JSON */ }
-      throw new Error(msg);
-    }
-    return resp.status === 204 ? null : resp.json();
-  }
+  const call = (method, path) => window.tubegateAPI(method, path);
+
 
   function td(row, text) {
     const cell = document.createElement('td');

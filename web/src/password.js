@@ -29,15 +29,10 @@
     return sec;
   }
 
-  async function session() {
-    const resp = await fetch('/api/session', { credentials: 'same-origin' });
-    return resp.ok ? resp.json() : null;
-  }
-
   async function refresh() {
     if (!document.body.dataset.user || !section()) return;
-    const s = await session();
-    if (!s) return;
+    let s;
+    try { s = await window.tubegateAPI('GET', '/api/session'); } catch (e) { return; }
     $('password-missing').hidden = s.has_password;
     $('password-current-label').hidden = !s.has_password;
     document.body.dataset.hasPassword = s.has_password ? 'yes' : 'no';
@@ -50,19 +45,8 @@
     status.classList.remove('error');
     $('password-submit').disabled = true;
     try {
-      const s = await session();
-      if (!s) throw new Error('not logged in');
-      const resp = await fetch('/api/password', {
-        method: 'POST',
-        credentials: 'same-origin',
-        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': s.csrf },
-        body: JSON.stringify({ current: $('password-current').value, new: $('password-new').value }),
-      });
-      if (!resp.ok) {
-        let msg = resp.status + ' ' + resp.statusText;
-        try { msg = (await resp.json()).error || msg; } catch (e) { /* keep the status */ }
-        throw new Error(msg);
-      }
+      await window.tubegateAPI('POST', '/api/password',
+        { current: $('password-current').value, new: $('password-new').value });
       status.textContent = 'Password set.';
       $('password-current').value = '';
       $('password-new').value = '';
