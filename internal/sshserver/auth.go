@@ -30,8 +30,7 @@ func (s *Server) serverConfig(opts ConnOptions, log *slog.Logger) *ssh.ServerCon
 			}
 		},
 	}
-	cfg.Config.SetDefaults()
-	cfg.Config.Ciphers = preferredCiphers(cfg.Config.Ciphers)
+	cfg.Config.Ciphers = s.ciphers
 	for _, k := range s.cfg.HostKeys {
 		cfg.AddHostKey(k)
 	}
@@ -85,6 +84,14 @@ func (s *Server) admit(user string) (*ssh.Permissions, error) {
 		}
 	}
 	return &ssh.Permissions{Extensions: map[string]string{extUser: user}}, nil
+}
+
+// serverCiphers is x/crypto/ssh's default cipher list in the gateway's
+// preference order.
+func serverCiphers() []string {
+	var c ssh.Config
+	c.SetDefaults()
+	return preferredCiphers(c.Ciphers)
 }
 
 // preferredCiphers puts the AEAD ciphers first: they are the fastest and

@@ -77,9 +77,10 @@ type Config struct {
 
 // Server serves tubes. Create it with New.
 type Server struct {
-	cfg    Config
-	limits Limits
-	log    *slog.Logger
+	cfg     Config
+	limits  Limits
+	log     *slog.Logger
+	ciphers []string // the preference order, worked out once
 
 	nextID atomic.Uint64
 
@@ -138,6 +139,7 @@ func New(cfg Config) (*Server, error) {
 	cfg.Registry.MaxPerUser = l.MaxForwardsPerUser
 	return &Server{
 		cfg:        cfg,
+		ciphers:    serverCiphers(),
 		limits:     l,
 		log:        cfg.Log,
 		tubes:      make(map[*Tube]struct{}),
