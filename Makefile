@@ -3,7 +3,7 @@ GO        ?= go
 BIN       := bin/gateway
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: all build run test unit e2e e2e-race lint deps bench clean web
+.PHONY: all build run test unit e2e e2e-race redteam lint deps bench clean web
 
 all: build
 
@@ -57,6 +57,12 @@ e2e: deps build
 # race the tests provoke in the real server fails the run (about 3 minutes).
 e2e-race: deps build
 	TUBEGATE_E2E_BUILDFLAGS=-race $(GO) test -count=1 -timeout 20m ./e2e/
+
+# The attacks of "Safe against its own users and the open internet", run
+# against the built gateway as a hostile user and an anonymous client; prints
+# a table (attack, expected, seen). The full e2e run includes them.
+redteam: deps build
+	$(GO) test -count=1 -timeout 5m -run '^TestRedteam' ./e2e/
 
 lint:
 	@out=$$(gofmt -l cmd internal e2e wasm 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

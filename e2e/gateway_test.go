@@ -19,6 +19,8 @@ type gatewayOpts struct {
 	sshListen       bool   // also serve native SSH on --ssh-listen 127.0.0.1:0
 	tlsCert, tlsKey string // serve HTTPS / wss:// with these PEM files
 	caFile          string // CA that signed tlsCert; the test's HTTP client trusts it
+	args            []string // more `gateway serve` flags
+	env             []string // more environment for the process
 }
 
 // gateway is a running `gateway serve`.
@@ -50,8 +52,9 @@ func startGateway(t *testing.T, dataDir string, opts gatewayOpts) *gateway {
 	if opts.tlsCert != "" {
 		args = append(args, "--tls-cert", opts.tlsCert, "--tls-key", opts.tlsKey)
 	}
+	args = append(args, opts.args...)
 	g := &gateway{bin: bin, dataDir: dataDir, opts: opts, hostKeys: map[string]string{}}
-	g.proc = startProc(t, "gateway serve", nil, bin, args...)
+	g.proc = startProc(t, "gateway serve", opts.env, bin, args...)
 	g.httpAddr = g.proc.mustWaitLine(t, reHTTPListening, startTimeout)[1]
 	if opts.sshListen {
 		g.sshAddr = g.proc.mustWaitLine(t, reSSHListening, startTimeout)[1]

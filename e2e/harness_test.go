@@ -65,6 +65,7 @@ func runTests(m *testing.M) int {
 	raceLogs := filepath.Join(dir, "race")
 	os.Setenv("GORACE", "log_path="+raceLogs)
 	code := m.Run()
+	printRedteamTable(os.Stdout)
 	if reports, _ := filepath.Glob(raceLogs + ".*"); len(reports) > 0 {
 		for _, r := range reports {
 			data, _ := os.ReadFile(r)
