@@ -31,6 +31,14 @@ const chanSize = 16
 // * maxPacket bytes, which is ~16.8MB.
 const maxPendingPackets = 64
 
+// maxAwaitingBytes bounds what readLoop queues for the consumer of incoming
+// while our kexInit waits for the peer's (see awaitingPeerInit). Before it
+// reads our kexInit, an honest peer sends at most the channel windows we
+// granted (channelWindowSize per channel) and a few control messages, so
+// this allows 128 channels whose windows are all in flight; a peer that
+// sends more without answering is cut off instead of held.
+const maxAwaitingBytes = 128*channelWindowSize + 1<<20
+
 // keyingTransport is a packet based transport that supports key
 // changes. It need not be thread-safe. It should pass through
 // msgNewKeys in both directions.
@@ -78,6 +86,20 @@ type handshakeTransport struct {
 	// On read error, incoming is closed, and readError is set.
 	incoming  chan []byte
 	readError error
+
+	// kexInitsSent counts the kexInits we sent, and peerKexInitsRead (owned
+	// by readLoop) those the peer sent; each key exchange has one of each.
+	// While we have sent more than we have read (awaitingPeerInit), writers
+	// may be parked until the exchange completes, and the consumer of
+	// incoming may wait for one of them (a channel's writeMu, a full
+	// application queue). readLoop must then go on reading instead of
+	// waiting for that consumer: otherwise the peer's kexInit is never read
+	// and the connection stalls for good.
+	kexInitsSent     atomic.Uint64
+	peerKexInitsRead uint64
+	// kexInitSent is signalled, without blocking, whenever we send a kexInit,
+	// to wake a readLoop that waits for the consumer of incoming.
+	kexInitSent chan struct{}
 
 	mu sync.Mutex
 	// Condition for the above mutex. It is used to notify a completed key
@@ -142,6 +164,7 @@ func newHandshakeTransport(conn keyingTransport, config *Config, clientVersion, 
 		serverVersion: serverVersion,
 		clientVersion: clientVersion,
 		incoming:      make(chan []byte, chanSize),
+		kexInitSent:   make(chan struct{}, 1),
 		requestKex:    make(chan struct{}, 1),
 		startKex:      make(chan *pendingKex),
 		kexLoopDone:   make(chan struct{}),
@@ -235,12 +258,42 @@ func (t *handshakeTransport) readPacket() ([]byte, error) {
 
 func (t *handshakeTransport) readLoop() {
 	first := true
+	// queue holds packets read but not yet taken by the consumer of
+	// incoming, in order; queued is their size in bytes.
+	var queue [][]byte
+	queued := 0
+	pop := func() {
+		queued -= len(queue[0])
+		queue[0] = nil
+		if queue = queue[1:]; len(queue) == 0 {
+			queue = queue[:0:0]
+		}
+	}
 	for {
+	handOver:
+		for len(queue) > 0 {
+			if t.awaitingPeerInit() {
+				// Hand over only what the consumer takes now, then
+				// read on towards the peer's kexInit.
+				select {
+				case t.incoming <- queue[0]:
+					pop()
+					continue
+				default:
+					break handOver
+				}
+			}
+			select {
+			case t.incoming <- queue[0]:
+				pop()
+			case <-t.kexInitSent:
+				// Look at awaitingPeerInit again.
+			}
+		}
 		p, err := t.readOnePacket(first)
 		first = false
 		if err != nil {
 			t.readError = err
-			close(t.incoming)
 			break
 		}
 		// If this is the first kex, and strict KEX mode is enabled,
@@ -249,16 +302,32 @@ func (t *handshakeTransport) readLoop() {
 		if !(t.sessionID == nil && t.strictMode) && (p[0] == msgIgnore || p[0] == msgDebug) {
 			continue
 		}
-		t.incoming <- p
+		queue = append(queue, p)
+		if queued += len(p); queued > maxAwaitingBytes {
+			t.readError = fmt.Errorf("ssh: peer sent more than %d bytes without answering our key exchange", maxAwaitingBytes)
+			t.conn.Close()
+			break
+		}
 	}
 
-	// Stop writers too.
+	// Stop writers too, so that a consumer waiting for one of them can take
+	// the packets still queued, then see the error.
 	t.recordWriteError(t.readError)
+	for _, p := range queue {
+		t.incoming <- p
+	}
+	close(t.incoming)
 
 	// Unblock the writer should it wait for this.
 	close(t.startKex)
 
 	// Don't close t.requestKex; it's also written to from writePacket.
+}
+
+// awaitingPeerInit reports whether our last kexInit still waits for the
+// peer's. Only readLoop may call it.
+func (t *handshakeTransport) awaitingPeerInit() bool {
+	return t.kexInitsSent.Load() > t.peerKexInitsRead
 }
 
 func (t *handshakeTransport) pushPacket(p []byte) error {
@@ -450,6 +519,7 @@ func (t *handshakeTransport) readOnePacket(first bool) ([]byte, error) {
 	}
 
 	firstKex := t.sessionID == nil
+	t.peerKexInitsRead++
 
 	kex := pendingKex{
 		done:      make(chan error, 1),
@@ -571,6 +641,11 @@ func (t *handshakeTransport) sendKexInit() error {
 
 	t.sentInitMsg = msg
 	t.sentInitPacket = packet
+	t.kexInitsSent.Add(1)
+	select {
+	case t.kexInitSent <- struct{}{}:
+	default:
+	}
 
 	return nil
 }
