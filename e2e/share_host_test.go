@@ -17,6 +17,7 @@ import (
 func TestShareLinkHostName(t *testing.T) {
 	const domain = "share.test"
 	t.Setenv("GATEWAY_SHARE_DOMAIN", domain)
+	t.Setenv("GATEWAY_URL", "http://gw.test") // a share domain needs the page's own address
 	w := newShareWorld(t)
 	link := createLink(t, w.gw, "myapp:80", "--user", "alice")
 	if want := "http://" + link.token + "." + domain + "/"; link.url != want {

@@ -40,6 +40,7 @@ type serveOptions struct {
 	metrics                 string
 	limits                  sshserver.Limits
 	links                   linkServeOptions
+	http                    httpServeOptions
 }
 
 func newServe() *cobra.Command {
@@ -72,6 +73,7 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	linkServeFlags(f, &o.links)
+	httpServeFlags(f, &o.http)
 	f.StringVar(&o.metrics, "metrics", "loopback", "who may read /metrics: loopback (this host only), public, or off")
 	f.StringVar(&o.pprof, "pprof", "", "serve Go profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060 (default off)")
 	l := sshserver.DefaultLimits
@@ -108,6 +110,13 @@ func serve(ctx context.Context, o serveOptions) error {
 	case "loopback", "public", "off":
 	default:
 		return fmt.Errorf("--metrics %q: want loopback, public or off", o.metrics)
+	}
+	if err := checkShareDomain(o.links.url, o.links.shareDomain); err != nil {
+		return err
+	}
+	front, err := newHTTPFront(o.http, o.listen, o.links.url, o.links.shareDomain, log)
+	if err != nil {
+		return err
 	}
 	if o.pprof != "" {
 		if err := servePprof(ctx, o.pprof, log); err != nil {
@@ -182,16 +191,12 @@ func serve(ctx context.Context, o serveOptions) error {
 		Session: auth.User,
 		Mount:   []func(chi.Router){links.proxy.Mount, auth.Mount, page.Mount},
 	})
-	hs := &http.Server{
-		Handler:           links.proxy.WithHosts(handler), // share-domain hosts never reach the page
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute, // idle keep-alive connections; tubes are hijacked and unaffected
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	hs := front.server(links.proxy.WithHosts(handler), log) // share-domain hosts never reach the page
 	hln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)
 	}
+	hln = front.listen(hln, log, reg)
 	scheme := "http"
 	if o.tlsCert != "" {
 		certs, err := certfile.Load(o.tlsCert, o.tlsKey)

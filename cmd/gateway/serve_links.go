@@ -6,12 +6,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/url"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/net/publicsuffix"
 
+	"github.com/tubegate/tubegate/internal/edge"
 	"github.com/tubegate/tubegate/internal/forward"
 	"github.com/tubegate/tubegate/internal/sharelink"
 	"github.com/tubegate/tubegate/internal/shareproxy"
@@ -43,11 +45,6 @@ type shareLinks struct {
 // failures counts wrong basic-auth passwords (nil: a count of its own).
 func newShareLinks(o linkServeOptions, data string, log *slog.Logger, us *users.Store, reg *forward.Registry,
 	auth shareproxy.Auth, failures *throttle.Failures) (*shareLinks, error) {
-	if o.shareDomain != "" && o.url != "" {
-		if u, err := url.Parse(o.url); err == nil && domainsOverlap(u.Hostname(), o.shareDomain) {
-			return nil, fmt.Errorf("--share-domain %s overlaps the gateway's own host %s: pages behind links could then set the gateway's cookies; use a separate domain", o.shareDomain, u.Hostname())
-		}
-	}
 	store, err := sharelink.Open(data, sharelink.Options{MaxExpiry: o.maxExpiry})
 	if err != nil {
 		return nil, err
@@ -77,6 +74,51 @@ func (s *shareLinks) command(base func() string) sshserver.CommandFunc {
 		}
 		return svc.Run(ctx, t.User(), args, stdout, stderr)
 	}
+}
+
+// checkShareDomain refuses a share domain from which a page behind a link
+// could set cookies the gateway's page receives: the gateway's own host or
+// one under the same registrable domain (eTLD+1 by the Public Suffix List,
+// as browsers scope cookies). Without --url the gateway's host is unknown,
+// so a share domain is refused rather than guessed at.
+func checkShareDomain(publicURL, shareDomain string) error {
+	if shareDomain == "" {
+		return nil
+	}
+	if publicURL == "" {
+		return fmt.Errorf("--share-domain %s needs --url: the gateway must know its own public host to keep links off its "+
+			"site; set --url to the page's address, e.g. --url https://gw.example.com", shareDomain)
+	}
+	u, err := parsePublicURL(publicURL)
+	if err != nil {
+		return err
+	}
+	share, host := edge.HostOnly(shareDomain), edge.HostOnly(u.Host)
+	if _, err := netip.ParseAddr(share); err == nil || share == "" {
+		return fmt.Errorf("--share-domain %q: want a DNS name with a wildcard record (*.DOMAIN)", shareDomain)
+	}
+	if domainsOverlap(host, share) {
+		return fmt.Errorf("--share-domain %s overlaps the gateway's own host %s: pages behind links could then set the gateway's cookies; use a separate domain", share, host)
+	}
+	if site := registrable("link." + share); site == registrable(host) {
+		return fmt.Errorf("--share-domain %s and --url's host %s share the registrable domain %s: a page behind a link "+
+			"could set cookies for .%s, which the gateway's page receives (session fixation). Put links under a domain "+
+			"registered for them alone (like github.io beside github.com), e.g. --share-domain links.example-share.com, "+
+			"or a domain listed in the Public Suffix List", share, host, site, site)
+	}
+	return nil
+}
+
+// registrable is the site a host belongs to for cookies: its eTLD+1, or
+// the host itself (an IP address, a public suffix, a single label).
+func registrable(host string) string {
+	if _, err := netip.ParseAddr(host); err == nil {
+		return host
+	}
+	if site, err := publicsuffix.EffectiveTLDPlusOne(host); err == nil {
+		return site
+	}
+	return host
 }
 
 // domainsOverlap reports whether one host name is the other or under it.

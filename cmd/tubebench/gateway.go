@@ -88,7 +88,9 @@ func startGateway(ctx context.Context, bin, dir string, id *identity, profile bo
 	if out, err := add.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("gateway user add: %v: %s", err, out)
 	}
-	args := append([]string{"serve", "--data", data, "--listen", "127.0.0.1:0", "--ssh-listen", "127.0.0.1:0"}, extra...)
+	// Thousands of idle tubes come from this one address: no connection caps.
+	args := append([]string{"serve", "--data", data, "--listen", "127.0.0.1:0", "--ssh-listen", "127.0.0.1:0",
+		"--max-conns-per-source", "0", "--max-conns", "0"}, extra...)
 	if profile {
 		args = append(args, "--pprof=127.0.0.1:0")
 	}

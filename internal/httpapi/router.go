@@ -7,13 +7,13 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/tubegate/tubegate/internal/bridge"
+	"github.com/tubegate/tubegate/internal/edge"
 	"github.com/tubegate/tubegate/internal/sshserver"
 )
 
@@ -40,6 +40,7 @@ func New(cfg Config) http.Handler {
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer)
 	r.Use(securityHeaders)
+	r.Use(logRefusals(cfg.Log))
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
@@ -60,7 +61,7 @@ func New(cfg Config) http.Handler {
 func tubeHandler(cfg Config) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		log := cfg.Log.With("remote", r.RemoteAddr)
-		if origin := r.Header.Get("Origin"); origin != "" && !SameOrigin(origin, r.Host) {
+		if origin := r.Header.Get("Origin"); origin != "" && !edge.SameOrigin(r, origin) {
 			log.Warn("websocket refused: foreign origin", "origin", origin, "host", r.Host)
 			http.Error(w, "tubegate: WebSocket from a foreign origin refused", http.StatusForbidden)
 			return
@@ -71,6 +72,9 @@ func tubeHandler(cfg Config) http.HandlerFunc {
 				opts.PreAuthUser = user
 			}
 		}
+		// A tube is long-lived on purpose: the HTTP server's read deadline
+		// is not for it (its limits are the tube limits).
+		_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 		c, err := bridge.Accept(w, r)
 		if err != nil {
 			log.Info("websocket upgrade failed", "err", err)
@@ -82,22 +86,12 @@ func tubeHandler(cfg Config) http.HandlerFunc {
 	}
 }
 
-// SameOrigin reports whether a browser Origin names the host the request
-// was sent to.
-func SameOrigin(origin, host string) bool {
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	return strings.EqualFold(u.Host, host)
-}
-
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
-		if r.TLS != nil {
+		if edge.Secure(r) {
 			h.Set("Strict-Transport-Security", "max-age=15552000") // 180 days
 		}
 		next.ServeHTTP(w, r)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/crypto/ssh"
@@ -170,5 +172,37 @@ func TestLoopbackOnly(t *testing.T) {
 		if rec.Code != want {
 			t.Errorf("from %s: %d, want %d", remote, rec.Code, want)
 		}
+	}
+}
+
+func TestAPIRefusalsLogged(t *testing.T) {
+	var logs bytes.Buffer
+	h := New(Config{
+		Context: context.Background(), Log: slog.New(slog.NewTextHandler(&logs, nil)),
+		Mount: []func(chi.Router){func(r chi.Router) {
+			r.Post("/api/refuse", func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusForbidden)
+				w.Write([]byte(`{"error":"missing or wrong CSRF token"}` + "\n"))
+			})
+			r.Post("/api/fine", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+			r.Get("/other", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusForbidden) })
+		}},
+	})
+	for _, path := range []string{"/api/refuse", "/api/fine", "/other"} {
+		method := "POST"
+		if path == "/other" {
+			method = "GET"
+		}
+		req := httptest.NewRequest(method, path, nil)
+		req.RemoteAddr = "192.0.2.7:4242"
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	want := `level=INFO msg="web API refused" method=POST path=/api/refuse status=403 reason="missing or wrong CSRF token" remote=192.0.2.7:4242`
+	if !strings.Contains(logs.String(), want) {
+		t.Errorf("want a line with\n%s\ngot\n%s", want, logs.String())
+	}
+	if n := strings.Count(logs.String(), "web API refused"); n != 1 {
+		t.Errorf("%d refusal lines, want 1 (only the /api/ refusal):\n%s", n, logs.String())
 	}
 }

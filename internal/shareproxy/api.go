@@ -8,6 +8,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/tubegate/tubegate/internal/edge"
 	"github.com/tubegate/tubegate/internal/forward"
 	"github.com/tubegate/tubegate/internal/sharelink"
 )
@@ -81,11 +82,7 @@ func (p *Proxy) apiUser(w http.ResponseWriter, r *http.Request, csrf bool) (stri
 func (p *Proxy) service(r *http.Request) *sharelink.Service {
 	s := *p.cfg.Links
 	if s.URLs.Base == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		s.URLs.Base = scheme + "://" + r.Host
+		s.URLs.Base = edge.Scheme(r) + "://" + r.Host
 	}
 	return &s
 }

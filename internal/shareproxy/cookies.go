@@ -32,10 +32,13 @@ func (p *Proxy) stripRequestCookies(r *http.Request) {
 }
 
 // filterSetCookies drops Set-Cookie lines a tunnelled service may not
-// send: the gateway's own cookie names, and anything unparsable. The rest
-// lose their Domain attribute (no cookie for sibling links or the
-// gateway's host), and under a path prefix their Path is moved under it.
-func (p *Proxy) filterSetCookies(h http.Header, prefix string) {
+// send: the gateway's own cookie names, anything unparsable, and cookies
+// whose Domain is wider than host, the host the viewer asked for (a parent
+// domain would reach sibling links and, for a path link, the gateway's
+// parent domain). The rest lose their Domain attribute (host-only
+// cookies), and under a path prefix their Path is moved under it.
+func (p *Proxy) filterSetCookies(h http.Header, prefix, host string) {
+	host = hostOnly(host)
 	lines := h.Values("Set-Cookie")
 	if len(lines) == 0 {
 		return
@@ -45,6 +48,10 @@ func (p *Proxy) filterSetCookies(h http.Header, prefix string) {
 		c, err := http.ParseSetCookie(line)
 		if err != nil || p.gatewayCookie(c.Name) {
 			p.log.Debug("share link: dropped a Set-Cookie from the tunnelled service", "line", line, "err", err)
+			continue
+		}
+		if d := strings.TrimPrefix(strings.ToLower(c.Domain), "."); d != "" && strings.HasSuffix(host, "."+d) {
+			p.log.Info("share link: dropped a Set-Cookie for a parent domain", "cookie", c.Name, "domain", c.Domain, "host", host)
 			continue
 		}
 		c.Domain = ""

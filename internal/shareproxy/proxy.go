@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tubegate/tubegate/internal/edge"
 	"github.com/tubegate/tubegate/internal/forward"
 	"github.com/tubegate/tubegate/internal/sharelink"
 	"github.com/tubegate/tubegate/internal/throttle"
@@ -171,6 +172,10 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, l sharelink.Link, 
 		return
 	}
 	t := &target{link: l, ep: ep, origin: forward.Addr{Net: "tcp", Address: r.RemoteAddr}, prefix: prefix, path: path}
+	// Uploads, downloads and WebSockets through a link are long-lived on
+	// purpose: the HTTP server's read deadline is not for them. Revoking the
+	// link or the tube going away ends them.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, t)))
 }
 
@@ -186,6 +191,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	// WebSocket origin checks it makes agree with the browser's.
 	out.Host = pr.In.Host
 	pr.SetXForwarded()
+	out.Header.Set("X-Forwarded-Proto", edge.Scheme(pr.In)) // also behind a TLS-terminating proxy
 	if t.prefix != "" {
 		out.Header.Set("X-Forwarded-Prefix", t.prefix)
 	}

@@ -345,14 +345,21 @@ func TestFilterSetCookies(t *testing.T) {
 	for _, v := range []string{
 		"tubegate_session=evil; Path=/", "__Host-tubegate_csrf=x; Path=/; Secure", "sid=1",
 		"app=1; Domain=example.net; Path=/; HttpOnly", "bare=2", "garbage",
+		"wide=1; Domain=links.test", "wider=1; Domain=.TEST", "own=1; Domain=a.links.test",
 	} {
 		h.Add("Set-Cookie", v)
 	}
-	p.filterSetCookies(h, "/s/tok")
+	p.filterSetCookies(h, "/s/tok", "a.links.test:8080")
 	got := strings.Join(h.Values("Set-Cookie"), " | ")
-	want := "app=1; Path=/s/tok/; HttpOnly | bare=2; Path=/s/tok/"
+	want := "app=1; Path=/s/tok/; HttpOnly | bare=2; Path=/s/tok/ | own=1; Path=/s/tok/"
 	if got != want {
 		t.Fatalf("Set-Cookie after filtering:\n got %s\nwant %s", got, want)
+	}
+	// A host-name link: no prefix, and a sibling's domain is as wide.
+	h = http.Header{"Set-Cookie": {"s=1; Domain=links.test; Path=/", "t=2; Path=/x"}}
+	p.filterSetCookies(h, "", "tok.links.test")
+	if got := strings.Join(h.Values("Set-Cookie"), " | "); got != "t=2; Path=/x" {
+		t.Fatalf("host-name link, Set-Cookie after filtering: %s, want t=2; Path=/x", got)
 	}
 }
 

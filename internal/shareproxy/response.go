@@ -27,7 +27,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		// Added beside any policy of the service's: browsers enforce all.
 		resp.Header.Add("Content-Security-Policy", pathLinkSandbox)
 	}
-	p.filterSetCookies(resp.Header, t.prefix)
+	p.filterSetCookies(resp.Header, t.prefix, resp.Request.Host)
 	for _, h := range []string{"Location", "Content-Location"} {
 		if loc := resp.Header.Get(h); loc != "" {
 			resp.Header.Set(h, rewriteLocation(loc, t, resp.Request))

@@ -9,13 +9,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/gorilla/securecookie"
 
+	"github.com/tubegate/tubegate/internal/edge"
 	"github.com/tubegate/tubegate/internal/throttle"
 	"github.com/tubegate/tubegate/internal/users"
 )
@@ -163,7 +162,7 @@ func (m *Manager) startSession(w http.ResponseWriter, r *http.Request, user stri
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: CookieName, Value: v, Path: "/", MaxAge: int(m.maxAge / time.Second),
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
+		HttpOnly: true, Secure: edge.Secure(r), SameSite: http.SameSiteStrictMode,
 	})
 	return s.CSRF, nil
 }
@@ -183,7 +182,7 @@ func (m *Manager) endSession(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: CookieName, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
+		HttpOnly: true, Secure: edge.Secure(r), SameSite: http.SameSiteStrictMode,
 	})
 }
 
@@ -195,11 +194,7 @@ func sameOrigin(r *http.Request) bool {
 		return false
 	}
 	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
+	return origin == "" || edge.SameOrigin(r, origin) // scheme, host and port
 }
 
 func randomToken(n int) string {
