@@ -118,40 +118,50 @@ func (t *Tube) run(ctx context.Context, chans <-chan ssh.NewChannel, reqs <-chan
 }
 
 // keepalive probes the client every KeepaliveInterval and closes the tube
-// after KeepaliveMax unanswered probes, until ctx ends. It runs from a
-// timer, so no goroutine waits between probes.
+// once it has answered nothing for KeepaliveInterval × KeepaliveMax, until
+// ctx ends. The deadline is kept by the timer, not by the probe: a probe
+// that cannot even be sent (the tube's writers are blocked) does not delay
+// it. At most one probe is in flight; no goroutine waits between probes.
 func (t *Tube) keepalive(ctx context.Context) {
 	interval := t.srv.limits.KeepaliveInterval
+	silence := interval * time.Duration(t.srv.limits.KeepaliveMax)
 	var (
-		mu     sync.Mutex
-		timer  *time.Timer
-		missed int // touched only by probe, which never runs twice at once
+		mu       sync.Mutex
+		timer    *time.Timer
+		answered = time.Now() // the last answer, or the tube's start
+		inFlight bool
 	)
 	probe := func() {
+		ok := t.Probe(ctx)
+		mu.Lock()
+		defer mu.Unlock()
+		inFlight = false
+		if ok {
+			answered = time.Now()
+		}
+	}
+	tick := func() {
 		if ctx.Err() != nil {
 			return
 		}
-		pctx, cancel := context.WithTimeout(ctx, interval)
-		ok := t.Probe(pctx)
-		cancel()
-		switch {
-		case ok:
-			missed = 0
-		case ctx.Err() != nil:
-			return
-		default:
-			if missed++; missed >= t.srv.limits.KeepaliveMax {
-				t.log.Warn("tube closed: keepalives unanswered", "missed", missed)
-				t.conn.Close()
-				return
-			}
-		}
 		mu.Lock()
-		timer.Reset(interval)
-		mu.Unlock()
+		defer mu.Unlock()
+		if quiet := time.Since(answered); quiet >= silence {
+			t.log.Warn("tube closed: keepalives unanswered", "silent_for", quiet.Round(time.Millisecond),
+				"limit", silence)
+			t.srv.cfg.Metrics.refused("keepalive_timeout")
+			go t.conn.Close()
+			return
+		}
+		if !inFlight {
+			inFlight = true
+			go probe()
+		}
+		// Wake at the next probe, or exactly at the deadline if sooner.
+		timer.Reset(min(interval, silence-time.Since(answered)))
 	}
 	mu.Lock()
-	timer = time.AfterFunc(interval, probe)
+	timer = time.AfterFunc(interval, tick)
 	mu.Unlock()
 	context.AfterFunc(ctx, func() {
 		mu.Lock()
