@@ -40,7 +40,11 @@ type Registry struct {
 	mu      sync.Mutex
 	byKey   map[string]*Endpoint
 	byOwner map[Owner]map[*Endpoint]struct{}
-	byUser  map[string]int
+	// byUser and perOwner count endpoints and the slots reserved for
+	// publishes under way, so that concurrent publishes cannot overshoot
+	// the caps: a slot is reserved, checked and counted in one step.
+	byUser   map[string]int
+	perOwner map[Owner]int
 }
 
 // NewRegistry returns an empty registry that logs to log.
@@ -49,7 +53,8 @@ func NewRegistry(log *slog.Logger) *Registry {
 		log:     log,
 		byKey:   make(map[string]*Endpoint),
 		byOwner: make(map[Owner]map[*Endpoint]struct{}),
-		byUser:  make(map[string]int),
+		byUser:   make(map[string]int),
+		perOwner: make(map[Owner]int),
 	}
 }
 
@@ -97,12 +102,53 @@ func (r *Registry) Publish(ctx context.Context, owner Owner, pol Policy, bind st
 	if port < 0 || port > 65535 {
 		return nil, refused("port %d out of range", port)
 	}
-	if r.MaxPerOwner > 0 && len(r.List(owner)) >= r.MaxPerOwner {
-		return nil, refused("this tube already holds %d forwards, the limit", r.MaxPerOwner)
+	if err := r.reserve(owner); err != nil {
+		return nil, err
 	}
-	if n := r.userCount(owner.User()); r.MaxPerUser > 0 && n >= r.MaxPerUser {
-		return nil, refused("%s already holds %d forwards across their connections, the limit", owner.User(), n)
+	ep, err := r.publish(ctx, owner, pol, bind, port)
+	if err != nil {
+		r.release(owner)
+		return nil, err
 	}
+	return ep, nil
+}
+
+// reserve takes one endpoint slot of owner and of its user, or refuses
+// when either is at its cap.
+func (r *Registry) reserve(owner Owner) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n := r.perOwner[owner]; r.MaxPerOwner > 0 && n >= r.MaxPerOwner {
+		return refused("this tube already holds %d forwards, the limit", n)
+	}
+	user := owner.User()
+	if n := r.byUser[user]; r.MaxPerUser > 0 && n >= r.MaxPerUser {
+		return refused("%s already holds %d forwards across their connections, the limit", user, n)
+	}
+	r.perOwner[owner]++
+	r.byUser[user]++
+	return nil
+}
+
+// release gives back a slot taken by reserve; the caller holds no lock.
+func (r *Registry) release(owner Owner) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.releaseLocked(owner)
+}
+
+func (r *Registry) releaseLocked(owner Owner) {
+	if r.perOwner[owner]--; r.perOwner[owner] <= 0 {
+		delete(r.perOwner, owner)
+	}
+	user := owner.User()
+	if r.byUser[user]--; r.byUser[user] <= 0 {
+		delete(r.byUser, user)
+	}
+}
+
+// publish does Publish's work in a slot already reserved.
+func (r *Registry) publish(ctx context.Context, owner Owner, pol Policy, bind string, port int) (*Endpoint, error) {
 	if IsVirtualName(bind) {
 		return r.publishName(ctx, owner, bind, port)
 	}
@@ -192,14 +238,7 @@ func (r *Registry) insert(ep *Endpoint) error {
 		r.byOwner[ep.Owner] = set
 	}
 	set[ep] = struct{}{}
-	r.byUser[ep.Owner.User()]++
 	return nil
-}
-
-func (r *Registry) userCount(user string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.byUser[user]
 }
 
 func (r *Registry) accept(ep *Endpoint) {
@@ -250,9 +289,7 @@ func (r *Registry) Unpublish(ep *Endpoint) {
 	if set := r.byOwner[ep.Owner]; set != nil {
 		if _, ok := set[ep]; ok {
 			delete(set, ep)
-			if r.byUser[ep.Owner.User()]--; r.byUser[ep.Owner.User()] <= 0 {
-				delete(r.byUser, ep.Owner.User())
-			}
+			r.releaseLocked(ep.Owner)
 		}
 		if len(set) == 0 {
 			delete(r.byOwner, ep.Owner)

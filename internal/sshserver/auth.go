@@ -18,8 +18,9 @@ const extUser = "tubegate-user"
 const serverVersion = "SSH-2.0-Tubegate"
 
 // serverConfig builds the per-tube SSH configuration: the auth callbacks
-// close over the tube's transport and its pre-authenticated user, if any.
-func (s *Server) serverConfig(opts ConnOptions, log *slog.Logger) *ssh.ServerConfig {
+// close over the tube's transport, its pre-authenticated user, if any, and
+// its tube slot, which admit reserves for the user who authenticates.
+func (s *Server) serverConfig(opts ConnOptions, log *slog.Logger, slot *tubeSlot) *ssh.ServerConfig {
 	cfg := &ssh.ServerConfig{
 		ServerVersion: serverVersion,
 		MaxAuthTries:  s.limits.MaxAuthTries,
@@ -41,7 +42,7 @@ func (s *Server) serverConfig(opts ConnOptions, log *slog.Logger) *ssh.ServerCon
 			if _, err := s.cfg.Users.Get(user); err != nil {
 				return nil, fmt.Errorf("session user %s: %w", user, err)
 			}
-			return s.admit(user)
+			return s.admit(slot, user)
 		}
 		return cfg
 	}
@@ -61,22 +62,23 @@ func (s *Server) serverConfig(opts ConnOptions, log *slog.Logger) *ssh.ServerCon
 			s.cfg.Failures.Failed(src, time.Now())
 			return nil, err
 		}
-		return s.admit(u.Name)
+		return s.admit(slot, u.Name)
 	}
 	cfg.PublicKeyCallback = func(md ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
 		u, err := s.cfg.Users.CheckKey(md.User(), key)
 		if err != nil {
 			return nil, err
 		}
-		return s.admit(u.Name)
+		return s.admit(slot, u.Name)
 	}
 	return cfg
 }
 
 // admit accepts an authenticated user unless they already hold as many
-// tubes as the limit allows; the refusal is shown to the client.
-func (s *Server) admit(user string) (*ssh.Permissions, error) {
-	if n := s.userTubes(user); n >= s.limits.MaxTubesPerUser {
+// tubes as the limit allows: it reserves the tube's slot for the user
+// under the lock that counts tubes. The refusal is shown to the client.
+func (s *Server) admit(slot *tubeSlot, user string) (*ssh.Permissions, error) {
+	if n, ok := s.reserveTube(slot, user); !ok {
 		s.cfg.Metrics.refused("tubes_per_user")
 		return nil, &ssh.BannerError{
 			Err:     errors.New("too many tubes"),

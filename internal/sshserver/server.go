@@ -202,7 +202,9 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn, opts ConnOptions) {
 		return
 	}
 	c.SetDeadline(time.Now().Add(s.limits.HandshakeTimeout))
-	sc, chans, reqs, err := ssh.NewServerConn(c, s.serverConfig(opts, log))
+	var slot tubeSlot
+	defer s.releaseTube(&slot) // whatever is still reserved when the tube ends
+	sc, chans, reqs, err := ssh.NewServerConn(c, s.serverConfig(opts, log, &slot))
 	s.endHandshake(src)
 	if err != nil {
 		log.Info("tube closed during handshake", "err", err)
@@ -210,8 +212,9 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn, opts ConnOptions) {
 		return
 	}
 	c.SetDeadline(time.Time{})
-	t := newTube(s, id, c, sc, opts.Transport, log.With("user", sc.Permissions.Extensions[extUser]))
-	if err := s.addTube(t); err != nil {
+	user := sc.Permissions.Extensions[extUser]
+	t := newTube(s, id, c, sc, opts.Transport, log.With("user", user))
+	if err := s.addTube(t, &slot); err != nil {
 		t.log.Warn("tube refused", "err", err)
 		sc.Close()
 		return
@@ -251,14 +254,67 @@ func (s *Server) Tubes() int {
 	return len(s.tubes)
 }
 
-func (s *Server) addTube(t *Tube) error {
+// tubeSlot is one place in a user's count of tubes, reserved when the
+// user authenticates and handed to the tube, so that concurrent handshakes
+// cannot overshoot MaxTubesPerUser. The zero value holds nothing.
+type tubeSlot struct {
+	user string // "" when nothing is reserved
+}
+
+// reserveTube reserves slot for user, giving back what it held for an
+// earlier attempt of the same handshake (SSH allows another user name per
+// attempt). It reports the user's count and whether the slot was taken.
+func (s *Server) reserveTube(slot *tubeSlot, user string) (int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if slot.user == user {
+		return s.perUser[user], true
+	}
+	s.releaseLocked(slot)
+	if n := s.perUser[user]; n >= s.limits.MaxTubesPerUser {
+		return n, false
+	}
+	s.perUser[user]++
+	slot.user = user
+	return s.perUser[user], true
+}
+
+func (s *Server) releaseTube(slot *tubeSlot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.releaseLocked(slot)
+}
+
+func (s *Server) releaseLocked(slot *tubeSlot) {
+	if slot.user == "" {
+		return
+	}
+	if s.perUser[slot.user]--; s.perUser[slot.user] <= 0 {
+		delete(s.perUser, slot.user)
+	}
+	slot.user = ""
+}
+
+// addTube registers t in the slot reserved for its user, which it then
+// owns (removeTube gives it back). A handshake may end as another user than
+// the slot was last reserved for (a public key accepted in an earlier
+// attempt): the slot is then reserved again, under the cap.
+func (s *Server) addTube(t *Tube, slot *tubeSlot) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
 		return errors.New("gateway is shutting down")
 	}
+	if slot.user != t.user {
+		s.releaseLocked(slot)
+		if n := s.perUser[t.user]; n >= s.limits.MaxTubesPerUser {
+			s.cfg.Metrics.refused("tubes_per_user")
+			return fmt.Errorf("%s already has %d connections, the limit", t.user, n)
+		}
+		s.perUser[t.user]++
+	}
+	slot.user = "" // the tube owns the count now
 	s.tubes[t] = struct{}{}
-	s.perUser[t.user]++
 	s.cfg.Metrics.tubeOpened(t.transport)
 	return nil
 }
@@ -271,12 +327,6 @@ func (s *Server) removeTube(t *Tube) {
 	}
 	s.mu.Unlock()
 	s.cfg.Metrics.tubeClosed(t.transport)
-}
-
-func (s *Server) userTubes(user string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.perUser[user]
 }
 
 func (s *Server) beginHandshake(src string) bool {
