@@ -50,9 +50,9 @@ type Registry struct {
 // NewRegistry returns an empty registry that logs to log.
 func NewRegistry(log *slog.Logger) *Registry {
 	return &Registry{
-		log:     log,
-		byKey:   make(map[string]*Endpoint),
-		byOwner: make(map[Owner]map[*Endpoint]struct{}),
+		log:      log,
+		byKey:    make(map[string]*Endpoint),
+		byOwner:  make(map[Owner]map[*Endpoint]struct{}),
 		byUser:   make(map[string]int),
 		perOwner: make(map[Owner]int),
 	}
