@@ -30,6 +30,7 @@ func newUserAdd() *cobra.Command {
 		keyFiles           []string
 		passwordStdin      bool
 		permitOpen, listen []string
+		names              []string
 		admin              bool
 	)
 	cmd := &cobra.Command{
@@ -39,16 +40,20 @@ func newUserAdd() *cobra.Command {
 repeatable) and/or a password (--password-stdin reads it from standard input).
 
 Policy, in OpenSSH's permitopen / permitlisten style:
-  --permit-open HOST:PORT     a destination the gateway may dial for the user (ssh -L/-J/-W),
-                              or another user's virtual name; * is allowed for host or port,
-                              HOST may be an address or CIDR prefix. Default: nothing.
+  --permit-open HOST:PORT     a real destination the gateway may dial for the user (ssh -L/-J/-W);
+                              * is allowed for host or port, HOST may be an address or CIDR
+                              prefix. NAME@OWNER:PORT reaches user OWNER's virtual name NAME
+                              (NAME may be a glob). Default: nothing.
   --permit-listen [HOST:]PORT where the user may publish with ssh -R. Default: any
-                              unprivileged loopback port. Virtual names are always allowed.`,
-		Example: `  gateway user add alice --key ~/.ssh/id_ed25519.pub
-  echo 's3cret-pass' | gateway user add bob --password-stdin --permit-open myhost:22`,
+                              unprivileged loopback port.
+  --permit-name GLOB          virtual names the user may publish besides their own namespace
+                              (NAME and *.NAME for user NAME: myhost.alice). A glob never takes
+                              another user's namespace or a name their --permit-name gives exactly.`,
+		Example: `  gateway user add alice --key ~/.ssh/id_ed25519.pub --permit-name myhost
+  echo 's3cret-pass' | gateway user add bob --password-stdin --permit-open myhost@alice:22`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			u := users.User{Name: args[0], Admin: admin, PermitOpen: permitOpen, PermitListen: listen}
+			u := users.User{Name: args[0], Admin: admin, PermitOpen: permitOpen, PermitListen: listen, PermitName: names}
 			for _, f := range keyFiles {
 				data, err := os.ReadFile(f)
 				if err != nil {
@@ -88,6 +93,7 @@ Policy, in OpenSSH's permitopen / permitlisten style:
 	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read a password from standard input")
 	cmd.Flags().StringArrayVar(&permitOpen, "permit-open", nil, "HOST:PORT the user may connect to; repeatable")
 	cmd.Flags().StringArrayVar(&listen, "permit-listen", nil, "[HOST:]PORT the user may listen on; repeatable")
+	cmd.Flags().StringArrayVar(&names, "permit-name", nil, "GLOB of virtual names the user may publish beyond their namespace; repeatable")
 	cmd.Flags().BoolVar(&admin, "admin", false, "make the user an administrator")
 	return cmd
 }
@@ -116,7 +122,7 @@ func newUserList() *cobra.Command {
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tADMIN\tLOGIN\tPERMIT-OPEN\tPERMIT-LISTEN")
+			fmt.Fprintln(tw, "NAME\tADMIN\tLOGIN\tPERMIT-OPEN\tPERMIT-LISTEN\tPERMIT-NAME")
 			for _, u := range list {
 				var login []string
 				if len(u.Keys) > 0 {
@@ -129,7 +135,9 @@ func newUserList() *cobra.Command {
 				if u.PermitListen != nil {
 					listen = orNone(u.PermitListen)
 				}
-				fmt.Fprintf(tw, "%s\t%v\t%s\t%s\t%s\n", u.Name, u.Admin, orNone(login), orNone(u.PermitOpen), listen)
+				names := append([]string{u.Name, "*." + u.Name}, u.PermitName...)
+				fmt.Fprintf(tw, "%s\t%v\t%s\t%s\t%s\t%s\n", u.Name, u.Admin, orNone(login), orNone(u.PermitOpen), listen,
+					strings.Join(names, ","))
 			}
 			return tw.Flush()
 		},

@@ -18,6 +18,8 @@ func newUserSet() *cobra.Command {
 		permitOpen, listen   []string
 		clearOpen, defListen bool
 		admin                bool
+		names                []string
+		defNames             bool
 	)
 	cmd := &cobra.Command{
 		Use:   "set NAME",
@@ -28,9 +30,12 @@ func newUserSet() *cobra.Command {
   --permit-open H:P     replace the permit-open list (repeatable); --clear-permit-open empties it
   --permit-listen [H:]P replace the permit-listen list (repeatable); --default-listen restores
                         the default (any unprivileged loopback port)
+  --permit-name GLOB    replace the extra virtual names the user may publish (repeatable);
+                        --default-names leaves only their namespace (NAME, *.NAME)
   --admin=true|false    make or unmake an administrator
 A running gateway applies the change to the user's next request, live tubes included.`,
-		Example: `  gateway user set bob --permit-open myhost:22 --permit-open 10.0.0.0/8:443
+		Example: `  gateway user set bob --permit-open myhost@alice:22 --permit-open 10.0.0.0/8:443
+  gateway user set alice --permit-name myhost --permit-name 'db-*'
   gateway user set alice --key new_laptop.pub`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -81,6 +86,11 @@ A running gateway applies the change to the user's next request, live tubes incl
 				} else if defListen {
 					u.PermitListen = nil
 				}
+				if f.Changed("permit-name") {
+					u.PermitName = names
+				} else if defNames {
+					u.PermitName = nil
+				}
 				if f.Changed("admin") {
 					u.Admin = admin
 				}
@@ -106,9 +116,12 @@ A running gateway applies the change to the user's next request, live tubes incl
 	f.BoolVar(&clearOpen, "clear-permit-open", false, "empty permit-open: the user may dial nothing")
 	f.StringArrayVar(&listen, "permit-listen", nil, "replace permit-listen with these [HOST:]PORT rules; repeatable")
 	f.BoolVar(&defListen, "default-listen", false, "restore the default permit-listen")
+	f.StringArrayVar(&names, "permit-name", nil, "replace the extra virtual names the user may publish with these GLOBs; repeatable")
+	f.BoolVar(&defNames, "default-names", false, "only the user's own namespace (NAME, *.NAME) again")
 	f.BoolVar(&admin, "admin", false, "administrator: --admin=true or --admin=false")
 	cmd.MarkFlagsMutuallyExclusive("password-stdin", "no-password")
 	cmd.MarkFlagsMutuallyExclusive("permit-open", "clear-permit-open")
 	cmd.MarkFlagsMutuallyExclusive("permit-listen", "default-listen")
+	cmd.MarkFlagsMutuallyExclusive("permit-name", "default-names")
 	return cmd
 }

@@ -16,10 +16,17 @@ import (
 type Rule struct {
 	Host string // a name, an IP address, a CIDR prefix, or "*"
 	Port string // a number or "*"
+	// Owner, set only in permit-open, makes the rule name another user's
+	// virtual names (NAME@OWNER:PORT, NAME a glob) instead of real
+	// destinations.
+	Owner string
 }
 
 // String renders the rule the way it is written on the command line.
 func (r Rule) String() string {
+	if r.Owner != "" {
+		return r.Host + "@" + r.Owner + ":" + r.Port
+	}
 	if strings.Contains(r.Host, ":") && !strings.Contains(r.Host, "/") {
 		return "[" + r.Host + "]:" + r.Port
 	}
@@ -27,7 +34,8 @@ func (r Rule) String() string {
 }
 
 // ParseOpenRule parses a permitopen entry: HOST:PORT, [V6]:PORT, with "*"
-// allowed for either part.
+// allowed for either part, for real destinations; NAME@OWNER:PORT for the
+// virtual names of user OWNER (NAME a glob such as * or db-*).
 func ParseOpenRule(s string) (Rule, error) {
 	host, port, err := splitHostPort(s)
 	if err != nil {
@@ -35,6 +43,18 @@ func ParseOpenRule(s string) (Rule, error) {
 	}
 	if host == "" {
 		return Rule{}, fmt.Errorf("permit-open %q: missing host (write * for any host)", s)
+	}
+	if name, owner, ok := strings.Cut(host, "@"); ok {
+		if name == "" || owner == "" || strings.Contains(owner, "@") {
+			return Rule{}, fmt.Errorf("permit-open %q: write NAME@OWNER:PORT for another user's virtual name", s)
+		}
+		nr, err := ParseNameRule(name)
+		if err != nil {
+			return Rule{}, fmt.Errorf("permit-open %q: %w", s, err)
+		}
+		r, err := newRule(string(nr), port, "permit-open", s)
+		r.Owner = strings.ToLower(owner)
+		return r, err
 	}
 	return newRule(host, port, "permit-open", s)
 }
@@ -108,12 +128,16 @@ func (r Rule) matchHost(name string, addr netip.Addr) bool {
 
 // Policy is what one user may dial (direct-tcpip) and publish (tcpip-forward).
 type Policy struct {
-	// Open lists the destinations the gateway may dial for the user, and the
-	// other users' virtual names the user may reach. Empty: none.
+	// Open lists the destinations the gateway may dial for the user (rules
+	// without an Owner), and the other users' virtual names the user may
+	// reach (rules with one). Empty: none.
 	Open []Rule
 	// Listen lists where the user may publish ports. Nil: the default, any
-	// unprivileged loopback port. Virtual names are always allowed.
+	// unprivileged loopback port.
 	Listen []Rule
+	// Names lists the virtual names the user may publish besides their own
+	// namespace (see AllowsName). Empty: their namespace only.
+	Names []NameRule
 }
 
 // DefaultListen is the listen policy of a user with no permit-listen rules.
@@ -124,7 +148,18 @@ var DefaultListen = []Rule{{Host: "localhost", Port: "*"}}
 // not resolved, as for a virtual name).
 func (p Policy) AllowsOpen(name string, addr netip.Addr, port int) bool {
 	for _, r := range p.Open {
-		if r.matchPort(port) && r.matchHost(name, addr) {
+		if r.Owner == "" && r.matchPort(port) && r.matchHost(name, addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// AllowsOpenName reports whether the user may reach owner's virtual name
+// name:port: only a rule naming that owner (NAME@OWNER:PORT) grants it.
+func (p Policy) AllowsOpenName(owner, name string, port int) bool {
+	for _, r := range p.Open {
+		if r.Owner != "" && strings.EqualFold(r.Owner, owner) && r.matchPort(port) && NameRule(r.Host).match(name) {
 			return true
 		}
 	}

@@ -20,12 +20,12 @@ func mustOpen(t *testing.T, specs ...string) Policy {
 
 func TestParseOpenRule(t *testing.T) {
 	good := map[string]Rule{
-		"db.internal:5432": {"db.internal", "5432"},
-		"*:80":             {"*", "80"},
-		"10.0.0.1:*":       {"10.0.0.1", "*"},
-		"[::1]:22":         {"::1", "22"},
-		"10.0.0.0/8:443":   {"10.0.0.0/8", "443"},
-		"MyHost:022":       {"myhost", "22"},
+		"db.internal:5432": {Host: "db.internal", Port: "5432"},
+		"*:80":             {Host: "*", Port: "80"},
+		"10.0.0.1:*":       {Host: "10.0.0.1", Port: "*"},
+		"[::1]:22":         {Host: "::1", Port: "22"},
+		"10.0.0.0/8:443":   {Host: "10.0.0.0/8", Port: "443"},
+		"MyHost:022":       {Host: "myhost", Port: "22"},
 	}
 	for in, want := range good {
 		got, err := ParseOpenRule(in)
@@ -42,11 +42,11 @@ func TestParseOpenRule(t *testing.T) {
 
 func TestParseListenRule(t *testing.T) {
 	good := map[string]Rule{
-		"8080":         {"localhost", "8080"},
-		"*":            {"localhost", "*"},
-		"*:443":        {"*", "443"},
-		"0.0.0.0:8080": {"0.0.0.0", "8080"},
-		":22":          {"localhost", "22"},
+		"8080":         {Host: "localhost", Port: "8080"},
+		"*":            {Host: "localhost", Port: "*"},
+		"*:443":        {Host: "*", Port: "443"},
+		"0.0.0.0:8080": {Host: "0.0.0.0", Port: "8080"},
+		":22":          {Host: "localhost", Port: "22"},
 	}
 	for in, want := range good {
 		got, err := ParseListenRule(in)

@@ -180,8 +180,8 @@ func (r *Registry) publish(ctx context.Context, owner Owner, pol Policy, bind st
 }
 
 func (r *Registry) publishName(ctx context.Context, owner Owner, name string, port int) (*Endpoint, error) {
-	if !ValidName(name) {
-		return nil, refused("%q is not a valid virtual name", name)
+	if err := CheckName(name); err != nil {
+		return nil, refused("virtual name: %v", err)
 	}
 	if port == 0 {
 		return nil, refused("virtual name %s needs an explicit port", name)

@@ -97,7 +97,15 @@ func (t *Tube) connectTarget(ctx context.Context, host string, port int, origin 
 	}
 	target := forward.JoinHostPort(host, port)
 	if ep := t.srv.cfg.Registry.Lookup(host, port); ep != nil {
-		if ep.Owner.User() != t.user && !pol.AllowsOpen(host, addrOf(ep), port) {
+		owner := ep.Owner.User()
+		switch {
+		case owner == t.user:
+		case ep.Virtual && pol.AllowsOpenName(owner, host, port):
+		case ep.Virtual:
+			// Another user's name, not granted to this one by NAME@OWNER:
+			// the target can only mean a real host of that name.
+			return t.dialPermitted(ctx, pol, host, port)
+		case !pol.AllowsOpen(host, addrOf(ep), port):
 			return nil, refusal{fmt.Sprintf("%s may not connect to %s (published by another user; not in permit-open)", t.user, target)}
 		}
 		dctx, cancel := context.WithTimeout(ctx, t.srv.limits.DialTimeout)
@@ -108,6 +116,13 @@ func (t *Tube) connectTarget(ctx context.Context, host string, port int, origin 
 		}
 		return c, nil
 	}
+	return t.dialPermitted(ctx, pol, host, port)
+}
+
+// dialPermitted dials the real destination host:port, if the policy's
+// permit-open allows it.
+func (t *Tube) dialPermitted(ctx context.Context, pol forward.Policy, host string, port int) (net.Conn, error) {
+	target := forward.JoinHostPort(host, port)
 	addr, err := t.permittedAddr(ctx, pol, host, port)
 	if err != nil {
 		return nil, err

@@ -77,7 +77,7 @@ func TestForwardLimitsHoldUnderConcurrency(t *testing.T) {
 				defer wg.Done()
 				<-start
 				// Virtual names and loopback listeners, which take longer.
-				req := forwardRequest{fmt.Sprintf("t%d-n%d", i, j), 22}
+				req := forwardRequest{fmt.Sprintf("t%d-n%d.alice", i, j), 22}
 				if j%2 == 1 {
 					req = forwardRequest{"127.0.0.1", 0}
 				}

@@ -83,18 +83,18 @@ func TestRemoteForwardAllocatesAndCarries(t *testing.T) {
 func TestVirtualNameAcrossUsers(t *testing.T) {
 	g := startGateway(t, Limits{})
 	g.addUser(t, "alice")
-	g.addUser(t, "bob", "myhost:22")
+	g.addUser(t, "bob", "myhost.alice@alice:22")
 	g.addUser(t, "carol")
 	alice := g.dial(t, "alice")
-	ok, reply, err := alice.SendRequest("tcpip-forward", true, ssh.Marshal(forwardRequest{"myhost", 22}))
+	ok, reply, err := alice.SendRequest("tcpip-forward", true, ssh.Marshal(forwardRequest{"myhost.alice", 22}))
 	if err != nil || !ok {
-		t.Fatalf("publish myhost:22: ok=%v err=%v reply=%x", ok, err, reply)
+		t.Fatalf("publish myhost.alice:22: ok=%v err=%v reply=%x", ok, err, reply)
 	}
 	forwarded := alice.HandleChannelOpen("forwarded-tcpip") // before any can arrive
 	go func() {
 		for nc := range forwarded {
 			var p forwardedPayload
-			if ssh.Unmarshal(nc.ExtraData(), &p) != nil || p.Addr != "myhost" || p.Port != 22 {
+			if ssh.Unmarshal(nc.ExtraData(), &p) != nil || p.Addr != "myhost.alice" || p.Port != 22 {
 				nc.Reject(ssh.ConnectionFailed, "unexpected forwarded-tcpip payload")
 				continue
 			}
@@ -112,19 +112,19 @@ func TestVirtualNameAcrossUsers(t *testing.T) {
 		if who != "alice" {
 			client = g.dial(t, who)
 		}
-		conn, err := client.Dial("tcp", "myhost:22")
+		conn, err := client.Dial("tcp", "myhost.alice:22")
 		if err != nil {
-			t.Fatalf("%s to myhost:22: %v", who, err)
+			t.Fatalf("%s to myhost.alice:22: %v", who, err)
 		}
 		echoOnce(t, conn)
 	}
 	carol := g.dial(t, "carol")
-	_, err = carol.Dial("tcp", "myhost:22")
+	_, err = carol.Dial("tcp", "myhost.alice:22")
 	if err == nil || !strings.Contains(err.Error(), "administratively prohibited") {
 		t.Errorf("carol to myhost:22: err = %v, want administratively prohibited", err)
 	}
 	// Another user cannot claim the name.
-	ok, _, err = carol.SendRequest("tcpip-forward", true, ssh.Marshal(forwardRequest{"myhost", 22}))
+	ok, _, err = carol.SendRequest("tcpip-forward", true, ssh.Marshal(forwardRequest{"myhost.alice", 22}))
 	if err != nil || ok {
 		t.Errorf("carol claiming myhost:22: ok=%v err=%v, want refused", ok, err)
 	}
@@ -168,7 +168,7 @@ func TestSessionPrintsStatus(t *testing.T) {
 	g := startGateway(t, Limits{})
 	g.addUser(t, "alice")
 	c := g.dial(t, "alice")
-	if ok, _, err := c.SendRequest("tcpip-forward", true, ssh.Marshal(forwardRequest{"web", 80})); !ok || err != nil {
+	if ok, _, err := c.SendRequest("tcpip-forward", true, ssh.Marshal(forwardRequest{"web.alice", 80})); !ok || err != nil {
 		t.Fatalf("publish: %v %v", ok, err)
 	}
 	sess, err := c.NewSession()
@@ -179,7 +179,7 @@ func TestSessionPrintsStatus(t *testing.T) {
 	if err != nil {
 		t.Fatalf("status: %v", err)
 	}
-	for _, want := range []string{"you are alice", "web:80", "virtual name"} {
+	for _, want := range []string{"you are alice", "web.alice:80", "virtual name"} {
 		if !bytes.Contains(out, []byte(want)) {
 			t.Errorf("status output lacks %q:\n%s", want, out)
 		}

@@ -273,6 +273,9 @@ func (t *Tube) publish(ctx context.Context, req *ssh.Request) {
 	spec := forward.JoinHostPort(fr.BindAddr, int(fr.BindPort))
 	var ep *forward.Endpoint
 	pol, err := t.srv.cfg.Users.Policy(t.user)
+	if err == nil && forward.IsVirtualName(fr.BindAddr) {
+		err = t.mayPublishName(pol, fr.BindAddr)
+	}
 	if err == nil {
 		ep, err = t.srv.cfg.Registry.Publish(ctx, t, pol, fr.BindAddr, int(fr.BindPort))
 	}
@@ -289,6 +292,29 @@ func (t *Tube) publish(ctx context.Context, req *ssh.Request) {
 		reply = ssh.Marshal(struct{ Port uint32 }{uint32(ep.BindPort)})
 	}
 	req.Reply(true, reply)
+}
+
+// mayPublishName applies the namespace rule (see package forward) to a
+// virtual name the tube asks to publish.
+func (t *Tube) mayPublishName(pol forward.Policy, name string) error {
+	if err := forward.CheckName(name); err != nil {
+		return fmt.Errorf("%w: %v", forward.ErrRefused, err)
+	}
+	if !pol.AllowsName(t.user, name) {
+		return fmt.Errorf("%w: %s may publish names under %s (like myhost.%s), not %s, unless --permit-name allows it",
+			forward.ErrRefused, t.user, t.user, t.user, name)
+	}
+	if pol.Claims(t.user, name) {
+		return nil
+	}
+	other, err := t.srv.cfg.Users.NameClaimant(name, t.user)
+	if err != nil {
+		return fmt.Errorf("name %s: %w", name, err)
+	}
+	if other != "" {
+		return fmt.Errorf("%w: the name %s is reserved for another user", forward.ErrRefused, name)
+	}
+	return nil
 }
 
 type forwardedPayload struct {

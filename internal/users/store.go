@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +26,7 @@ type User struct {
 	Keys         []string  `json:"keys,omitempty"`
 	PermitOpen   []string  `json:"permit_open,omitempty"`
 	PermitListen []string  `json:"permit_listen,omitempty"`
+	PermitName   []string  `json:"permit_name,omitempty"`
 	Created      time.Time `json:"created"`
 }
 
@@ -44,6 +46,13 @@ func (u *User) Policy() (forward.Policy, error) {
 			return p, fmt.Errorf("user %s: %w", u.Name, err)
 		}
 		p.Listen = append(p.Listen, r)
+	}
+	for _, s := range u.PermitName {
+		r, err := forward.ParseNameRule(s)
+		if err != nil {
+			return p, fmt.Errorf("user %s: %w", u.Name, err)
+		}
+		p.Names = append(p.Names, r)
 	}
 	return p, nil
 }
@@ -127,6 +136,29 @@ func (s *Store) Policy(name string) (forward.Policy, error) {
 		return forward.Policy{}, err
 	}
 	return u.Policy()
+}
+
+// NameClaimant returns a user other than user whose policy claims the
+// virtual name (their namespace, or an exact --permit-name), or "".
+func (s *Store) NameClaimant(name, user string) (string, error) {
+	m, err := s.snapshot()
+	if err != nil {
+		return "", err
+	}
+	for _, u := range m {
+		if u.Name == user {
+			continue
+		}
+		if forward.InNamespace(u.Name, name) {
+			return u.Name, nil
+		}
+		for _, r := range u.PermitName {
+			if nr, err := forward.ParseNameRule(r); err == nil && nr.Exact() && string(nr) == strings.ToLower(name) {
+				return u.Name, nil
+			}
+		}
+	}
+	return "", nil
 }
 
 // List returns every user, ordered by name.
