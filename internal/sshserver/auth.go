@@ -1,12 +1,15 @@
 package sshserver
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/tubegate/tubegate/internal/throttle"
+	"github.com/tubegate/tubegate/internal/users"
 )
 
 // extUser is the Permissions extension that carries the gateway user a
@@ -19,7 +22,8 @@ const serverVersion = "SSH-2.0-Tubegate"
 
 // serverConfig builds the per-tube SSH configuration: the auth callbacks
 // close over the tube's transport and its pre-authenticated user, if any.
-func (s *Server) serverConfig(opts ConnOptions, log *slog.Logger) *ssh.ServerConfig {
+// ctx bounds the wait for a password check (the handshake's lifetime).
+func (s *Server) serverConfig(ctx context.Context, opts ConnOptions, log *slog.Logger) *ssh.ServerConfig {
 	cfg := &ssh.ServerConfig{
 		ServerVersion: serverVersion,
 		MaxAuthTries:  s.limits.MaxAuthTries,
@@ -48,18 +52,24 @@ func (s *Server) serverConfig(opts ConnOptions, log *slog.Logger) *ssh.ServerCon
 	cfg.PasswordCallback = func(md ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
 		// Every guess costs a bcrypt: guesses are counted per source, like
 		// OpenSSH's PerSourcePenalties, and across the web login too.
-		src := sourceKey(md.RemoteAddr())
-		if !s.cfg.Failures.Allowed(src, time.Now()) {
+		var u users.User
+		ok, err := s.cfg.Failures.Check(ctx, "ssh", sourceKey(md.RemoteAddr()), func() bool {
+			var err error
+			u, err = s.cfg.Users.CheckPassword(md.User(), string(pw))
+			return err == nil
+		})
+		if errors.Is(err, throttle.ErrThrottled) {
 			s.cfg.Metrics.refused("password_throttle")
 			return nil, &ssh.BannerError{
-				Err:     errors.New("too many wrong passwords from this source"),
+				Err:     err,
 				Message: "tubegate: too many wrong passwords from your address; wait a minute\r\n",
 			}
 		}
-		u, err := s.cfg.Users.CheckPassword(md.User(), string(pw))
 		if err != nil {
-			s.cfg.Failures.Failed(src, time.Now())
-			return nil, err
+			return nil, fmt.Errorf("password not checked: %w", err)
+		}
+		if !ok {
+			return nil, users.ErrBadCredentials
 		}
 		return s.admit(u.Name)
 	}

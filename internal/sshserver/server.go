@@ -202,7 +202,9 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn, opts ConnOptions) {
 		return
 	}
 	c.SetDeadline(time.Now().Add(s.limits.HandshakeTimeout))
-	sc, chans, reqs, err := ssh.NewServerConn(c, s.serverConfig(opts, log))
+	hctx, hcancel := context.WithTimeout(ctx, s.limits.HandshakeTimeout)
+	sc, chans, reqs, err := ssh.NewServerConn(c, s.serverConfig(hctx, opts, log))
+	hcancel()
 	s.endHandshake(src)
 	if err != nil {
 		log.Info("tube closed during handshake", "err", err)
