@@ -16,9 +16,9 @@ import (
 
 // gatewayOpts selects the optional listeners of `gateway serve`.
 type gatewayOpts struct {
-	sshListen       bool   // also serve native SSH on --ssh-listen 127.0.0.1:0
-	tlsCert, tlsKey string // serve HTTPS / wss:// with these PEM files
-	caFile          string // CA that signed tlsCert; the test's HTTP client trusts it
+	sshListen       bool     // also serve native SSH on --ssh-listen 127.0.0.1:0
+	tlsCert, tlsKey string   // serve HTTPS / wss:// with these PEM files
+	caFile          string   // CA that signed tlsCert; the test's HTTP client trusts it
 	args            []string // more `gateway serve` flags
 	env             []string // more environment for the process
 }
