@@ -137,7 +137,8 @@ func serve(ctx context.Context, o serveOptions) error {
 	// One count of wrong passwords per source for the web login, share
 	// links' basic auth and SSH password auth: guesses cannot be tripled
 	// by switching between them.
-	failures := throttle.New(webauth.DefaultMaxFailures, time.Minute)
+	reg := prometheus.NewRegistry()
+	failures := throttle.New(webauth.DefaultMaxFailures, time.Minute, throttle.WithMetrics(reg))
 	auth, err := webauth.New(webauth.Config{Dir: o.data, Users: store, Log: log, Failures: failures})
 	if err != nil {
 		return err
@@ -147,7 +148,6 @@ func serve(ctx context.Context, o serveOptions) error {
 		log.Warn("this binary has no web page: build it with `make build`")
 	}
 
-	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registry := forward.NewRegistry(log)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{

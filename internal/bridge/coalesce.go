@@ -23,6 +23,10 @@ const fragmentHold = 500 * time.Microsecond
 // maxHeld caps the bytes held back, so the buffer stays small.
 const maxHeld = 4 * fragmentSize
 
+// closeFlushWait bounds how long Close spends sending held bytes to a peer
+// that does not read.
+const closeFlushWait = time.Second
+
 // heldPool recycles the buffers of held fragments: a connection holds one
 // only between a fragment and the write that completes it.
 var heldPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
@@ -33,16 +37,20 @@ var heldPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return 
 type coalescer struct {
 	write func([]byte) (int, error)
 
-	mu    sync.Mutex
-	held  *[]byte // nil when nothing is held
-	timer *time.Timer
-	err   error // a failed timed flush, returned by the next Write
+	mu     sync.Mutex
+	held   *[]byte // nil when nothing is held
+	timer  *time.Timer
+	err    error // a failed timed flush, returned by the next Write
+	closed bool
 }
 
 // Write sends p, or holds it if it is a fragment of a larger packet.
 func (c *coalescer) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed {
+		return 0, net.ErrClosed
+	}
 	if c.err != nil {
 		return 0, c.err
 	}
@@ -91,6 +99,31 @@ func (c *coalescer) flushHeld() {
 	}
 }
 
+// flushForClose sends the held bytes, if any, before the connection
+// closes, and makes later writes fail. It takes at most closeFlushWait
+// (a write deadline, through setDeadline), even when a write under way is
+// stuck on a peer that does not read.
+func (c *coalescer) flushForClose(setDeadline func(time.Time) error) {
+	deadline := false
+	if !c.mu.TryLock() { // a write is under way: it gives up by the deadline
+		setDeadline(time.Now().Add(closeFlushWait))
+		deadline = true
+		c.mu.Lock()
+	}
+	defer c.mu.Unlock()
+	c.closed = true
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	if c.held == nil {
+		return
+	}
+	if !deadline {
+		setDeadline(time.Now().Add(closeFlushWait))
+	}
+	c.send()
+}
+
 // CoalescePackets returns c with its writes of SSH packets coalesced, one
 // write per packet (see fragmentSize): what the gateway wraps around plain
 // TCP tubes. The WebSocket conns of this package do it themselves.
@@ -106,3 +139,9 @@ type coalescedConn struct {
 }
 
 func (c *coalescedConn) Write(p []byte) (int, error) { return c.co.Write(p) }
+
+// Close sends held bytes (see flushForClose) and closes the connection.
+func (c *coalescedConn) Close() error {
+	c.co.flushForClose(c.Conn.SetWriteDeadline)
+	return c.Conn.Close()
+}

@@ -34,6 +34,13 @@ func newConn(ctx context.Context, ws *websocket.Conn, local, remote net.Addr) *c
 // packet are joined into one message (see coalescer).
 func (c *conn) Write(p []byte) (int, error) { return c.co.Write(p) }
 
+// Close sends held bytes (see coalescer.flushForClose) and closes the
+// WebSocket.
+func (c *conn) Close() error {
+	c.co.flushForClose(c.Conn.SetWriteDeadline)
+	return c.Conn.Close()
+}
+
 func (c *conn) LocalAddr() net.Addr  { return c.local }
 func (c *conn) RemoteAddr() net.Addr { return c.remote }
 
@@ -45,5 +52,6 @@ func (c *conn) GoAway(reason string) error {
 	if len(reason) > 120 { // control frames carry at most 123 bytes of reason
 		reason = reason[:120]
 	}
+	c.co.flushForClose(c.Conn.SetWriteDeadline)
 	return c.ws.Close(websocket.StatusServiceRestart, reason)
 }

@@ -3,8 +3,8 @@ package shareproxy
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net/http"
-	"time"
 
 	"github.com/tubegate/tubegate/internal/sharelink"
 	"github.com/tubegate/tubegate/internal/throttle"
@@ -34,18 +34,21 @@ func (p *Proxy) guard(w http.ResponseWriter, r *http.Request, l sharelink.Link, 
 		}
 	}
 	if l.HasBasicAuth() {
-		src := throttle.Source(r.RemoteAddr)
-		if !p.cfg.Failures.Allowed(src, time.Now()) {
-			p.log.Warn("share link: basic auth refused: too many wrong passwords from this address",
-				"link", l.ID, "remote", r.RemoteAddr)
-			writePage(w, pageThrottled)
-			return false
-		}
 		user, pass, ok := r.BasicAuth()
-		if !ok || !p.checkBasic(l, user, pass) {
-			if ok {
-				p.cfg.Failures.Failed(src, time.Now())
+		if ok {
+			var err error
+			ok, err = p.checkBasic(r, l, user, pass)
+			if err != nil {
+				p.log.Warn("share link: basic auth not checked", "link", l.ID, "remote", r.RemoteAddr, "err", err)
+				if errors.Is(err, throttle.ErrThrottled) {
+					writePage(w, pageThrottled)
+				} else {
+					writePage(w, pageBusy)
+				}
+				return false
 			}
+		}
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Basic realm="Tubegate share link", charset="UTF-8"`)
 			writePage(w, pageBasicAuth)
 			return false
@@ -55,19 +58,27 @@ func (p *Proxy) guard(w http.ResponseWriter, r *http.Request, l sharelink.Link, 
 }
 
 // checkBasic checks credentials against the link, remembering successes
-// so that a page with many resources costs one bcrypt, not one each.
-func (p *Proxy) checkBasic(l sharelink.Link, user, pass string) bool {
+// so that a page with many resources costs one bcrypt, not one each. A
+// check that is not remembered counts against the request's source like
+// every other password check (see throttle.Failures.Check).
+func (p *Proxy) checkBasic(r *http.Request, l sharelink.Link, user, pass string) (bool, error) {
 	sum := sha256.Sum256([]byte(l.ID + "\x00" + l.BasicAuthHash + "\x00" + user + "\x00" + pass))
 	key := hex.EncodeToString(sum[:])
 	p.authMu.Lock()
 	_, ok := p.authCache[key]
 	p.authMu.Unlock()
 	if ok {
-		return true
+		return true, nil
 	}
-	if !l.CheckBasicAuth(user, pass) {
-		p.log.Info("share link: wrong basic auth", "link", l.ID)
-		return false
+	ok, err := p.cfg.Failures.Check(r.Context(), "share", throttle.Source(r.RemoteAddr), func() bool {
+		return l.CheckBasicAuth(user, pass)
+	})
+	if err != nil {
+		return false, err
+	}
+	if !ok {
+		p.log.Info("share link: wrong basic auth", "link", l.ID, "remote", r.RemoteAddr)
+		return false, nil
 	}
 	p.authMu.Lock()
 	if len(p.authCache) >= maxAuthCache {
@@ -75,5 +86,5 @@ func (p *Proxy) checkBasic(l sharelink.Link, user, pass string) bool {
 	}
 	p.authCache[key] = struct{}{}
 	p.authMu.Unlock()
-	return true
+	return true, nil
 }

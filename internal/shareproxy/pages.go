@@ -44,4 +44,6 @@ var (
 		"This share link is protected by a user name and password."}
 	pageThrottled = page{http.StatusTooManyRequests, "Too many wrong passwords",
 		"Too many wrong passwords came from your address. Wait a minute, then try again."}
+	pageBusy = page{http.StatusServiceUnavailable, "The password could not be checked",
+		"The gateway is busy checking passwords. Try again in a moment."}
 )

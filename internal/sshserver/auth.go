@@ -1,12 +1,15 @@
 package sshserver
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/tubegate/tubegate/internal/throttle"
+	"github.com/tubegate/tubegate/internal/users"
 )
 
 // extUser is the Permissions extension that carries the gateway user a
@@ -20,7 +23,8 @@ const serverVersion = "SSH-2.0-Tubegate"
 // serverConfig builds the per-tube SSH configuration: the auth callbacks
 // close over the tube's transport, its pre-authenticated user, if any, and
 // its tube slot, which admit reserves for the user who authenticates.
-func (s *Server) serverConfig(opts ConnOptions, log *slog.Logger, slot *tubeSlot) *ssh.ServerConfig {
+// ctx bounds the wait for a password check (the handshake's lifetime).
+func (s *Server) serverConfig(ctx context.Context, opts ConnOptions, log *slog.Logger, slot *tubeSlot) *ssh.ServerConfig {
 	cfg := &ssh.ServerConfig{
 		ServerVersion: serverVersion,
 		MaxAuthTries:  s.limits.MaxAuthTries,
@@ -49,18 +53,24 @@ func (s *Server) serverConfig(opts ConnOptions, log *slog.Logger, slot *tubeSlot
 	cfg.PasswordCallback = func(md ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
 		// Every guess costs a bcrypt: guesses are counted per source, like
 		// OpenSSH's PerSourcePenalties, and across the web login too.
-		src := sourceKey(md.RemoteAddr())
-		if !s.cfg.Failures.Allowed(src, time.Now()) {
+		var u users.User
+		ok, err := s.cfg.Failures.Check(ctx, "ssh", sourceKey(md.RemoteAddr()), func() bool {
+			var err error
+			u, err = s.cfg.Users.CheckPassword(md.User(), string(pw))
+			return err == nil
+		})
+		if errors.Is(err, throttle.ErrThrottled) {
 			s.cfg.Metrics.refused("password_throttle")
 			return nil, &ssh.BannerError{
-				Err:     errors.New("too many wrong passwords from this source"),
+				Err:     err,
 				Message: "tubegate: too many wrong passwords from your address; wait a minute\r\n",
 			}
 		}
-		u, err := s.cfg.Users.CheckPassword(md.User(), string(pw))
 		if err != nil {
-			s.cfg.Failures.Failed(src, time.Now())
-			return nil, err
+			return nil, fmt.Errorf("password not checked: %w", err)
+		}
+		if !ok {
+			return nil, users.ErrBadCredentials
 		}
 		return s.admit(slot, u.Name)
 	}

@@ -81,6 +81,9 @@ type Server struct {
 	limits  Limits
 	log     *slog.Logger
 	ciphers []string // the preference order, worked out once
+	// tellWait bounds the wait for a shutting tube's words to be written
+	// (time.After(tellTimeout); tests hold it).
+	tellWait func() <-chan time.Time
 
 	nextID atomic.Uint64
 
@@ -140,6 +143,7 @@ func New(cfg Config) (*Server, error) {
 	return &Server{
 		cfg:        cfg,
 		ciphers:    serverCiphers(),
+		tellWait:   func() <-chan time.Time { return time.After(tellTimeout) },
 		limits:     l,
 		log:        cfg.Log,
 		tubes:      make(map[*Tube]struct{}),
@@ -204,7 +208,9 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn, opts ConnOptions) {
 	c.SetDeadline(time.Now().Add(s.limits.HandshakeTimeout))
 	var slot tubeSlot
 	defer s.releaseTube(&slot) // whatever is still reserved when the tube ends
-	sc, chans, reqs, err := ssh.NewServerConn(c, s.serverConfig(opts, log, &slot))
+	hctx, hcancel := context.WithTimeout(ctx, s.limits.HandshakeTimeout)
+	sc, chans, reqs, err := ssh.NewServerConn(c, s.serverConfig(hctx, opts, log, &slot))
+	hcancel()
 	s.endHandshake(src)
 	if err != nil {
 		log.Info("tube closed during handshake", "err", err)
@@ -232,18 +238,27 @@ func (s *Server) Shutdown() {
 	s.mu.Lock()
 	s.closing = true
 	s.mu.Unlock()
-	tubes := s.liveTubes()
+	if !s.shutdownTubes(s.liveTubes(), "the gateway is shutting down") {
+		s.log.Warn("shutdown: some tubes did not close in time")
+	}
+}
+
+// shutdownTubes shuts tubes down all at once (see Tube.shutdown), so that
+// clients slow to take the news cost their own wait, not each other's. It
+// waits at most shutdownWait and reports whether all were done by then.
+func (s *Server) shutdownTubes(tubes []*Tube, reason string) bool {
 	var wg sync.WaitGroup
 	for _, t := range tubes {
 		wg.Add(1)
-		go func() { defer wg.Done(); t.shutdown("the gateway is shutting down") }()
+		go func() { defer wg.Done(); t.shutdown(reason) }()
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		return true
 	case <-time.After(shutdownWait):
-		s.log.Warn("shutdown: some tubes did not close in time")
+		return false
 	}
 }
 

@@ -220,7 +220,7 @@ type goAway interface{ GoAway(reason string) error }
 func (t *Tube) shutdown(reason string) {
 	select {
 	case <-t.tellSessions(reason):
-	case <-time.After(tellTimeout):
+	case <-t.srv.tellWait():
 	}
 	if ga, ok := t.raw.(goAway); ok {
 		ga.GoAway(reason)

@@ -29,11 +29,15 @@ func (s *Server) WatchUsers(ctx context.Context) {
 		for _, u := range list {
 			exists[u.Name] = true
 		}
+		var gone []*Tube
 		for _, t := range s.liveTubes() {
 			if !exists[t.user] {
 				t.log.Warn("tube closed: user deleted")
-				t.shutdown("your account was removed")
+				gone = append(gone, t)
 			}
+		}
+		if len(gone) > 0 && !s.shutdownTubes(gone, "your account was removed") {
+			s.log.Warn("some tubes of deleted users did not close in time", "tubes", len(gone))
 		}
 	}
 }

@@ -1,58 +1,161 @@
-// Package throttle limits failed password attempts per source address, so
-// that guessing is slow and every wrong guess (a bcrypt each) cannot be
-// used to exhaust the gateway's CPU: the web login, share links' basic
-// auth and SSH password auth all count here.
+// Package throttle limits password checks, so that guessing is slow and
+// guesses (a bcrypt each) cannot be used to exhaust the gateway's CPU: the
+// web login, share links' basic auth and SSH password auth all go through
+// one Failures. Each source address has a budget of wrong passwords per
+// window; an attempt takes its slot of the budget before its check runs
+// (so parallel guesses cannot all pass a check of the count made before
+// any of them failed) and gives it back when the password was right. And
+// however many sources guess at once, only as many checks run at a time
+// as the machine has CPUs.
 package throttle
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net"
+	"runtime"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Failures counts failed attempts per source within a window. The zero
-// value is not usable; make one with New.
+// ErrThrottled is returned by Check when the source has used up its
+// wrong passwords for the window.
+var ErrThrottled = errors.New("too many wrong passwords from this address")
+
+// Failures counts failed attempts per source within a window and bounds
+// the checks that run at once. The zero value is not usable; make one
+// with New.
 type Failures struct {
 	max    int
 	window time.Duration
+	slots  chan struct{} // one token per check running
 
-	mu    sync.Mutex
-	fails map[string]*window
+	checks    *prometheus.CounterVec // nil: not measured
+	throttled *prometheus.CounterVec
+
+	mu        sync.Mutex
+	fails     map[string]*window
+	lastPrune time.Time
 }
 
+// window is one source's attempts since start: the wrong ones and the
+// ones being checked.
 type window struct {
 	n     int
 	start time.Time
 }
 
+// Option configures a Failures.
+type Option func(*Failures)
+
+// WithMetrics counts password checks and refusals, by path, in reg:
+// tubegate_password_checks_total and tubegate_password_throttled_total.
+func WithMetrics(reg prometheus.Registerer) Option {
+	return func(f *Failures) {
+		f.checks = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tubegate_password_checks_total",
+			Help: "Password checks run (one bcrypt each), by path: web, share, ssh.",
+		}, []string{"path"})
+		f.throttled = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tubegate_password_throttled_total",
+			Help: "Password attempts refused without a check (too many wrong passwords from the source), by path.",
+		}, []string{"path"})
+		reg.MustRegister(f.checks, f.throttled)
+	}
+}
+
+// WithConcurrency lets n checks run at once (default: runtime.NumCPU()).
+func WithConcurrency(n int) Option {
+	return func(f *Failures) { f.slots = make(chan struct{}, max(n, 1)) }
+}
+
 // New allows max failures per source in each window.
-func New(max int, per time.Duration) *Failures {
-	return &Failures{max: max, window: per, fails: make(map[string]*window)}
+func New(max int, per time.Duration, opts ...Option) *Failures {
+	f := &Failures{max: max, window: per, fails: make(map[string]*window)}
+	WithConcurrency(runtime.NumCPU())(f)
+	for _, o := range opts {
+		o(f)
+	}
+	return f
 }
 
-// Allowed reports whether source may try again at now.
-func (f *Failures) Allowed(source string, now time.Time) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	w := f.fails[source]
-	return w == nil || now.Sub(w.start) > f.window || w.n < f.max
+// Check runs check, a password check that reports whether the password
+// was right, on behalf of source. The attempt is counted against source
+// before check runs, and refunded if the password was right; when source
+// has no attempts left, check does not run and Check returns
+// ErrThrottled. A check waits for its turn among all the gateway's checks
+// for as long as ctx allows. path names the caller in metrics ("web",
+// "share", "ssh").
+func (f *Failures) Check(ctx context.Context, path, source string, check func() bool) (bool, error) {
+	w := f.reserve(source, time.Now())
+	if w == nil {
+		f.count(f.throttled, path)
+		return false, ErrThrottled
+	}
+	select {
+	case f.slots <- struct{}{}:
+	case <-ctx.Done():
+		f.refund(source, w)
+		return false, fmt.Errorf("waiting to check a password: %w", context.Cause(ctx))
+	}
+	ok := f.run(path, check)
+	if ok {
+		f.refund(source, w)
+	}
+	return ok, nil
 }
 
-// Failed records a failed attempt from source at now.
-func (f *Failures) Failed(source string, now time.Time) {
+// run runs check in the slot taken for it.
+func (f *Failures) run(path string, check func() bool) bool {
+	defer func() { <-f.slots }()
+	f.count(f.checks, path)
+	return check()
+}
+
+func (f *Failures) count(c *prometheus.CounterVec, path string) {
+	if c != nil {
+		c.WithLabelValues(path).Inc()
+	}
+}
+
+// reserve takes one attempt of source's budget at now and returns the
+// window it counts in, or nil when none is left.
+func (f *Failures) reserve(source string, now time.Time) *window {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for k, w := range f.fails { // keep the map small
-		if now.Sub(w.start) > f.window {
-			delete(f.fails, k)
+	if now.Sub(f.lastPrune) > f.window { // keep the map small
+		for k, w := range f.fails {
+			if now.Sub(w.start) > f.window {
+				delete(f.fails, k)
+			}
 		}
+		f.lastPrune = now
 	}
 	w := f.fails[source]
-	if w == nil {
+	if w == nil || now.Sub(w.start) > f.window {
 		w = &window{start: now}
 		f.fails[source] = w
 	}
+	if w.n >= f.max {
+		return nil
+	}
 	w.n++
+	return w
+}
+
+// refund gives back an attempt reserved in w, unless w has ended since.
+func (f *Failures) refund(source string, w *window) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fails[source] != w {
+		return
+	}
+	if w.n--; w.n <= 0 {
+		delete(f.fails, source)
+	}
 }
 
 // Source is the address attempts are counted by: the IP of a host:port,

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/crypto/ssh"
@@ -14,8 +16,31 @@ import (
 var ErrBadCredentials = errors.New("bad credentials")
 
 // dummyHash is compared against when the user does not exist, so that an
-// unknown name takes as long to refuse as a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("tubegate-dummy"), bcrypt.DefaultCost)
+// unknown name takes as long to refuse as a wrong password. It is made on
+// first use, not when the program starts: a bcrypt takes tens of
+// milliseconds, and most runs of the binary (every `gateway connect` an
+// ssh starts, the CLI) never check a password.
+var dummyHash = newLazyHash("tubegate-dummy")
+
+// lazyHash is the bcrypt hash of a password, computed once, when first
+// asked for.
+type lazyHash struct {
+	get  func() []byte
+	made atomic.Bool // the hash has been computed
+}
+
+func newLazyHash(pw string) *lazyHash {
+	l := &lazyHash{}
+	l.get = sync.OnceValue(func() []byte {
+		l.made.Store(true)
+		h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+		if err != nil {
+			panic(fmt.Sprintf("bcrypt of a constant: %v", err)) // only for a password over 72 bytes
+		}
+		return h
+	})
+	return l
+}
 
 // HashPassword returns the bcrypt hash of a password.
 func HashPassword(pw string) (string, error) {
@@ -34,7 +59,7 @@ func (s *Store) CheckPassword(name, pw string) (User, error) {
 	u, err := s.Get(name)
 	hash := []byte(u.PasswordHash)
 	if err != nil || len(hash) == 0 {
-		hash = dummyHash
+		hash = dummyHash.get()
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(pw)) != nil || err != nil || u.PasswordHash == "" {
 		return User{}, ErrBadCredentials

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"mime"
 	"net/http"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -60,20 +59,18 @@ func (m *Manager) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &req) {
 		return
 	}
-	src := throttle.Source(r.RemoteAddr)
-	if !m.logins.Allowed(src, time.Now()) {
-		m.log.Warn("web login refused: too many wrong passwords from this address", "user", req.User, "remote", r.RemoteAddr)
-		writeError(w, http.StatusTooManyRequests, "too many wrong passwords from your address: wait a minute")
+	var u users.User
+	ok, err := m.logins.Check(r.Context(), "web", throttle.Source(r.RemoteAddr), func() bool {
+		var err error
+		u, err = m.users.CheckPassword(req.User, req.Password)
+		return err == nil
+	})
+	if err != nil {
+		m.log.Warn("web login refused: password not checked", "user", req.User, "remote", r.RemoteAddr, "err", err)
+		writeCheckError(w, err)
 		return
 	}
-	u, err := m.users.CheckPassword(req.User, req.Password)
-	if err != nil {
-		if !errors.Is(err, users.ErrBadCredentials) {
-			m.log.Error("web login failed", "user", req.User, "err", err)
-			writeError(w, http.StatusInternalServerError, "login failed")
-			return
-		}
-		m.logins.Failed(src, time.Now())
+	if !ok {
 		m.log.Info("web login refused", "user", req.User, "remote", r.RemoteAddr)
 		writeError(w, http.StatusUnauthorized, "wrong user name or password")
 		return
@@ -146,6 +143,16 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 		return false
 	}
 	return true
+}
+
+// writeCheckError answers a password that was not checked: throttled, or
+// the request ended while it waited for its turn.
+func writeCheckError(w http.ResponseWriter, err error) {
+	if errors.Is(err, throttle.ErrThrottled) {
+		writeError(w, http.StatusTooManyRequests, "too many wrong passwords from your address: wait a minute")
+		return
+	}
+	writeError(w, http.StatusServiceUnavailable, "the password could not be checked: try again")
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -59,6 +59,8 @@ type Manager struct {
 	mu      sync.Mutex
 	revoked map[string]time.Time // logged-out session IDs until they expire anyway
 	first   *firstRunToken
+
+	revSaves revokedSaver // writes revoked outside mu
 }
 
 // session is what the cookie holds, encrypted and authenticated.
@@ -174,9 +176,11 @@ func (m *Manager) endSession(w http.ResponseWriter, r *http.Request) {
 		m.mu.Lock()
 		prune(m.revoked, time.Now())
 		m.revoked[s.ID] = time.Unix(s.Issued, 0).Add(m.maxAge)
-		err := saveRevoked(m.dir, m.revoked)
+		snap := m.revSaves.snapshot(m.revoked)
 		m.mu.Unlock()
-		if err != nil {
+		// Written outside mu: every authenticated request takes it. The
+		// logout is answered once it is on disk.
+		if err := m.revSaves.save(m.dir, snap); err != nil {
 			m.log.Error("logout not kept across a restart", "user", s.User, "err", err)
 		}
 	}

@@ -3,7 +3,6 @@ package webauth
 import (
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/tubegate/tubegate/internal/throttle"
 	"github.com/tubegate/tubegate/internal/users"
@@ -26,19 +25,22 @@ func (m *Manager) handlePassword(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &req) {
 		return
 	}
-	src := throttle.Source(r.RemoteAddr)
-	if !m.logins.Allowed(src, time.Now()) {
-		writeError(w, http.StatusTooManyRequests, "too many wrong passwords from your address: wait a minute")
-		return
-	}
 	u, err := m.users.Get(user)
 	if err != nil {
 		writeError(w, http.StatusUnauthorized, "not logged in")
 		return
 	}
 	if u.PasswordHash != "" {
-		if _, err := m.users.CheckPassword(user, req.Current); err != nil {
-			m.logins.Failed(src, time.Now())
+		ok, err := m.logins.Check(r.Context(), "web", throttle.Source(r.RemoteAddr), func() bool {
+			_, err := m.users.CheckPassword(user, req.Current)
+			return err == nil
+		})
+		if err != nil {
+			m.log.Warn("password change refused: password not checked", "user", user, "remote", r.RemoteAddr, "err", err)
+			writeCheckError(w, err)
+			return
+		}
+		if !ok {
 			m.log.Info("password change refused: wrong current password", "user", user, "remote", r.RemoteAddr)
 			writeError(w, http.StatusUnauthorized, "the current password is wrong")
 			return
