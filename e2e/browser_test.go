@@ -71,9 +71,9 @@ func TestBrowser(t *testing.T) {
 	})
 
 	echo := startEcho(t)
-	w.addUser(t, "alice")
+	w.addUser(t, "alice", "--permit-name", "myhost", "--permit-name", "keyhost")
 	w.gw.mustCLI(t, browserPassword+"\n", "user", "add", "bob", "--password-stdin",
-		"--permit-open", "myhost:22", "--permit-open", fmt.Sprintf("127.0.0.1:%d", echo))
+		"--permit-open", "myhost@alice:22", "--permit-open", fmt.Sprintf("127.0.0.1:%d", echo))
 
 	step("password login", func(t *testing.T) {
 		b.t = t
@@ -215,7 +215,7 @@ func TestBrowser(t *testing.T) {
 		}
 		keyHost := startSSHD(t, w.tl, shortTempDir(t), readFile(t, key+".pub"))
 		w.remoteForward(t, fmt.Sprintf("keyhost:22:localhost:%d", keyHost.port), "alice.ws")
-		w.gw.mustCLI(t, "", "user", "set", "bob", "--permit-open", "myhost:22", "--permit-open", "keyhost:22",
+		w.gw.mustCLI(t, "", "user", "set", "bob", "--permit-open", "myhost@alice:22", "--permit-open", "keyhost@alice:22",
 			"--permit-open", fmt.Sprintf("127.0.0.1:%d", echo))
 		b.fill("console-target", "keyhost")
 		b.fill("console-user", w.login)

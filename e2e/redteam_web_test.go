@@ -87,7 +87,7 @@ func getFrom(t *testing.T, c *http.Client, url string, mod ...func(*http.Request
 func TestRedteamSlowBody(t *testing.T) {
 	const attackers = 20
 	w := &shareWorld{world: newWorld(t, gatewayOpts{sshListen: true, env: []string{"GATEWAY_HTTP_READ_TIMEOUT=1s"}})}
-	w.addUser(t, "alice")
+	w.addUser(t, "alice", "--permit-name", "myapp")
 	w.alpha = startShareBackend(t, "alpha")
 	w.alice = w.remoteForward(t, w.aliceSpec(), "alice.ws")
 	link := createLink(t, w.gw, "myapp:80", "--user", "alice")

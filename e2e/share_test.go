@@ -29,7 +29,7 @@ type shareWorld struct {
 func newShareWorld(t *testing.T) *shareWorld {
 	t.Helper()
 	w := &shareWorld{world: newWorld(t, gatewayOpts{sshListen: true})}
-	w.addUser(t, "alice")
+	w.addUser(t, "alice", "--permit-name", "myapp")
 	w.addUser(t, "bob")
 	w.alpha = startShareBackend(t, "alpha")
 	w.beta = startShareBackend(t, "beta")

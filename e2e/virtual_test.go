@@ -9,12 +9,13 @@ import (
 
 // TestVirtualName claims the virtual name myhost:22 with `-R myhost:22:localhost:SSHD` and reaches
 // the host's sshd with `ssh -J USER@gw myhost`, the jump carried over the WebSocket (and over TCP).
-// The owner and a user with --permit-open myhost:22 get through; a user without it is refused;
-// another user's claim of the same name is refused; the owner can claim it again after its tube died.
+// The owner (granted the name with --permit-name myhost) and a user with --permit-open
+// myhost@alice:22 get through; a user without it is refused; another user's claim of the same name
+// is refused; the owner can claim it again after its tube died.
 func TestVirtualName(t *testing.T) {
 	w := newWorld(t, gatewayOpts{sshListen: true})
-	w.addUser(t, "alice")
-	w.addUser(t, "bob", "--permit-open", "myhost:22")
+	w.addUser(t, "alice", "--permit-name", "myhost")
+	w.addUser(t, "bob", "--permit-open", "myhost@alice:22")
 	w.addUser(t, "carol")
 	w.addUser(t, "dave")
 	spec := fmt.Sprintf("myhost:22:localhost:%d", w.target.port)
