@@ -1,0 +1,139 @@
+// Package acceptloop keeps a listener accepting through errors that pass,
+// as net/http.Server does: running out of descriptors (EMFILE, ENFILE) or
+// kernel memory, or a connection aborted before it was accepted. Accept
+// backs off (5 ms doubling to 1 s) and tries again instead of returning
+// such an error, logs once per burst of them and counts each, so that no
+// listener's hiccup ends a loop, an endpoint or the gateway.
+package acceptloop
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+const (
+	minDelay = 5 * time.Millisecond
+	maxDelay = time.Second
+)
+
+// Metrics counts accept errors by listener kind. A nil *Metrics counts
+// nothing.
+type Metrics struct {
+	errors *prometheus.CounterVec
+}
+
+// NewMetrics registers the accept error counter with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tubegate_accept_errors_total",
+		Help: "Accept errors that were backed off and retried (EMFILE and the like), by listener kind.",
+	}, []string{"listener"})}
+	reg.MustRegister(m.errors)
+	return m
+}
+
+func (m *Metrics) count(kind string) {
+	if m != nil {
+		m.errors.WithLabelValues(kind).Inc()
+	}
+}
+
+// Listener is a net.Listener whose Accept rides out temporary errors.
+type Listener struct {
+	net.Listener
+	kind    string // "http", "ssh", "forward": the metric's label
+	log     *slog.Logger
+	metrics *Metrics
+
+	closeOnce sync.Once
+	closed    chan struct{}
+
+	mu       sync.Mutex
+	inBurst  int // errors since the last successful accept
+	firstErr time.Time
+}
+
+// Wrap returns ln riding out temporary accept errors, logging to log (with
+// the listener's address) and counting under kind.
+func Wrap(ln net.Listener, kind string, log *slog.Logger, m *Metrics) *Listener {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Listener{
+		Listener: ln,
+		kind:     kind,
+		log:      log.With("listener", kind, "addr", ln.Addr().String()),
+		metrics:  m,
+		closed:   make(chan struct{}),
+	}
+}
+
+// Accept waits for the next connection. It returns an error only when the
+// listener is closed or fails for good.
+func (l *Listener) Accept() (net.Conn, error) {
+	var delay time.Duration
+	for {
+		c, err := l.Listener.Accept()
+		if err == nil {
+			l.recovered()
+			return c, nil
+		}
+		if !Temporary(err) {
+			return nil, err
+		}
+		l.failed(err)
+		delay = min(max(2*delay, minDelay), maxDelay)
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-l.closed:
+			t.Stop()
+			return nil, net.ErrClosed
+		}
+	}
+}
+
+// Close closes the listener, also ending an Accept that is backing off.
+func (l *Listener) Close() error {
+	l.closeOnce.Do(func() { close(l.closed) })
+	return l.Listener.Close()
+}
+
+func (l *Listener) failed(err error) {
+	l.metrics.count(l.kind)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.inBurst++; l.inBurst == 1 {
+		l.firstErr = time.Now()
+		l.log.Warn("accept failing; backing off and retrying", "err", err)
+	}
+}
+
+func (l *Listener) recovered() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.inBurst > 0 {
+		l.log.Info("accept recovered", "errors", l.inBurst, "after", time.Since(l.firstErr).Round(time.Millisecond))
+		l.inBurst = 0
+	}
+}
+
+// Temporary reports whether an accept error may pass: no descriptors or
+// buffers left, a connection aborted or reset before it was accepted, or a
+// timeout.
+func Temporary(err error) bool {
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM,
+		syscall.ECONNABORTED, syscall.ECONNRESET, syscall.EINTR, syscall.EAGAIN} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
