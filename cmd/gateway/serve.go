@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/tubegate/tubegate/internal/certfile"
+	"github.com/tubegate/tubegate/internal/datadir"
 	"github.com/tubegate/tubegate/internal/forward"
 	"github.com/tubegate/tubegate/internal/hostkeys"
 	"github.com/tubegate/tubegate/internal/httpapi"
@@ -113,6 +114,17 @@ func serve(ctx context.Context, o serveOptions) error {
 		if err := servePprof(ctx, o.pprof, log); err != nil {
 			return err
 		}
+	}
+	if err := datadir.Ensure(o.data); err != nil {
+		return err
+	}
+	// A kill -9 mid-save leaves the temp file of an atomic write behind.
+	removed, err := datadir.RemoveTemp(o.data)
+	if err != nil {
+		return err
+	}
+	if len(removed) > 0 {
+		log.Warn("removed temp files of interrupted saves from the data dir", "files", removed)
 	}
 	keys, err := hostkeys.LoadOrCreate(o.data)
 	if err != nil {
