@@ -178,6 +178,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	tubeCtx, cancelTubes := context.WithCancel(context.Background())
 	defer cancelTubes()
 	go links.proxy.Run(tubeCtx)
+	go links.svc.Store.Run(tubeCtx, time.Second) // retries revocations that could not be saved
 	go srv.WatchUsers(tubeCtx)
 	var metricsHandler http.Handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	switch o.metrics {
