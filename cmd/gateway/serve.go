@@ -193,7 +193,9 @@ func serve(ctx context.Context, o serveOptions) error {
 		Log:     log,
 		Metrics: metricsHandler,
 		Session: auth.User,
-		Mount:   []func(chi.Router){links.proxy.Mount, auth.Mount, page.Mount},
+		// A tube opened from a web session ends with it.
+		SessionAlive: auth.Alive,
+		Mount:        []func(chi.Router){links.proxy.Mount, auth.Mount, page.Mount},
 	})
 	hs := &http.Server{
 		Handler:           links.proxy.WithHosts(handler), // share-domain hosts never reach the page

@@ -11,7 +11,9 @@ const userCheckInterval = time.Second
 
 // WatchUsers closes the tubes of users who have been deleted, so that
 // `gateway user del` cuts a user off within about a second: their
-// forwards stop and their tubes end. It runs until ctx ends.
+// forwards stop and their tubes end. It also closes browser tubes whose
+// web session has ended (new credentials, `gateway user sessions
+// --revoke`). It runs until ctx ends.
 func (s *Server) WatchUsers(ctx context.Context) {
 	tick := time.NewTicker(userCheckInterval)
 	defer tick.Stop()
@@ -30,9 +32,13 @@ func (s *Server) WatchUsers(ctx context.Context) {
 			exists[u.Name] = true
 		}
 		for _, t := range s.liveTubes() {
-			if !exists[t.user] {
+			switch {
+			case !exists[t.user]:
 				t.log.Warn("tube closed: user deleted")
 				t.shutdown("your account was removed")
+			case t.alive != nil && !t.alive():
+				t.log.Warn("tube closed: its web session ended")
+				t.shutdown("your web session ended: log in again")
 			}
 		}
 	}
