@@ -1,7 +1,7 @@
 package sharelink
 
 import (
-		"errors"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
