@@ -67,8 +67,9 @@ func TestRedteamLinkCap(t *testing.T) {
 }
 
 // immutable makes path unwritable, even for root (chattr +i), until the test ends or undo is called.
-func immutable(t *testing.T, path string) (undo func()) {
+func immutable(t *testing.T, path string) func() {
 	t.Helper()
+	var undo func()
 	if os.Geteuid() != 0 {
 		if err := os.Chmod(path, 0o400); err != nil {
 			t.Fatal(err)
