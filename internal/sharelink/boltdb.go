@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // The links database (links.db) is a bbolt file: one key per link in the
@@ -55,7 +56,7 @@ func statFile(path string) (stamp, error) {
 // openDB opens the database for one operation.
 func (s *Store) openDB(readOnly bool, timeout time.Duration) (*bolt.DB, error) {
 	db, err := bolt.Open(s.path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: readOnly})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: another process holds the links database", ErrBusy)
 	}
 	if err != nil {
