@@ -16,6 +16,7 @@ import (
 type linkOptions struct {
 	data, url, shareDomain string
 	maxExpiry              time.Duration
+	maxPerUser             int
 }
 
 func linkFlags(cmd *cobra.Command, o *linkOptions) {
@@ -24,10 +25,11 @@ func linkFlags(cmd *cobra.Command, o *linkOptions) {
 	f.StringVar(&o.url, "url", "http://127.0.0.1:8080", "the gateway's public base URL, for printing links")
 	f.StringVar(&o.shareDomain, "share-domain", "", "the gateway's share domain, as given to serve (links print as TOKEN.DOMAIN)")
 	f.DurationVar(&o.maxExpiry, "link-max-expiry", sharelink.DefaultMaxExpiry, "longest lifetime a link may have, as given to serve")
+	f.IntVar(&o.maxPerUser, "max-links-per-user", sharelink.DefaultMaxPerUser, "live links one user may have, as given to serve")
 }
 
 func (o *linkOptions) service() (*sharelink.Service, *users.Store, error) {
-	ls, err := sharelink.Open(o.data, sharelink.Options{MaxExpiry: o.maxExpiry})
+	ls, err := sharelink.Open(o.data, sharelink.Options{MaxExpiry: o.maxExpiry, MaxPerUser: o.maxPerUser})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -56,8 +58,9 @@ func newLink() *cobra.Command {
 the endpoint myapp:80; ssh -R 8080:localhost:3000 the endpoint 127.0.0.1:8080) through the
 gateway's reverse proxy at /s/TOKEN/, for anyone who has the link, until it expires or is revoked.
 
-Links live in the data dir (links.json). A running gateway picks up changes at once: a revoked
-link stops answering and its live connections are cut within a second.`,
+Links live in the data dir (links.db, a bbolt database that no process keeps open between
+changes, so these commands work while a gateway runs). A running gateway picks up changes at
+once: a revoked link stops answering and its live connections are cut within a second.`,
 	}
 	cmd.AddCommand(newLinkCreate(), newLinkList(), newLinkRevoke())
 	return cmd

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/tubegate/tubegate/internal/certfile"
+	"github.com/tubegate/tubegate/internal/datadir"
 	"github.com/tubegate/tubegate/internal/forward"
 	"github.com/tubegate/tubegate/internal/hostkeys"
 	"github.com/tubegate/tubegate/internal/httpapi"
@@ -123,6 +124,17 @@ func serve(ctx context.Context, o serveOptions) error {
 			return err
 		}
 	}
+	if err := datadir.Ensure(o.data); err != nil {
+		return err
+	}
+	// A kill -9 mid-save leaves the temp file of an atomic write behind.
+	removed, err := datadir.RemoveTemp(o.data)
+	if err != nil {
+		return err
+	}
+	if len(removed) > 0 {
+		log.Warn("removed temp files of interrupted saves from the data dir", "files", removed)
+	}
 	keys, err := hostkeys.LoadOrCreate(o.data)
 	if err != nil {
 		return err
@@ -175,6 +187,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	tubeCtx, cancelTubes := context.WithCancel(context.Background())
 	defer cancelTubes()
 	go links.proxy.Run(tubeCtx)
+	go links.svc.Store.Run(tubeCtx, time.Second) // retries revocations that could not be saved
 	go srv.WatchUsers(tubeCtx)
 	var metricsHandler http.Handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	switch o.metrics {
@@ -189,7 +202,9 @@ func serve(ctx context.Context, o serveOptions) error {
 		Log:     log,
 		Metrics: metricsHandler,
 		Session: auth.User,
-		Mount:   []func(chi.Router){links.proxy.Mount, auth.Mount, page.Mount},
+		// A tube opened from a web session ends with it.
+		SessionAlive: auth.Alive,
+		Mount:        []func(chi.Router){links.proxy.Mount, auth.Mount, page.Mount},
 	})
 	hs := front.server(links.proxy.WithHosts(handler), log) // share-domain hosts never reach the page
 	hln, err := net.Listen("tcp", o.listen)

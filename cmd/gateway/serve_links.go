@@ -27,12 +27,14 @@ import (
 type linkServeOptions struct {
 	url, shareDomain string
 	maxExpiry        time.Duration
+	maxPerUser       int
 }
 
 func linkServeFlags(f *pflag.FlagSet, o *linkServeOptions) {
 	f.StringVar(&o.url, "url", "", "the gateway's public base URL, e.g. https://gw.example.com, for the links it prints (default: the address the browser used, or the listen address)")
 	f.StringVar(&o.shareDomain, "share-domain", "", "serve share links as TOKEN.DOMAIN and NAME.DOMAIN; must be a domain of its own, not the page's (see README)")
 	f.DurationVar(&o.maxExpiry, "link-max-expiry", sharelink.DefaultMaxExpiry, "longest lifetime a share link may have (links default to 24h)")
+	f.IntVar(&o.maxPerUser, "max-links-per-user", sharelink.DefaultMaxPerUser, "live share links one user may have")
 }
 
 // shareLinks is the share link machinery of a running gateway.
@@ -45,7 +47,8 @@ type shareLinks struct {
 // failures counts wrong basic-auth passwords (nil: a count of its own).
 func newShareLinks(o linkServeOptions, data string, log *slog.Logger, us *users.Store, reg *forward.Registry,
 	auth shareproxy.Auth, failures *throttle.Failures) (*shareLinks, error) {
-	store, err := sharelink.Open(data, sharelink.Options{MaxExpiry: o.maxExpiry})
+	store, err := sharelink.Open(data, sharelink.Options{MaxExpiry: o.maxExpiry, MaxPerUser: o.maxPerUser,
+		Log: log.With("part", "sharelink")})
 	if err != nil {
 		return nil, err
 	}

@@ -20,7 +20,7 @@ func newUser() *cobra.Command {
 		Long: `Users live in the data dir (users.json). A running gateway picks up changes
 without a restart, on the next login or forward request.`,
 	}
-	cmd.AddCommand(newUserAdd(), newUserSet(), newUserList(), newUserDel())
+	cmd.AddCommand(newUserAdd(), newUserSet(), newUserList(), newUserDel(), newUserSessions())
 	return cmd
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/crypto/ssh"
 
 	"github.com/tubegate/tubegate/internal/users"
 )
@@ -13,7 +14,7 @@ import (
 func newUserSet() *cobra.Command {
 	var (
 		data                 string
-		addKeys              []string
+		addKeys, removeKeys  []string
 		passwordStdin, noPW  bool
 		permitOpen, listen   []string
 		clearOpen, defListen bool
@@ -26,6 +27,7 @@ func newUserSet() *cobra.Command {
 		Short: "Change a user's keys, password, policy or admin flag",
 		Long: `Change an existing user. Only what is given changes:
   --key FILE            add the keys in FILE (repeatable)
+  --remove-key FILE     remove the keys in FILE (repeatable)
   --password-stdin      set the password from standard input; --no-password removes it
   --permit-open H:P     replace the permit-open list (repeatable); --clear-permit-open empties it
   --permit-listen [H:]P replace the permit-listen list (repeatable); --default-listen restores
@@ -33,7 +35,9 @@ func newUserSet() *cobra.Command {
   --permit-name GLOB    replace the extra virtual names the user may publish (repeatable);
                         --default-names leaves only their namespace (NAME, *.NAME)
   --admin=true|false    make or unmake an administrator
-A running gateway applies the change to the user's next request, live tubes included.`,
+A running gateway applies the change to the user's next request, live tubes included.
+A new or removed password and a removed key end the user's web sessions, and the
+browser tubes opened from them, within a second.`,
 		Example: `  gateway user set bob --permit-open myhost@alice:22 --permit-open 10.0.0.0/8:443
   gateway user set alice --permit-name myhost --permit-name 'db-*'
   gateway user set alice --key new_laptop.pub`,
@@ -51,6 +55,18 @@ A running gateway applies the change to the user's next request, live tubes incl
 					return fmt.Errorf("--key %s: %w", file, err)
 				}
 				keys = append(keys, k...)
+			}
+			var drop []string
+			for _, file := range removeKeys {
+				b, err := os.ReadFile(file)
+				if err != nil {
+					return fmt.Errorf("--remove-key: %w", err)
+				}
+				k, err := users.ParseKeys(b)
+				if err != nil {
+					return fmt.Errorf("--remove-key %s: %w", file, err)
+				}
+				drop = append(drop, k...)
 			}
 			var hash string
 			if passwordStdin {
@@ -71,12 +87,21 @@ A running gateway applies the change to the user's next request, live tubes incl
 				if !ok {
 					return fmt.Errorf("user %s: %w", args[0], users.ErrNotFound)
 				}
+				before := *u
+				removed, err := removeKeyLines(u, drop)
+				if err != nil {
+					return err
+				}
 				u.Keys = append(u.Keys, keys...)
 				switch {
 				case hash != "":
 					u.PasswordHash = hash
 				case noPW:
 					u.PasswordHash = ""
+				}
+				// Credentials changed: end the user's web sessions.
+				if removed > 0 || u.PasswordHash != before.PasswordHash {
+					u.Generation++
 				}
 				if f.Changed("permit-open") || clearOpen {
 					u.PermitOpen = permitOpen
@@ -97,7 +122,7 @@ A running gateway applies the change to the user's next request, live tubes incl
 				if len(u.Keys) == 0 && u.PasswordHash == "" {
 					return errors.New("that would leave the user no way to log in")
 				}
-				_, err := u.Policy()
+				_, err = u.Policy()
 				return err
 			})
 			if err != nil {
@@ -110,6 +135,7 @@ A running gateway applies the change to the user's next request, live tubes incl
 	dataFlag(cmd, &data)
 	f := cmd.Flags()
 	f.StringArrayVar(&addKeys, "key", nil, "add the public keys in FILE; repeatable")
+	f.StringArrayVar(&removeKeys, "remove-key", nil, "remove the public keys in FILE; repeatable")
 	f.BoolVar(&passwordStdin, "password-stdin", false, "set the password from standard input")
 	f.BoolVar(&noPW, "no-password", false, "remove the password")
 	f.StringArrayVar(&permitOpen, "permit-open", nil, "replace permit-open with these HOST:PORT rules; repeatable")
@@ -124,4 +150,37 @@ A running gateway applies the change to the user's next request, live tubes incl
 	cmd.MarkFlagsMutuallyExclusive("permit-listen", "default-listen")
 	cmd.MarkFlagsMutuallyExclusive("permit-name", "default-names")
 	return cmd
+}
+
+// removeKeyLines drops from u every key in drop (authorized_keys lines,
+// compared by key, not comment) and returns how many went; a key the user
+// does not have is an error.
+func removeKeyLines(u *users.User, drop []string) (int, error) {
+	blob := func(line string) string {
+		k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
+		if err != nil {
+			return line
+		}
+		return string(k.Marshal())
+	}
+	removed := 0
+	for _, d := range drop {
+		want, kept := blob(d), u.Keys[:0:0]
+		for _, k := range u.Keys {
+			if blob(k) != want {
+				kept = append(kept, k)
+			}
+		}
+		if len(kept) == len(u.Keys) {
+			return 0, fmt.Errorf("--remove-key: user %s has no key %s", u.Name, ssh.FingerprintSHA256(mustKey(d)))
+		}
+		removed += len(u.Keys) - len(kept)
+		u.Keys = kept
+	}
+	return removed, nil
+}
+
+func mustKey(line string) ssh.PublicKey {
+	k, _, _, _, _ := ssh.ParseAuthorizedKey([]byte(line))
+	return k
 }

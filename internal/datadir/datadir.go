@@ -66,3 +66,29 @@ func Lock(path string) (func(), error) {
 		f.Close()
 	}, nil
 }
+
+// tempPattern matches the temporary files WriteFile makes beside their target.
+const tempPattern = ".*.tmp*"
+
+// RemoveTemp deletes the temporary files an interrupted WriteFile (a kill -9
+// mid-save) left in dir, and returns their names. The target files are
+// untouched: the rename that would have replaced them never happened. Call
+// it at start, before anything writes.
+func RemoveTemp(dir string) ([]string, error) {
+	names, err := filepath.Glob(filepath.Join(dir, tempPattern))
+	if err != nil {
+		return nil, fmt.Errorf("data dir %s: %w", dir, err)
+	}
+	var removed []string
+	for _, path := range names {
+		fi, err := os.Lstat(path)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		if err := os.Remove(path); err != nil {
+			return removed, fmt.Errorf("data dir: remove leftover %s: %w", filepath.Base(path), err)
+		}
+		removed = append(removed, filepath.Base(path))
+	}
+	return removed, nil
+}

@@ -31,6 +31,9 @@ type Config struct {
 	Metrics http.Handler
 	// Session authorizes browser tubes by cookie (nil: SSH auth only).
 	Session SessionUser
+	// SessionAlive, if set, gives for a request with a session a check
+	// that the session still holds: a browser tube is closed when it fails.
+	SessionAlive func(r *http.Request) func() bool
 	// Mount adds further routes: the page, its API, share links.
 	Mount []func(chi.Router)
 }
@@ -70,6 +73,9 @@ func tubeHandler(cfg Config) http.HandlerFunc {
 		if cfg.Session != nil {
 			if user, ok := cfg.Session(r); ok {
 				opts.PreAuthUser = user
+				if cfg.SessionAlive != nil {
+					opts.Alive = cfg.SessionAlive(r)
+				}
 			}
 		}
 		// A tube is long-lived on purpose: the HTTP server's read deadline

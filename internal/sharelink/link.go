@@ -1,9 +1,9 @@
 // Package sharelink keeps the gateway's share links in the data dir
-// (links.json): which endpoint each link reaches, whose it is, until when,
-// and behind which guards. Only a hash of each link's secret token is
-// stored; the token itself is shown once, when the link is made. The file
-// is replaced atomically, and a running server notices changes made by the
-// command line (a revoke, say) on its next look.
+// (links.db, a bbolt database): which endpoint each link reaches, whose it
+// is, until when, and behind which guards. Only a hash of each link's
+// secret token is stored; the token itself is shown once, when the link is
+// made. Each change is one transaction; a running server notices changes
+// made by the command line (a revoke, say) on its next look.
 package sharelink
 
 import (

@@ -3,11 +3,16 @@ package sharelink
 import (
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tubegate/tubegate/internal/datadir"
@@ -21,6 +26,14 @@ const DefaultExpiry = 24 * time.Hour
 // no maximum.
 const DefaultMaxExpiry = 7 * 24 * time.Hour
 
+// DefaultMaxPerUser is how many live links one user may have when the
+// operator sets no cap.
+const DefaultMaxPerUser = 100
+
+// DefaultLockTimeout is how long a write waits for another process (the
+// command line, or the gateway) to finish with the links database.
+const DefaultLockTimeout = 5 * time.Second
+
 // Options tune a Store.
 type Options struct {
 	// DefaultExpiry is the lifetime of a link made without one (0: 24h,
@@ -30,27 +43,56 @@ type Options struct {
 	// enforced when links are made and again whenever one is used, so
 	// lowering it also shortens links made earlier.
 	MaxExpiry time.Duration
+	// MaxPerUser caps the live links of one user (0: DefaultMaxPerUser).
+	MaxPerUser int
+	// LockTimeout bounds the wait for another process's write (0:
+	// DefaultLockTimeout).
+	LockTimeout time.Duration
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Log gets failed saves and their retries (nil: discarded).
+	Log *slog.Logger
 }
 
-// Store is the links file of one data dir. It is safe for concurrent use
-// and by several processes at once.
+// ErrTooMany refuses a link beyond the user's cap.
+var ErrTooMany = errors.New("too many share links")
+
+// ErrBusy is returned when another process held the links database for
+// longer than the lock timeout.
+var ErrBusy = errors.New("share links busy")
+
+// ErrNotSaved marks a change that could not be written to the data dir.
+var ErrNotSaved = errors.New("not saved")
+
+// Store is the links database of one data dir (links.db, see boltdb.go).
+// Lookups are served from memory; changes are written through. It is safe
+// for concurrent use and by several processes at once.
 type Store struct {
-	file *datadir.JSONFile[fileData]
+	path string
 	opts Options
+	log  *slog.Logger
+	// commit is the write step (boltWrite); tests swap in one that fails.
+	commit func(fn func(tx *bolt.Tx) error) (uint64, stamp, error)
+	// running is set while Run retries failed saves.
+	running atomic.Bool
+	wake    chan struct{}
 
-	mu      sync.Mutex
-	version uint64
-	byID    map[string]*Link
-	byHash  map[string]*Link
+	// write serializes this process's writes and rereads; the file's lock
+	// serializes processes.
+	write sync.Mutex
+
+	mu      sync.Mutex // guards what follows
+	idx     index
+	seq     uint64    // the file's change counter as of idx
+	stamp   stamp     // the file's stamp as of seq
+	checked time.Time // when the counter was last read for a racy stamp
+	// pending are links revoked in memory whose deletion is not saved yet:
+	// they stay revoked, whatever the file says, until it is.
+	pending map[string]struct{}
 }
 
-type fileData struct {
-	Links []*Link `json:"links"`
-}
-
-// Open returns the store of data dir dir (the file need not exist yet).
+// Open returns the store of data dir dir, making the database if needed
+// and moving a links.json of an older version into it.
 func Open(dir string, opts Options) (*Store, error) {
 	if err := datadir.Ensure(dir); err != nil {
 		return nil, err
@@ -62,50 +104,149 @@ func Open(dir string, opts Options) (*Store, error) {
 		opts.DefaultExpiry = DefaultExpiry
 	}
 	opts.DefaultExpiry = min(opts.DefaultExpiry, opts.MaxExpiry)
+	if opts.MaxPerUser <= 0 {
+		opts.MaxPerUser = DefaultMaxPerUser
+	}
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = DefaultLockTimeout
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Store{file: datadir.NewJSONFile[fileData](filepath.Join(dir, "links.json")), opts: opts}
-	if _, _, err := s.current(); err != nil {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Store{path: filepath.Join(dir, "links.db"), opts: opts, log: opts.Log,
+		wake: make(chan struct{}, 1), idx: newIndex(), pending: make(map[string]struct{})}
+	s.commit = s.boltWrite
+	s.write.Lock()
+	defer s.write.Unlock()
+	if err := s.migrateJSON(filepath.Join(dir, "links.json")); err != nil {
 		return nil, err
+	}
+	if fi, err := os.Stat(s.path); err == nil && fi.Size() > 0 {
+		if err := s.reload(s.opts.LockTimeout); err != nil {
+			return nil, fmt.Errorf("share links: %w", err)
+		}
+		return s, nil
+	}
+	// A no-op write makes the file (bbolt also initializes an empty one).
+	if err := s.save(func(*bolt.Tx) error { return nil }); err != nil {
+		return nil, fmt.Errorf("share links: %w", err)
 	}
 	return s, nil
 }
 
-// Path is the links file.
-func (s *Store) Path() string { return s.file.Path() }
+// Path is the links database.
+func (s *Store) Path() string { return s.path }
 
-// indexLinks maps links by id and by token hash.
-func indexLinks(links []*Link) (byID, byHash map[string]*Link) {
-	byID = make(map[string]*Link, len(links))
-	byHash = make(map[string]*Link, len(links))
-	for _, l := range links {
-		byID[l.ID] = l
-		if l.TokenHash != "" {
-			byHash[l.TokenHash] = l
+// save runs fn in one write transaction, after bringing the links in
+// memory up to date with the file (another process may have written it).
+// Call it with s.write held.
+func (s *Store) save(fn func(tx *bolt.Tx) error) error {
+	seq, st, err := s.commit(func(tx *bolt.Tx) error {
+		s.mu.Lock()
+		known := s.seq
+		s.mu.Unlock()
+		if cur := readSeq(tx); cur != known || known == 0 {
+			links, err := readAll(tx)
+			if err != nil {
+				return err
+			}
+			s.install(links, cur, stamp{})
 		}
-	}
-	return byID, byHash
-}
-
-// current returns the links as of now (rereading a changed file). A file
-// that cannot be read keeps the last good state, so a half-edited file
-// never opens links; the error is returned for logging.
-func (s *Store) current() (map[string]*Link, map[string]*Link, error) {
-	fd, version, err := s.file.Load()
+		return fn(tx)
+	})
 	if err != nil {
-		err = fmt.Errorf("share links: %w", err)
+		return err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if fd != nil && (s.byID == nil || version != s.version) {
-		s.byID, s.byHash = indexLinks(fd.Links)
-		s.version = version
+	s.seq, s.stamp = seq, st
+	s.mu.Unlock()
+	return nil
+}
+
+// install replaces the links in memory with links, read at counter seq.
+func (s *Store) install(links []*Link, seq uint64, st stamp) {
+	now := s.opts.Now()
+	idx := newIndex()
+	for _, l := range links {
+		idx.add(l, s.live(l, now))
 	}
-	if s.byID == nil {
-		return map[string]*Link{}, map[string]*Link{}, err
+	s.mu.Lock()
+	for id := range s.pending {
+		if l := idx.byID[id]; l != nil {
+			idx.remove(l)
+		}
 	}
-	return s.byID, s.byHash, err
+	s.idx, s.seq, s.stamp = idx, seq, st
+	s.mu.Unlock()
+}
+
+// refresh rereads the file if another process changed it. It costs a stat
+// when nothing changed; a file written in the last racyWindow also has its
+// counter read, at most every 100 ms. A file that cannot be read keeps the
+// links in memory; the error is returned for logging.
+func (s *Store) refresh() error {
+	st, err := statFile(s.path)
+	if err != nil {
+		return fmt.Errorf("share links: %s", s.pathless(err))
+	}
+	now := time.Now()
+	s.mu.Lock()
+	changed := st != s.stamp
+	racy := now.Sub(st.mod) < racyWindow && now.Sub(s.checked) >= 100*time.Millisecond
+	if !changed && racy {
+		s.checked = now
+	}
+	s.mu.Unlock()
+	if !changed && !racy {
+		return nil
+	}
+	if !s.write.TryLock() {
+		return nil // a write of this process is under way and rereads itself
+	}
+	defer s.write.Unlock()
+	err = s.reload(time.Nanosecond) // never wait: next look
+	if errors.Is(err, ErrBusy) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("share links: %s", s.pathless(err))
+	}
+	return nil
+}
+
+// reload reads the file's counter and, if it moved, every link. Call it
+// with s.write held.
+func (s *Store) reload(timeout time.Duration) error {
+	st, err := statFile(s.path)
+	if err != nil {
+		return err
+	}
+	db, err := s.openDB(true, timeout)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return db.View(func(tx *bolt.Tx) error {
+		seq := readSeq(tx)
+		s.mu.Lock()
+		same := seq == s.seq && seq != 0
+		if same {
+			s.stamp = st
+		}
+		s.mu.Unlock()
+		if same {
+			return nil
+		}
+		links, err := readAll(tx)
+		if err != nil {
+			return err
+		}
+		s.install(links, seq, st)
+		return nil
+	})
 }
 
 // ExpiresAt is when a link stops working: its own expiry, or its creation
@@ -127,8 +268,10 @@ func (s *Store) ByToken(token string) (Link, bool) {
 		return Link{}, false
 	}
 	h := HashToken(token)
-	_, byHash, _ := s.current()
-	l, ok := byHash[h]
+	s.refresh()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.idx.byHash[h]
 	if !ok || !hashesEqual(l.TokenHash, h) || l.Kind != KindHTTP || !s.live(l, s.opts.Now()) {
 		return Link{}, false
 	}
@@ -140,36 +283,40 @@ func (s *Store) ByName(name string) (Link, bool) {
 	if name == "" {
 		return Link{}, false
 	}
-	byID, _, _ := s.current()
-	now := s.opts.Now()
-	for _, l := range byID {
-		if l.Name == name && l.Kind == KindHTTP && s.live(l, now) {
-			return *l, true
-		}
+	s.refresh()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.idx.byName[name]
+	if !ok || l.Kind != KindHTTP || !s.live(l, s.opts.Now()) {
+		return Link{}, false
 	}
-	return Link{}, false
+	return *l, true
 }
 
 // Live reports whether link id still exists and has not expired. The
 // proxy asks this to cut connections of revoked and expired links.
 func (s *Store) Live(id string) bool {
-	byID, _, _ := s.current()
-	l, ok := byID[id]
+	s.refresh()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.idx.byID[id]
 	return ok && s.live(l, s.opts.Now())
 }
 
 // List returns the live links of user ("" for every user), newest first.
 func (s *Store) List(user string) ([]Link, error) {
-	byID, _, err := s.current()
-	if err != nil {
-		return nil, err
-	}
+	err := s.refresh()
 	now := s.opts.Now()
 	var out []Link
-	for _, l := range byID {
+	s.mu.Lock()
+	for _, l := range s.idx.byID {
 		if (user == "" || l.User == user) && s.live(l, now) {
 			out = append(out, *l)
 		}
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].Created.Equal(out[j].Created) {
@@ -180,33 +327,74 @@ func (s *Store) List(user string) ([]Link, error) {
 	return out, nil
 }
 
-// update runs fn on the links under a lock shared with other processes,
-// drops expired links, and writes the result atomically.
-func (s *Store) update(fn func(links map[string]*Link) error) error {
-	return s.file.Update(func(fd *fileData) error {
-		m := make(map[string]*Link, len(fd.Links))
-		for _, l := range fd.Links {
-			m[l.ID] = l
-		}
-		if err := fn(m); err != nil {
-			return err
-		}
-		now := s.opts.Now()
-		fd.Links = fd.Links[:0]
-		for _, l := range m {
-			if s.live(l, now) {
-				fd.Links = append(fd.Links, l)
-			}
-		}
-		sort.Slice(fd.Links, func(i, j int) bool { return fd.Links[i].ID < fd.Links[j].ID })
-		return nil
-	})
-}
-
 // Create makes a link. For an HTTP link it returns the token, which is
 // not stored and cannot be shown again; a TCP link has none. pol is the
-// user's forwarding policy, consulted for TCP links.
+// user's forwarding policy, consulted for TCP links. The user's cap and
+// the name's uniqueness are checked under the database's lock, against
+// the links as they are then.
 func (s *Store) Create(p Params, pol forward.Policy) (Link, string, error) {
+	l, token, err := s.newLink(p, pol)
+	if err != nil {
+		return Link{}, "", err
+	}
+	s.write.Lock()
+	defer s.write.Unlock()
+	var refused error
+	err = s.save(func(tx *bolt.Tx) error {
+		s.mu.Lock()
+		refused = s.admit(&l, s.opts.Now())
+		s.mu.Unlock()
+		if refused != nil {
+			return refused
+		}
+		return putLink(tx, &l)
+	})
+	if refused != nil {
+		return Link{}, "", refused
+	}
+	if err != nil {
+		s.log.Error("share link not created: the links database cannot be written", "user", l.User, "err", err)
+		return Link{}, "", fmt.Errorf("share link %w: %v", ErrNotSaved, s.pathless(err))
+	}
+	c := l
+	s.mu.Lock()
+	s.idx.add(&c, true)
+	s.mu.Unlock()
+	return l, token, nil
+}
+
+// admit checks a new link against the links in memory and gives it an
+// id. Call it with s.mu held.
+func (s *Store) admit(l *Link, now time.Time) error {
+	if l.Name != "" {
+		if o := s.idx.byName[l.Name]; o != nil && s.live(o, now) {
+			return fmt.Errorf("link name %q is taken", l.Name)
+		}
+	}
+	n := 0
+	for _, o := range s.idx.byUser[l.User] {
+		if s.live(o, now) {
+			n++
+		}
+	}
+	if n >= s.opts.MaxPerUser {
+		return fmt.Errorf("%w: %w: %s has %d live links, the most this gateway allows; revoke some first",
+			forward.ErrRefused, ErrTooMany, l.User, n)
+	}
+	for {
+		id, err := newID()
+		if err != nil {
+			return err
+		}
+		if _, taken := s.idx.byID[id]; !taken {
+			l.ID = id
+			return nil
+		}
+	}
+}
+
+// newLink checks p and builds the link it asks for, without an id.
+func (s *Store) newLink(p Params, pol forward.Policy) (Link, string, error) {
 	if p.User == "" {
 		return Link{}, "", errors.New("share link: no user")
 	}
@@ -256,42 +444,5 @@ func (s *Store) Create(p Params, pol forward.Policy) (Link, string, error) {
 		}
 		l.BasicAuthUser, l.BasicAuthHash = user, string(h)
 	}
-	err = s.update(func(links map[string]*Link) error {
-		for _, o := range links {
-			if l.Name != "" && o.Name == l.Name && s.live(o, now) {
-				return fmt.Errorf("link name %q is taken", l.Name)
-			}
-		}
-		for {
-			id, err := newID()
-			if err != nil {
-				return err
-			}
-			if _, taken := links[id]; !taken {
-				l.ID = id
-				break
-			}
-		}
-		c := l
-		links[l.ID] = &c
-		return nil
-	})
-	if err != nil {
-		return Link{}, "", err
-	}
 	return l, token, nil
-}
-
-// Revoke deletes link id, which must belong to user ("" for any user).
-// Live connections through it are cut by the proxy within its poll
-// interval.
-func (s *Store) Revoke(id, user string) error {
-	return s.update(func(links map[string]*Link) error {
-		l, ok := links[id]
-		if !ok || (user != "" && l.User != user) {
-			return fmt.Errorf("link %s: %w", id, ErrNotFound)
-		}
-		delete(links, id)
-		return nil
-	})
 }

@@ -108,11 +108,15 @@ func (p *Proxy) apiCreate(w http.ResponseWriter, r *http.Request) {
 	c, err := svc.Create(sharelink.Params{User: user, Endpoint: req.Endpoint, Expires: life, BasicAuth: req.BasicAuth,
 		LoginRequired: req.LoginRequired, Name: req.Name, TCP: req.TCP})
 	if err != nil {
-		status := http.StatusBadRequest
-		if errors.Is(err, forward.ErrRefused) {
-			status = http.StatusForbidden
+		switch {
+		case errors.Is(err, sharelink.ErrNotSaved), errors.Is(err, sharelink.ErrBusy):
+			// The store logged the cause; the client learns nothing of the server's disk.
+			writeJSONError(w, http.StatusInternalServerError, "the link could not be saved: try again later")
+		case errors.Is(err, forward.ErrRefused):
+			writeJSONError(w, http.StatusForbidden, err.Error())
+		default:
+			writeJSONError(w, http.StatusBadRequest, err.Error())
 		}
-		writeJSONError(w, status, err.Error())
 		return
 	}
 	p.log.Info("share link created", "link", c.ID, "user", user, "endpoint", c.Endpoint, "via", "api")
@@ -146,16 +150,19 @@ func (p *Proxy) apiRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := chi.URLParam(r, "id")
-	if err := p.cfg.Links.Store.Revoke(id, user); err != nil {
-		if errors.Is(err, sharelink.ErrNotFound) {
-			writeJSONError(w, http.StatusNotFound, err.Error())
-			return
-		}
-		p.log.Error("share links: revoke", "link", id, "err", err)
-		writeJSONError(w, http.StatusInternalServerError, "cannot revoke the link")
+	err := p.cfg.Links.Store.Revoke(id, user)
+	if errors.Is(err, sharelink.ErrNotFound) {
+		writeJSONError(w, http.StatusNotFound, err.Error())
 		return
 	}
+	// A revoke holds in memory even when it cannot be saved: cut now.
 	n := p.tracker.Cut(id)
+	if err != nil {
+		p.log.Error("share links: revoke not saved", "link", id, "user", user, "connections_cut", n, "err", err)
+		writeJSONError(w, http.StatusInternalServerError,
+			"the link is revoked and its connections are cut, but the change could not be saved yet: the gateway keeps trying")
+		return
+	}
 	p.log.Info("share link revoked", "link", id, "user", user, "via", "api", "connections_cut", n)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -223,7 +224,7 @@ func TestRevokeCutsStream(t *testing.T) {
 	if n := g.proxy.Tracker().Count(l.ID); n != 1 {
 		t.Fatalf("tracked connections: %d, want 1", n)
 	}
-	dir := strings.TrimSuffix(g.svcPath(), "/links.json")
+	dir := filepath.Dir(g.svcPath())
 	other, err := sharelink.Open(dir, sharelink.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -160,6 +160,10 @@ type ConnOptions struct {
 	// (a browser's session cookie): the tube is accepted as that user with
 	// no SSH credentials.
 	PreAuthUser string
+	// Alive, if set, reports whether what authorized PreAuthUser (the web
+	// session) still holds; the tube is closed within a second of it
+	// turning false (see WatchUsers).
+	Alive func() bool
 }
 
 // Serve accepts tubes from ln until ctx ends or ln fails.
@@ -220,6 +224,7 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn, opts ConnOptions) {
 	c.SetDeadline(time.Time{})
 	user := sc.Permissions.Extensions[extUser]
 	t := newTube(s, id, c, sc, opts.Transport, log.With("user", user))
+	t.alive = opts.Alive
 	if err := s.addTube(t, &slot); err != nil {
 		t.log.Warn("tube refused", "err", err)
 		sc.Close()

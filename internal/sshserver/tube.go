@@ -28,6 +28,7 @@ type Tube struct {
 	raw       net.Conn // the carrier under conn
 	log       *slog.Logger
 	started   time.Time
+	alive     func() bool // nil, or whether the web session behind the tube holds
 
 	channels atomic.Int32
 

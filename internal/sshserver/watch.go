@@ -11,7 +11,9 @@ const userCheckInterval = time.Second
 
 // WatchUsers closes the tubes of users who have been deleted, so that
 // `gateway user del` cuts a user off within about a second: their
-// forwards stop and their tubes end. It runs until ctx ends.
+// forwards stop and their tubes end. It also closes browser tubes whose
+// web session has ended (new credentials, `gateway user sessions
+// --revoke`). It runs until ctx ends.
 func (s *Server) WatchUsers(ctx context.Context) {
 	tick := time.NewTicker(userCheckInterval)
 	defer tick.Stop()
@@ -29,15 +31,22 @@ func (s *Server) WatchUsers(ctx context.Context) {
 		for _, u := range list {
 			exists[u.Name] = true
 		}
-		var gone []*Tube
+		var gone, ended []*Tube
 		for _, t := range s.liveTubes() {
-			if !exists[t.user] {
+			switch {
+			case !exists[t.user]:
 				t.log.Warn("tube closed: user deleted")
 				gone = append(gone, t)
+			case t.alive != nil && !t.alive():
+				t.log.Warn("tube closed: its web session ended")
+				ended = append(ended, t)
 			}
 		}
 		if len(gone) > 0 && !s.shutdownTubes(gone, "your account was removed") {
 			s.log.Warn("some tubes of deleted users did not close in time", "tubes", len(gone))
+		}
+		if len(ended) > 0 && !s.shutdownTubes(ended, "your web session ended: log in again") {
+			s.log.Warn("some tubes of ended web sessions did not close in time", "tubes", len(ended))
 		}
 	}
 }

@@ -5,6 +5,8 @@
 package users
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -28,6 +30,23 @@ type User struct {
 	PermitListen []string  `json:"permit_listen,omitempty"`
 	PermitName   []string  `json:"permit_name,omitempty"`
 	Created      time.Time `json:"created"`
+	// ID is random and made with the record: a user deleted and added
+	// again under the same name has another, so nothing issued to the old
+	// one (a web session) works for the new one.
+	ID string `json:"id,omitempty"`
+	// Generation counts credential changes: a new password, a removed key,
+	// an admin's reset. Web sessions carry the generation they were made
+	// in and end when it moves.
+	Generation uint64 `json:"generation,omitempty"`
+}
+
+// NewID returns a fresh random user record id.
+func NewID() string {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err)) // never fails on supported platforms
+	}
+	return hex.EncodeToString(b)
 }
 
 // Policy parses the user's permit-open and permit-listen rules.
@@ -189,6 +208,9 @@ func (s *Store) Update(fn func(users map[string]*User) error) error {
 		}
 		fd.Users = fd.Users[:0]
 		for _, u := range m {
+			if u.ID == "" { // a record from before ids: give it one
+				u.ID = NewID()
+			}
 			fd.Users = append(fd.Users, u)
 		}
 		sort.Slice(fd.Users, func(i, j int) bool { return fd.Users[i].Name < fd.Users[j].Name })
@@ -211,6 +233,7 @@ func (s *Store) Add(u User) error {
 		if u.Created.IsZero() {
 			u.Created = time.Now().UTC()
 		}
+		u.ID, u.Generation = NewID(), 0
 		m[u.Name] = &u
 		return nil
 	})
@@ -223,6 +246,34 @@ func (s *Store) Delete(name string) error {
 			return fmt.Errorf("user %s: %w", name, ErrNotFound)
 		}
 		delete(m, name)
+		return nil
+	})
+}
+
+// EnsureIDs gives every user record an id (records from before ids have
+// none); it writes only if one is missing.
+func (s *Store) EnsureIDs() error {
+	list, err := s.List()
+	if err != nil {
+		return err
+	}
+	for _, u := range list {
+		if u.ID == "" {
+			return s.Update(func(map[string]*User) error { return nil }) // Update fills them in
+		}
+	}
+	return nil
+}
+
+// EndSessions moves the named user's credential generation on, which ends
+// every web session they have (and the browser tubes opened from them).
+func (s *Store) EndSessions(name string) error {
+	return s.Update(func(m map[string]*User) error {
+		u, ok := m[name]
+		if !ok {
+			return fmt.Errorf("user %s: %w", name, ErrNotFound)
+		}
+		u.Generation++
 		return nil
 	})
 }

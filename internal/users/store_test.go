@@ -128,3 +128,43 @@ func TestShortPasswordRefused(t *testing.T) {
 		t.Error("HashPassword(short): want an error")
 	}
 }
+
+// TestRecordIDAndGeneration: a user added again under the same name is another record; EndSessions
+// moves the generation on; records without ids get one on the next write.
+func TestRecordIDAndGeneration(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add(User{Name: "alice", PasswordHash: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := s.Get("alice")
+	if first.ID == "" || first.Generation != 0 {
+		t.Fatalf("new user: id %q generation %d", first.ID, first.Generation)
+	}
+	if err := s.EndSessions("alice"); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := s.Get("alice"); u.Generation != 1 || u.ID != first.ID {
+		t.Fatalf("after EndSessions: %+v", u)
+	}
+	if err := s.Delete("alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add(User{Name: "alice", PasswordHash: "x", ID: first.ID, Generation: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := s.Get("alice"); u.ID == first.ID || u.Generation != 0 {
+		t.Fatalf("re-added alice has the old record's id or generation: %+v", u)
+	}
+	if err := s.Update(func(m map[string]*User) error { m["bob"] = &User{Name: "bob"}; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := s.Get("bob"); u.ID == "" {
+		t.Fatal("a record written without an id got none")
+	}
+	if err := s.EndSessions("nobody"); err == nil {
+		t.Fatal("EndSessions of an unknown user succeeded")
+	}
+}

@@ -55,6 +55,7 @@ type Manager struct {
 	codec  *securecookie.SecureCookie
 
 	logins *throttle.Failures
+	table  *sessionTable // issued sessions (sessions.json)
 
 	mu      sync.Mutex
 	revoked map[string]time.Time // logged-out session IDs until they expire anyway
@@ -69,6 +70,10 @@ type session struct {
 	User   string `json:"u"`
 	CSRF   string `json:"c"`
 	Issued int64  `json:"t"`
+	// UID and Gen are the user record's id and credential generation when
+	// the session was made: a re-added user or new credentials end it.
+	UID string `json:"uid"`
+	Gen uint64 `json:"g"`
 }
 
 // New loads (or makes) the cookie keys in cfg.Dir and returns a Manager.
@@ -96,6 +101,9 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.Users.EnsureIDs(); err != nil {
+		return nil, err
+	}
 	return &Manager{
 		dir:     cfg.Dir,
 		users:   cfg.Users,
@@ -104,6 +112,7 @@ func New(cfg Config) (*Manager, error) {
 		codec:   codec,
 		logins:  cfg.Failures,
 		revoked: revoked,
+		table:   openSessionTable(cfg.Dir),
 	}, nil
 }
 
@@ -142,10 +151,34 @@ func (m *Manager) session(r *http.Request) (session, bool) {
 	if time.Since(time.Unix(s.Issued, 0)) > m.maxAge || m.isRevoked(s.ID) {
 		return session{}, false
 	}
-	if _, err := m.users.Get(s.User); err != nil {
-		return session{}, false // deleted users lose their sessions
+	// A deleted user, a user of the same name added again, new credentials
+	// or `gateway user sessions --revoke` end the session.
+	u, err := m.users.Get(s.User)
+	if err != nil || u.ID != s.UID || u.Generation != s.Gen {
+		return session{}, false
+	}
+	if rec, ok := m.table.get(s.ID); !ok || rec.User != s.User || rec.UID != s.UID {
+		return session{}, false
 	}
 	return s, true
+}
+
+// Alive returns, for a request with a valid session, a check that the
+// session is still valid; a tube opened from it is closed when the check
+// fails (see sshserver.ConnOptions). It returns nil without a session.
+func (m *Manager) Alive(r *http.Request) func() bool {
+	s, ok := m.session(r)
+	if !ok {
+		return nil
+	}
+	expires := time.Unix(s.Issued, 0).Add(m.maxAge)
+	return func() bool {
+		if time.Now().After(expires) || m.isRevoked(s.ID) {
+			return false
+		}
+		rec, ok := m.table.get(s.ID)
+		return ok && rec.User == s.User && rec.UID == s.UID && rec.current(m.users)
+	}
 }
 
 func (m *Manager) isRevoked(id string) bool {
@@ -157,16 +190,37 @@ func (m *Manager) isRevoked(id string) bool {
 
 // startSession sets a new session cookie for user and returns its CSRF token.
 func (m *Manager) startSession(w http.ResponseWriter, r *http.Request, user string) (string, error) {
-	s := session{ID: randomToken(16), User: user, CSRF: randomToken(32), Issued: time.Now().Unix()}
+	u, err := m.users.Get(user)
+	if err != nil {
+		return "", err
+	}
+	s := session{ID: randomToken(16), User: user, CSRF: randomToken(32), Issued: time.Now().Unix(), UID: u.ID, Gen: u.Generation}
+	issued := time.Unix(s.Issued, 0)
+	err = m.table.update(m.users, func(all map[string]*sessionRecord) error {
+		all[s.ID] = &sessionRecord{ID: s.ID, User: user, UID: s.UID, Gen: s.Gen, Created: issued.UTC(),
+			Expires: issued.Add(m.maxAge).UTC(), Source: r.RemoteAddr}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("session list: %w", err)
+	}
+	if err := m.setCookie(w, r, s); err != nil {
+		return "", err
+	}
+	return s.CSRF, nil
+}
+
+// setCookie sends s as the session cookie.
+func (m *Manager) setCookie(w http.ResponseWriter, r *http.Request, s session) error {
 	v, err := m.codec.Encode(CookieName, s)
 	if err != nil {
-		return "", fmt.Errorf("session cookie: %w", err)
+		return fmt.Errorf("session cookie: %w", err)
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: CookieName, Value: v, Path: "/", MaxAge: int(m.maxAge / time.Second),
 		HttpOnly: true, Secure: edge.Secure(r), SameSite: http.SameSiteStrictMode,
 	})
-	return s.CSRF, nil
+	return nil
 }
 
 // endSession revokes r's session, if any, for good (the list is kept in
@@ -182,6 +236,13 @@ func (m *Manager) endSession(w http.ResponseWriter, r *http.Request) {
 		// logout is answered once it is on disk.
 		if err := m.revSaves.save(m.dir, snap); err != nil {
 			m.log.Error("logout not kept across a restart", "user", s.User, "err", err)
+		}
+		err := m.table.update(m.users, func(all map[string]*sessionRecord) error {
+			delete(all, s.ID)
+			return nil
+		})
+		if err != nil {
+			m.log.Error("logged-out session still listed", "user", s.User, "err", err)
 		}
 	}
 	http.SetCookie(w, &http.Cookie{

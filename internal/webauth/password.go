@@ -51,14 +51,7 @@ func (m *Manager) handlePassword(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "new "+err.Error())
 		return
 	}
-	err = m.users.Update(func(all map[string]*users.User) error {
-		u, ok := all[user]
-		if !ok {
-			return users.ErrNotFound
-		}
-		u.PasswordHash = hash
-		return nil
-	})
+	err = m.setPassword(w, r, user, hash)
 	if errors.Is(err, users.ErrNotFound) {
 		writeError(w, http.StatusUnauthorized, "not logged in")
 		return
