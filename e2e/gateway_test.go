@@ -21,6 +21,7 @@ type gatewayOpts struct {
 	caFile          string   // CA that signed tlsCert; the test's HTTP client trusts it
 	args            []string // more `gateway serve` flags
 	env             []string // more environment for the process
+	fdLimit         int      // run under this hard and soft RLIMIT_NOFILE (0: inherited)
 }
 
 // gateway is a running `gateway serve`.
@@ -54,7 +55,13 @@ func startGateway(t *testing.T, dataDir string, opts gatewayOpts) *gateway {
 	}
 	args = append(args, opts.args...)
 	g := &gateway{bin: bin, dataDir: dataDir, opts: opts, hostKeys: map[string]string{}}
-	g.proc = startProc(t, "gateway serve", opts.env, bin, args...)
+	if opts.fdLimit > 0 {
+		// A hard limit, so that the gateway's raise to the hard limit stays under it.
+		shArgs := append([]string{"-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, opts.fdLimit), bin}, args...)
+		g.proc = startProc(t, "gateway serve", opts.env, "/bin/sh", shArgs...)
+	} else {
+		g.proc = startProc(t, "gateway serve", opts.env, bin, args...)
+	}
 	g.httpAddr = g.proc.mustWaitLine(t, reHTTPListening, startTimeout)[1]
 	if opts.sshListen {
 		g.sshAddr = g.proc.mustWaitLine(t, reSSHListening, startTimeout)[1]

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/crypto/ssh"
 
+	"github.com/tubegate/tubegate/internal/acceptloop"
 	"github.com/tubegate/tubegate/internal/certfile"
 	"github.com/tubegate/tubegate/internal/datadir"
 	"github.com/tubegate/tubegate/internal/forward"
@@ -104,6 +105,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
+	raiseFileLimit(log)
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
@@ -161,7 +163,14 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	acceptErrors := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tubegate_accept_errors_total",
+		Help: "Accept errors that were backed off and retried (EMFILE and the like), by listener kind.",
+	}, []string{"listener"})
+	reg.MustRegister(acceptErrors)
+	accepts := acceptloop.Counter(func(kind string) { acceptErrors.WithLabelValues(kind).Inc() })
 	registry := forward.NewRegistry(log)
+	registry.AcceptMetrics = accepts
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tubegate_endpoints", Help: "Published ports and virtual names.",
 	}, func() float64 { return float64(registry.Count()) }))
@@ -177,8 +186,10 @@ func serve(ctx context.Context, o serveOptions) error {
 		Log:      log,
 		Metrics:  sshserver.NewMetrics(reg),
 		Limits:   o.limits,
-		Failures: failures,
-		Commands: map[string]sshserver.CommandFunc{"link": links.command(func() string { return httpBase })},
+		// The SSH listener, like every listener, rides out EMFILE.
+		AcceptMetrics: accepts,
+		Failures:      failures,
+		Commands:      map[string]sshserver.CommandFunc{"link": links.command(func() string { return httpBase })},
 	})
 	if err != nil {
 		return err
@@ -211,7 +222,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)
 	}
-	hln = front.listen(hln, log, reg)
+	hln = front.listen(acceptloop.Wrap(hln, "http", log, accepts), log, reg)
 	scheme := "http"
 	if o.tlsCert != "" {
 		certs, err := certfile.Load(o.tlsCert, o.tlsKey)

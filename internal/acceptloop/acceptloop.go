@@ -13,8 +13,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 const (
@@ -22,25 +20,14 @@ const (
 	maxDelay = time.Second
 )
 
-// Metrics counts accept errors by listener kind. A nil *Metrics counts
+// Counter counts one accept error of a listener kind ("http", "ssh",
+// "forward"); the gateway feeds it to /metrics. A nil Counter counts
 // nothing.
-type Metrics struct {
-	errors *prometheus.CounterVec
-}
+type Counter func(kind string)
 
-// NewMetrics registers the accept error counter with reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
-	m := &Metrics{errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "tubegate_accept_errors_total",
-		Help: "Accept errors that were backed off and retried (EMFILE and the like), by listener kind.",
-	}, []string{"listener"})}
-	reg.MustRegister(m.errors)
-	return m
-}
-
-func (m *Metrics) count(kind string) {
-	if m != nil {
-		m.errors.WithLabelValues(kind).Inc()
+func (c Counter) count(kind string) {
+	if c != nil {
+		c(kind)
 	}
 }
 
@@ -49,7 +36,7 @@ type Listener struct {
 	net.Listener
 	kind    string // "http", "ssh", "forward": the metric's label
 	log     *slog.Logger
-	metrics *Metrics
+	metrics Counter
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -61,7 +48,7 @@ type Listener struct {
 
 // Wrap returns ln riding out temporary accept errors, logging to log (with
 // the listener's address) and counting under kind.
-func Wrap(ln net.Listener, kind string, log *slog.Logger, m *Metrics) *Listener {
+func Wrap(ln net.Listener, kind string, log *slog.Logger, m Counter) *Listener {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

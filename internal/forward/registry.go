@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tubegate/tubegate/internal/acceptloop"
 )
 
 // ErrRefused is wrapped by every error that is a policy or ownership
@@ -36,6 +38,9 @@ type Registry struct {
 	// MaxPerUser caps the endpoints one user may hold across all their
 	// tubes (0: no cap): each listener costs the gateway a descriptor.
 	MaxPerUser int
+	// AcceptMetrics counts the accept errors published ports ride out
+	// (nil: not counted).
+	AcceptMetrics acceptloop.Counter
 
 	mu      sync.Mutex
 	byKey   map[string]*Endpoint
@@ -165,11 +170,12 @@ func (r *Registry) publish(ctx context.Context, owner Owner, pol Policy, bind st
 			return nil, err
 		}
 	}
-	ln, err := net.Listen("tcp", addr)
+	raw, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
-	actual := ln.Addr().(*net.TCPAddr).Port
+	actual := raw.Addr().(*net.TCPAddr).Port
+	ln := acceptloop.Wrap(raw, "forward", r.log, r.AcceptMetrics)
 	ep := &Endpoint{Key: EndpointKey(bind, actual), BindHost: bind, BindPort: actual, Owner: owner, ln: ln}
 	if err := r.insert(ep); err != nil {
 		ln.Close()
@@ -241,13 +247,27 @@ func (r *Registry) insert(ep *Endpoint) error {
 	return nil
 }
 
+// LossNotifier is implemented by owners that want to hear of an endpoint
+// that died on its own (its listener failed for good), so that the client
+// can be told; the registry has already unpublished it.
+type LossNotifier interface {
+	EndpointLost(ep *Endpoint, err error)
+}
+
+// accept serves a published port's connections. Errors that pass (EMFILE
+// and the like) are ridden out by the acceptloop listener; any other error
+// means the listener is dead: the endpoint is unpublished and its owner
+// told, never the gateway taken down.
 func (r *Registry) accept(ep *Endpoint) {
 	for {
 		c, err := ep.ln.Accept()
 		if err != nil {
 			if !errors.Is(err, net.ErrClosed) {
-				r.log.Warn("accept failed; closing endpoint", "endpoint", ep.Key, "err", err)
+				r.log.Error("published port failed; endpoint closed", "endpoint", ep.Key, "tube", ep.Owner.ID(), "err", err)
 				r.Unpublish(ep)
+				if n, ok := ep.Owner.(LossNotifier); ok {
+					n.EndpointLost(ep, err)
+				}
 			}
 			return
 		}

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/tubegate/tubegate/internal/acceptloop"
 	"github.com/tubegate/tubegate/internal/bridge"
 	"github.com/tubegate/tubegate/internal/forward"
 	"github.com/tubegate/tubegate/internal/throttle"
@@ -70,6 +71,9 @@ type Config struct {
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Resolve looks up a destination's addresses (default net.DefaultResolver).
 	Resolve func(ctx context.Context, host string) ([]net.IP, error)
+	// AcceptMetrics counts the accept errors the SSH listener rides out
+	// (nil: not counted).
+	AcceptMetrics acceptloop.Counter
 	// Failures throttles wrong passwords per source address, shared with
 	// the gateway's other password checks (nil: one of its own, 10 a minute).
 	Failures *throttle.Failures
@@ -166,8 +170,11 @@ type ConnOptions struct {
 	Alive func() bool
 }
 
-// Serve accepts tubes from ln until ctx ends or ln fails.
+// Serve accepts tubes from ln until ctx ends or ln fails for good. Errors
+// that pass, such as running out of descriptors, are backed off, logged
+// once per burst and counted, never returned.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	ln = acceptloop.Wrap(ln, "ssh", s.log, s.cfg.AcceptMetrics)
 	go func() {
 		<-ctx.Done()
 		ln.Close()
@@ -177,11 +184,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(50 * time.Millisecond)
-				continue
 			}
 			return fmt.Errorf("ssh accept: %w", err)
 		}

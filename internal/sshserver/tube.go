@@ -318,6 +318,19 @@ func (t *Tube) mayPublishName(pol forward.Policy, name string) error {
 	return nil
 }
 
+// EndpointLost tells the client that one of its forwards died on its own
+// (the registry has unpublished it): a log line, a note on its sessions'
+// stderr and in its status, and a forward-lost@tubegate global request
+// with the bind address and port that a client may act on (clients ignore
+// global requests they do not know).
+func (t *Tube) EndpointLost(ep *forward.Endpoint, err error) {
+	t.log.Warn("forward lost: its listener failed", "endpoint", ep.Key, "err", err)
+	t.note(fmt.Sprintf("-R %s stopped: its listener on the gateway failed (%v); request it again",
+		forward.JoinHostPort(ep.BindHost, ep.BindPort), err))
+	payload := ssh.Marshal(forwardRequest{ep.BindHost, uint32(ep.BindPort)})
+	go t.conn.SendRequest("forward-lost@tubegate", false, payload)
+}
+
 type forwardedPayload struct {
 	Addr       string
 	Port       uint32
