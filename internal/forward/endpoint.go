@@ -56,15 +56,15 @@ type Endpoint struct {
 	Owner   Owner
 	Conns
 
-	ln net.Listener
+	lns []net.Listener // a loopback port's are 127.0.0.1 and [::1]
 }
 
-// Addr is the listener's address, or nil for a virtual name.
+// Addr is the (first) listener's address, or nil for a virtual name.
 func (e *Endpoint) Addr() net.Addr {
-	if e.ln == nil {
+	if len(e.lns) == 0 {
 		return nil
 	}
-	return e.ln.Addr()
+	return e.lns[0].Addr()
 }
 
 // Dial opens a connection to the endpoint through its owner's tube, as if
@@ -85,8 +85,8 @@ func (e *Endpoint) Dial(ctx context.Context, origin net.Addr) (net.Conn, error) 
 
 // close stops the listener and cuts every live connection.
 func (e *Endpoint) close() {
-	if e.ln != nil {
-		e.ln.Close()
+	for _, ln := range e.lns {
+		ln.Close()
 	}
 	e.Cut()
 }

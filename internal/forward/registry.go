@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/tubegate/tubegate/internal/acceptloop"
@@ -84,9 +85,57 @@ func EndpointKey(bind string, port int) string {
 		return JoinHostPort("127.0.0.1", port)
 	}
 	if a, err := netip.ParseAddr(bind); err == nil {
+		if a == netip.IPv6Loopback() {
+			// One loopback port, both families (see listenPort).
+			return JoinHostPort("127.0.0.1", port)
+		}
 		return JoinHostPort(a.Unmap().String(), port)
 	}
 	return JoinHostPort(bind, port)
+}
+
+// loopbackBind reports whether a tcpip-forward bind address means the
+// loopback port of both families, as OpenSSH's "localhost" does:
+// localhost, 127.0.0.1 or ::1.
+func loopbackBind(bind string) bool {
+	if strings.EqualFold(bind, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(bind)
+	return err == nil && (a.Unmap() == netip.AddrFrom4([4]byte{127, 0, 0, 1}) || a == netip.IPv6Loopback())
+}
+
+// listenPort listens for a published port. A loopback port is held in
+// both families, 127.0.0.1 and [::1] on the same port, so that no other
+// user can publish the other family's half of "localhost:PORT"; where the
+// machine has no IPv6 loopback, or another program holds [::1] on an
+// explicit port, IPv4 alone is used.
+func (r *Registry) listenPort(bind string, port int) ([]net.Listener, error) {
+	if !loopbackBind(bind) {
+		ln, err := net.Listen("tcp", listenAddr(bind, port))
+		if err != nil {
+			return nil, fmt.Errorf("listen %s: %w", listenAddr(bind, port), err)
+		}
+		return []net.Listener{ln}, nil
+	}
+	const tries = 8 // an allocated port whose [::1] half is taken: pick another
+	for try := 1; ; try++ {
+		l4, err := net.Listen("tcp4", JoinHostPort("127.0.0.1", port))
+		if err != nil {
+			return nil, fmt.Errorf("listen %s: %w", JoinHostPort("127.0.0.1", port), err)
+		}
+		actual := l4.Addr().(*net.TCPAddr).Port
+		l6, err := net.Listen("tcp6", JoinHostPort("::1", actual))
+		if err == nil {
+			return []net.Listener{l4, l6}, nil
+		}
+		if port == 0 && errors.Is(err, syscall.EADDRINUSE) && try < tries {
+			l4.Close()
+			continue
+		}
+		r.log.Info("published loopback port on IPv4 only", "port", actual, "err", err)
+		return []net.Listener{l4}, nil
+	}
 }
 
 // listenAddr maps a tcpip-forward bind address to the address to listen on.
@@ -164,24 +213,27 @@ func (r *Registry) publish(ctx context.Context, owner Owner, pol Policy, bind st
 		}
 		return nil, refused("listening on %s port %d is not permitted for %s", where, port, owner.User())
 	}
-	addr := listenAddr(bind, port)
 	if port != 0 {
 		if err := r.makeRoom(ctx, owner, EndpointKey(bind, port)); err != nil {
 			return nil, err
 		}
 	}
-	raw, err := net.Listen("tcp", addr)
+	raws, err := r.listenPort(bind, port)
 	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w", addr, err)
-	}
-	actual := raw.Addr().(*net.TCPAddr).Port
-	ln := acceptloop.Wrap(raw, "forward", r.log, r.AcceptMetrics)
-	ep := &Endpoint{Key: EndpointKey(bind, actual), BindHost: bind, BindPort: actual, Owner: owner, ln: ln}
-	if err := r.insert(ep); err != nil {
-		ln.Close()
 		return nil, err
 	}
-	go r.accept(ep)
+	actual := raws[0].Addr().(*net.TCPAddr).Port
+	ep := &Endpoint{Key: EndpointKey(bind, actual), BindHost: bind, BindPort: actual, Owner: owner}
+	for _, raw := range raws {
+		ep.lns = append(ep.lns, acceptloop.Wrap(raw, "forward", r.log, r.AcceptMetrics))
+	}
+	if err := r.insert(ep); err != nil {
+		ep.close()
+		return nil, err
+	}
+	for _, ln := range ep.lns {
+		go r.accept(ep, ln)
+	}
 	return ep, nil
 }
 
@@ -258,9 +310,9 @@ type LossNotifier interface {
 // and the like) are ridden out by the acceptloop listener; any other error
 // means the listener is dead: the endpoint is unpublished and its owner
 // told, never the gateway taken down.
-func (r *Registry) accept(ep *Endpoint) {
+func (r *Registry) accept(ep *Endpoint, ln net.Listener) {
 	for {
-		c, err := ep.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			if !errors.Is(err, net.ErrClosed) {
 				r.log.Error("published port failed; endpoint closed", "endpoint", ep.Key, "tube", ep.Owner.ID(), "err", err)
@@ -353,18 +405,9 @@ func (r *Registry) List(owner Owner) []*Endpoint {
 // Lookup finds the endpoint a direct-tcpip target host:port names: a
 // virtual name, or a published loopback port. It returns nil if none.
 func (r *Registry) Lookup(host string, port int) *Endpoint {
-	keys := []string{EndpointKey(host, port)}
-	if strings.EqualFold(host, "localhost") {
-		keys = append(keys, JoinHostPort("::1", port))
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, k := range keys {
-		if ep := r.byKey[k]; ep != nil {
-			return ep
-		}
-	}
-	return nil
+	return r.byKey[EndpointKey(host, port)]
 }
 
 // Count returns the number of live endpoints.

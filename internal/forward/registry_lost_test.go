@@ -37,7 +37,7 @@ func TestDeadListenerIsReportedToOwner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tl := ep.ln.(*acceptloop.Listener).Listener.(*net.TCPListener)
+	tl := ep.lns[0].(*acceptloop.Listener).Listener.(*net.TCPListener)
 	rc, err := tl.SyscallConn()
 	if err != nil {
 		t.Fatal(err)
