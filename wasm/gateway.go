@@ -52,7 +52,7 @@ func NewGateway(ctx context.Context, c net.Conn) (*Gateway, error) {
 		return nil, fmt.Errorf("gateway handshake: %w", err)
 	}
 	g.conn = conn
-	go ssh.DiscardRequests(reqs)
+	go g.serveRequests(reqs)
 	go g.serveChannels(chans)
 	go func() {
 		g.err = conn.Wait()
@@ -188,6 +188,29 @@ func (g *Gateway) Unlisten(bind string, port int) error {
 
 func bindKey(host string, port int) string {
 	return strings.ToLower(host) + "\x00" + strconv.Itoa(port)
+}
+
+// serveRequests answers the gateway's global requests: forward-lost@tubegate
+// says a -L forward's listener on the gateway died, which the page then
+// shows on that forward's row; anything else is refused.
+func (g *Gateway) serveRequests(reqs <-chan *ssh.Request) {
+	for req := range reqs {
+		if req.Type == "forward-lost@tubegate" {
+			var p forwardRequest
+			if ssh.Unmarshal(req.Payload, &p) == nil {
+				g.mu.Lock()
+				f := g.locals[bindKey(p.BindAddr, int(p.BindPort))]
+				delete(g.locals, bindKey(p.BindAddr, int(p.BindPort)))
+				g.mu.Unlock()
+				if f != nil {
+					f.fail(errors.New("its listener on the gateway failed and was closed: remove this forward and add it again"))
+				}
+			}
+		}
+		if req.WantReply {
+			req.Reply(false, nil)
+		}
+	}
 }
 
 // serveChannels delivers each forwarded-tcpip channel to its -L forward.
