@@ -47,8 +47,9 @@ func TestParseEndpoint(t *testing.T) {
 		"41234":           "127.0.0.1:41234",
 		"localhost:41234": "127.0.0.1:41234",
 		"127.0.0.1:41234": "127.0.0.1:41234",
-		"[::1]:8080":      "[::1]:8080",
-		"0.0.0.0:8080":    "0.0.0.0:8080",
+		// A loopback port is one endpoint in both families.
+		"[::1]:8080":   "127.0.0.1:8080",
+		"0.0.0.0:8080": "0.0.0.0:8080",
 		// All interfaces: the key the registry gives ssh -R *:8080 (it was
 		// 0.0.0.0:8080, which no published endpoint ever had).
 		"*:8080": "[::]:8080",
