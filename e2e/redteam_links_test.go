@@ -20,7 +20,7 @@ import (
 // fourth is refused with a clear error by the page's API, the SSH command and the CLI alike.
 func TestRedteamLinkCap(t *testing.T) {
 	w := &shareWorld{world: newWorld(t, gatewayOpts{sshListen: true, args: []string{"--max-links-per-user", "3"}})}
-	w.addUser(t, "alice")
+	w.addUser(t, "alice", "--permit-name", "myapp")
 	w.alpha = startShareBackend(t, "alpha")
 	w.alice = w.remoteForward(t, w.aliceSpec(), "alice.ws")
 	w.gw.mustCLI(t, "alice-web-password\n", "user", "set", "alice", "--password-stdin")
