@@ -44,12 +44,12 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer sd.proc.stop()
+	defer sd.Proc.Stop()
 	gw, err := startGateway(ctx, cfg.Gateway, dir, id, cfg.ProfileDir != "", cfg.GatewayFlags...)
 	if err != nil {
 		return nil, err
 	}
-	defer gw.stop()
+	defer gw.Stop()
 
 	paths := []path{{ID: "loopback", Name: "loopback TCP", Kind: "loopback",
 		setup: func(context.Context) (endpoints, error) {
@@ -88,7 +88,7 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 		fmt.Fprintf(progress, "tubebench: %s\n", p.ID)
 		pprofAddr := ""
 		if p.Kind == "gateway" {
-			pprofAddr = gw.pprofAddr
+			pprofAddr = gw.PprofAddr
 		}
 		m, err := measurePath(ctx, cfg, p, pprofAddr)
 		if err != nil {
@@ -133,7 +133,7 @@ func idleOnFreshGateway(ctx context.Context, cfg Config, dir string, id *identit
 	if err != nil {
 		return idleResult{}, err
 	}
-	defer g.stop()
+	defer g.Stop()
 	return idleTubes(ctx, g, transport, cfg.Tubes, id, profiler{cfg.ProfileDir})
 }
 

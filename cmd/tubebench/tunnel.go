@@ -11,6 +11,7 @@ import (
 
 	"github.com/tubegate/tubegate/internal/bridge"
 	"github.com/tubegate/tubegate/internal/forward"
+	"github.com/tubegate/tubegate/internal/gwproc"
 )
 
 // Transports a tube can use.
@@ -32,7 +33,7 @@ func dialTube(ctx context.Context, g *gateway, transport, cipher string, id *ide
 		addr = g.WSURL()
 		c, err = bridge.Dial(ctx, addr, bridge.DialOptions{})
 	case transportTCP:
-		addr = g.sshTCP
+		addr = g.SSHTCP
 		var d net.Dialer
 		c, err = d.DialContext(ctx, "tcp", addr)
 	default:
@@ -43,9 +44,9 @@ func dialTube(ctx context.Context, g *gateway, transport, cipher string, id *ide
 	}
 	cfg := &ssh.ClientConfig{
 		User:            benchUser,
-		Auth:            []ssh.AuthMethod{ssh.PublicKeys(id.signer)},
+		Auth:            []ssh.AuthMethod{ssh.PublicKeys(id.Signer)},
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), // a throw-away gateway on loopback
-		Timeout:         startTimeout,
+		Timeout:         gwproc.StartTimeout,
 	}
 	if cipher != "" {
 		cfg.Ciphers = []string{cipher}
@@ -91,7 +92,7 @@ func remoteForward(client *ssh.Client, target string) (string, error) {
 
 // goTunnel is a Go client holding -R forwards to the echo server and sink.
 func goTunnel(ctx context.Context, g *gateway, transport, cipher string, id *identity, tg *targets) (endpoints, error) {
-	dctx, cancel := context.WithTimeout(ctx, startTimeout)
+	dctx, cancel := context.WithTimeout(ctx, gwproc.StartTimeout)
 	defer cancel()
 	client, err := dialTube(dctx, g, transport, cipher, id)
 	if err != nil {
