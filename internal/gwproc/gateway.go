@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -137,9 +136,27 @@ func (g *Gateway) Stop() { g.Proc.Stop() }
 // keep-alive connection of ours stays open in the gateway between scrapes.
 var metricsClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 
-// Metrics reads the named unlabelled Prometheus samples from the
-// gateway's /metrics.
+// Metrics reads the named Prometheus metrics from the gateway's /metrics,
+// each summed over its labels; a name with no sample is an error.
 func (g *Gateway) Metrics(ctx context.Context, names ...string) (map[string]float64, error) {
+	all, err := g.Scrape(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]float64, len(names))
+	for _, n := range names {
+		v, ok := all[n]
+		if !ok {
+			return nil, fmt.Errorf("gateway metrics: no %s", n)
+		}
+		out[n] = v
+	}
+	return out, nil
+}
+
+// Scrape reads every sample of the gateway's /metrics, each metric summed
+// over its labels.
+func (g *Gateway) Scrape(ctx context.Context) (map[string]float64, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+g.HTTPAddr+"/metrics", nil)
 	if err != nil {
 		return nil, err
@@ -156,22 +173,23 @@ func (g *Gateway) Metrics(ctx context.Context, names ...string) (map[string]floa
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		name, v, ok := strings.Cut(sc.Text(), " ")
-		if ok && slices.Contains(names, name) {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil {
-				return nil, fmt.Errorf("gateway metrics: %s: %w", name, err)
-			}
-			out[name] = f
+		line := sc.Text()
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 || strings.HasPrefix(line, "#") {
+			continue
 		}
+		name, v := line[:i], line[i+1:]
+		if j := strings.IndexByte(name, '{'); j >= 0 {
+			name = name[:j] // a labelled sample: summed over its labels
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return nil, fmt.Errorf("gateway metrics: %s: %w", name, err)
+		}
+		out[name] += f
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("gateway metrics: %w", err)
-	}
-	for _, n := range names {
-		if _, ok := out[n]; !ok {
-			return nil, fmt.Errorf("gateway metrics: no %s", n)
-		}
 	}
 	return out, nil
 }
