@@ -111,7 +111,7 @@ func measureBrowser(ctx context.Context, cfg Config, dir string, gw *gateway, id
 		return br, err
 	}
 	br.bulkTime = browserBulkTime(cfg)
-	if br.forwardMBs, err = bulk(br.listen, br.bulkTime); err != nil {
+	if br.forwardMBs, err = bulk(br.listen, br.bulkTime, cfg.IOGrace); err != nil {
 		return br, fmt.Errorf("bulk through the page's -L at %s: %w", br.listen, err)
 	}
 	return br, ctx.Err()

@@ -77,7 +77,7 @@ func idleTubes(ctx context.Context, g *gateway, transport string, n int, id *ide
 				return
 			}
 			clients[i] = c
-			if _, err := c.Listen("tcp", "127.0.0.1:0"); err != nil {
+			if _, err := listen(c, "127.0.0.1:0"); err != nil {
 				errs <- fmt.Errorf("tube %d: tcpip-forward: %w", i, err)
 			}
 		}()

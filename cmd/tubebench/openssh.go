@@ -56,7 +56,7 @@ func runForwarder(ctx context.Context, name string, args func(echoPort, sinkPort
 		}
 		err = waitEcho(ctx, e.echo, gwproc.StartTimeout)
 		if err == nil {
-			_, _, err = bulkStream(e.sink, time.Now())
+			_, _, err = bulkStream(e.sink, time.Now(), ioGrace)
 		}
 		if err == nil {
 			return e, nil

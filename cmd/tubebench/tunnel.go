@@ -67,7 +67,7 @@ func dialTube(ctx context.Context, g *gateway, transport, cipher string, id *ide
 // and serves it as OpenSSH would: each forwarded-tcpip channel is joined
 // to a new connection to target. It returns the published address.
 func remoteForward(client *ssh.Client, target string) (string, error) {
-	ln, err := client.Listen("tcp", "127.0.0.1:0")
+	ln, err := listen(client, "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("tcpip-forward for %s: %w", target, err)
 	}
@@ -105,4 +105,29 @@ func goTunnel(ctx context.Context, g *gateway, transport, cipher string, id *ide
 		return endpoints{}, err
 	}
 	return endpoints{echo: echo, sink: sink, close: func() { client.Close() }}, nil
+}
+
+// listen is client.Listen bounded by gwproc.StartTimeout: a tube that
+// does not answer its tcpip-forward fails the figure instead of hanging.
+func listen(client *ssh.Client, addr string) (net.Listener, error) {
+	type listened struct {
+		ln  net.Listener
+		err error
+	}
+	ch := make(chan listened, 1)
+	go func() {
+		ln, err := client.Listen("tcp", addr)
+		ch <- listened{ln, err}
+	}()
+	select {
+	case l := <-ch:
+		return l.ln, l.err
+	case <-time.After(gwproc.StartTimeout):
+		go func() {
+			if l := <-ch; l.ln != nil {
+				l.ln.Close()
+			}
+		}()
+		return nil, fmt.Errorf("tcpip-forward %s: no answer in %v", addr, gwproc.StartTimeout)
+	}
 }
