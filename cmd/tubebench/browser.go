@@ -9,6 +9,8 @@ import (
 	"os/user"
 	"regexp"
 	"time"
+
+	"github.com/tubegate/tubegate/internal/gwproc"
 )
 
 // browserHost is the virtual name the browser's console reaches the
@@ -45,7 +47,7 @@ var (
 // events off (they would carry every WebSocket frame to the bench).
 func measureBrowser(ctx context.Context, cfg Config, dir string, gw *gateway, id *identity, tg *targets, progress io.Writer) (browserResult, error) {
 	var br browserResult
-	base := "http://" + gw.httpAddr
+	base := "http://" + gw.HTTPAddr
 	chromiumBin, err := chromiumPath(cfg.Chromium)
 	if err != nil {
 		return br, err
@@ -69,7 +71,7 @@ func measureBrowser(ctx context.Context, cfg Config, dir string, gw *gateway, id
 	if err != nil {
 		return br, fmt.Errorf("current user, to log in to sshd as: %w", err)
 	}
-	key, err := readFile(id.keyFile)
+	key, err := gwproc.ReadFile(id.KeyFile)
 	if err != nil {
 		return br, err
 	}
@@ -95,7 +97,7 @@ func measureBrowser(ctx context.Context, cfg Config, dir string, gw *gateway, id
 		return br, fmt.Errorf("page load to a shell prompt, HTTP cache on: %w", err)
 	}
 	br.warm = warm[1:]
-	m, err := sd.proc.waitLine(ctx, sshdCipher, startTimeout)
+	m, err := sd.Proc.WaitLine(ctx, sshdCipher, gwproc.StartTimeout)
 	if err != nil {
 		return br, fmt.Errorf("the console's cipher: %w", err)
 	}
@@ -109,7 +111,7 @@ func measureBrowser(ctx context.Context, cfg Config, dir string, gw *gateway, id
 		return br, err
 	}
 	br.bulkTime = browserBulkTime(cfg)
-	if br.forwardMBs, err = bulk(br.listen, br.bulkTime); err != nil {
+	if br.forwardMBs, err = bulk(br.listen, br.bulkTime, cfg.IOGrace); err != nil {
 		return br, fmt.Errorf("bulk through the page's -L at %s: %w", br.listen, err)
 	}
 	return br, ctx.Err()
@@ -125,28 +127,28 @@ func startConsoleHost(ctx context.Context, dir string, gw *gateway, id *identity
 	}
 	stopPublish, err := publishHost(ctx, gw, id, cipher, sd)
 	if err != nil {
-		sd.proc.stop()
+		sd.Proc.Stop()
 		return nil, nil, err
 	}
-	return sd, func() { stopPublish(); sd.proc.stop() }, nil
+	return sd, func() { stopPublish(); sd.Proc.Stop() }, nil
 }
 
 // publishHost runs OpenSSH `ssh -R host.bench:22:SSHD` to the gateway as
 // the bench user and waits until the gateway has published the name.
 func publishHost(ctx context.Context, gw *gateway, id *identity, cipher string, sd *sshd) (stop func(), err error) {
-	_, port, err := net.SplitHostPort(gw.sshTCP)
+	_, port, err := net.SplitHostPort(gw.SSHTCP)
 	if err != nil {
 		return nil, fmt.Errorf("gateway ssh address: %w", err)
 	}
 	args := append(sshArgs(id, cipher), "-p", port,
 		"-R", fmt.Sprintf("%s:22:%s", browserHost, sd.addr), benchUser+"@127.0.0.1")
-	p, err := startProc("ssh -R "+browserHost, os.Environ(), "ssh", args...)
+	p, err := gwproc.Start("ssh -R "+browserHost, os.Environ(), "ssh", args...)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := gw.proc.waitLine(ctx, forwardPublished, startTimeout); err != nil {
-		p.stop()
-		return nil, fmt.Errorf("publish %s:22 with ssh -R: %w: %s", browserHost, err, tail(p.Output()))
+	if _, err := gw.Proc.WaitLine(ctx, forwardPublished, gwproc.StartTimeout); err != nil {
+		p.Stop()
+		return nil, fmt.Errorf("publish %s:22 with ssh -R: %w: %s", browserHost, err, gwproc.Tail(p.Output()))
 	}
-	return p.stop, nil
+	return p.Stop, nil
 }

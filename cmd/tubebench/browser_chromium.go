@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/tubegate/tubegate/internal/gwproc"
 	"github.com/tubegate/tubegate/internal/throwaway"
 )
 
@@ -64,9 +65,9 @@ func startChromium(ctx context.Context, execPath, dir string) (*chromium, error)
 			c.close()
 			return nil, fmt.Errorf("start chromium %s: %w", execPath, err)
 		}
-	case <-time.After(startTimeout):
+	case <-time.After(gwproc.StartTimeout):
 		c.close()
-		return nil, fmt.Errorf("chromium %s did not start within %v", execPath, startTimeout)
+		return nil, fmt.Errorf("chromium %s did not start within %v", execPath, gwproc.StartTimeout)
 	}
 	return c, nil
 }

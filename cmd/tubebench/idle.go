@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/tubegate/tubegate/internal/gwproc"
 )
 
 // idleConcurrency bounds the handshakes in flight while tubes are opened,
@@ -41,11 +43,11 @@ type idleResult struct {
 // one -R forward, and reads the gateway's RSS before and after.
 func idleTubes(ctx context.Context, g *gateway, transport string, n int, id *identity, prof profiler) (idleResult, error) {
 	time.Sleep(idleSettle / 4)
-	base, err := rssKiB(g.proc.PID())
+	base, err := gwproc.RSSKiB(g.Proc.PID())
 	if err != nil {
 		return idleResult{}, err
 	}
-	baseM, err := g.metrics(ctx, idleMetrics...)
+	baseM, err := g.Metrics(ctx, idleMetrics...)
 	if err != nil {
 		return idleResult{}, err
 	}
@@ -67,7 +69,7 @@ func idleTubes(ctx context.Context, g *gateway, transport string, n int, id *ide
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			dctx, cancel := context.WithTimeout(ctx, startTimeout)
+			dctx, cancel := context.WithTimeout(ctx, gwproc.StartTimeout)
 			defer cancel()
 			c, err := dialTube(dctx, g, transport, "", id)
 			if err != nil {
@@ -75,7 +77,7 @@ func idleTubes(ctx context.Context, g *gateway, transport string, n int, id *ide
 				return
 			}
 			clients[i] = c
-			if _, err := c.Listen("tcp", "127.0.0.1:0"); err != nil {
+			if _, err := listen(c, "127.0.0.1:0"); err != nil {
 				errs <- fmt.Errorf("tube %d: tcpip-forward: %w", i, err)
 			}
 		}()
@@ -87,17 +89,17 @@ func idleTubes(ctx context.Context, g *gateway, transport string, n int, id *ide
 		return idleResult{}, err
 	}
 	time.Sleep(idleSettle)
-	rss, err := rssKiB(g.proc.PID())
+	rss, err := gwproc.RSSKiB(g.Proc.PID())
 	if err != nil {
 		return idleResult{}, err
 	}
-	m, err := g.metrics(ctx, idleMetrics...)
+	m, err := g.Metrics(ctx, idleMetrics...)
 	if err != nil {
 		return idleResult{}, err
 	}
 	if err := errors.Join(
-		prof.fetch(ctx, g.pprofAddr, "heap", "idle-"+transport+".heap.pprof"),
-		prof.fetch(ctx, g.pprofAddr, "goroutine?debug=1", "idle-"+transport+".goroutines.txt"),
+		prof.fetch(ctx, g.PprofAddr, "heap", "idle-"+transport+".heap.pprof"),
+		prof.fetch(ctx, g.PprofAddr, "goroutine?debug=1", "idle-"+transport+".goroutines.txt"),
 	); err != nil {
 		return idleResult{}, err
 	}

@@ -15,7 +15,8 @@ import (
 // dialTimeout bounds every connection the load generator opens.
 const dialTimeout = 10 * time.Second
 
-// ioGrace is added to a measurement's duration to bound its last I/O.
+// ioGrace is added to a measurement's duration to bound its last I/O (the
+// default of Config.IOGrace).
 const ioGrace = 20 * time.Second
 
 func dial(addr string) (net.Conn, error) {
@@ -28,13 +29,13 @@ func dial(addr string) (net.Conn, error) {
 
 // bulkStream sends blocks to the sink at addr until stop, then waits for
 // the sink's count and returns the bytes delivered and the time taken.
-func bulkStream(addr string, stop time.Time) (int64, time.Duration, error) {
+func bulkStream(addr string, stop time.Time, grace time.Duration) (int64, time.Duration, error) {
 	c, err := dial(addr)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer c.Close()
-	c.SetDeadline(stop.Add(ioGrace))
+	c.SetDeadline(stop.Add(grace))
 	buf := make([]byte, blockSize)
 	start := time.Now()
 	var sent int64
@@ -62,8 +63,8 @@ func bulkStream(addr string, stop time.Time) (int64, time.Duration, error) {
 }
 
 // bulk measures one stream's MB/s for d.
-func bulk(addr string, d time.Duration) (float64, error) {
-	n, el, err := bulkStream(addr, time.Now().Add(d))
+func bulk(addr string, d, grace time.Duration) (float64, error) {
+	n, el, err := bulkStream(addr, time.Now().Add(d), grace)
 	if err != nil {
 		return 0, err
 	}
@@ -71,7 +72,7 @@ func bulk(addr string, d time.Duration) (float64, error) {
 }
 
 // parallelBulk measures the aggregate MB/s of n streams at once for d.
-func parallelBulk(addr string, n int, d time.Duration) (float64, error) {
+func parallelBulk(addr string, n int, d, grace time.Duration) (float64, error) {
 	stop := time.Now().Add(d)
 	start := time.Now()
 	var total atomic.Int64
@@ -81,7 +82,7 @@ func parallelBulk(addr string, n int, d time.Duration) (float64, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			b, _, err := bulkStream(addr, stop)
+			b, _, err := bulkStream(addr, stop, grace)
 			if err != nil {
 				errs <- err
 				return
@@ -103,13 +104,13 @@ type latency struct{ p50, p99 time.Duration }
 
 // pingPong measures 1-byte round trips to the echo server at addr for d
 // (at most maxPings), after a short warm-up.
-func pingPong(addr string, d time.Duration, maxPings int) (latency, error) {
+func pingPong(addr string, d time.Duration, maxPings int, grace time.Duration) (latency, error) {
 	c, err := dial(addr)
 	if err != nil {
 		return latency{}, err
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(d + ioGrace))
+	c.SetDeadline(time.Now().Add(d + grace))
 	b := []byte{'x'}
 	one := func() error {
 		if _, err := c.Write(b); err != nil {
@@ -134,13 +135,16 @@ func pingPong(addr string, d time.Duration, maxPings int) (latency, error) {
 		}
 		rtts = append(rtts, time.Since(t0))
 	}
+	if len(rtts) == 0 {
+		return latency{}, fmt.Errorf("no round trip to %s in %v", addr, d)
+	}
 	slices.Sort(rtts)
 	return latency{p50: rtts[len(rtts)/2], p99: rtts[len(rtts)*99/100]}, nil
 }
 
 // connRate measures connections per second to the echo server at addr:
 // each opens, echoes 1 KiB and closes, workers at a time, for d.
-func connRate(ctx context.Context, addr string, workers int, d time.Duration) (float64, error) {
+func connRate(ctx context.Context, addr string, workers int, d, grace time.Duration) (float64, error) {
 	stop := time.Now().Add(d)
 	start := time.Now()
 	var done atomic.Int64
@@ -153,7 +157,7 @@ func connRate(ctx context.Context, addr string, workers int, d time.Duration) (f
 			out := make([]byte, 1024)
 			in := make([]byte, 1024)
 			for time.Now().Before(stop) && ctx.Err() == nil {
-				if err := echoOnce(addr, out, in, stop.Add(ioGrace)); err != nil {
+				if err := echoOnce(addr, out, in, stop.Add(grace)); err != nil {
 					errs <- err
 					return
 				}

@@ -45,6 +45,7 @@ func main() {
 	f.IntVar(&cfg.BrowserRuns, "browser-runs", cfg.BrowserRuns, "page loads to a shell prompt in headless Chromium, with the HTTP cache off and again on (0: skip the browser figures)")
 	f.StringVar(&cfg.Chromium, "chromium", "", "the Chromium binary (default: chromium on PATH, else /usr/bin/chromium)")
 	f.StringVar(&cfg.ProfileDir, "profile", "", "save CPU profiles of the gateway and of the client side per figure, and heap and goroutine profiles of idle tubes, in this directory")
+	f.DurationVar(&cfg.IOGrace, "io-grace", cfg.IOGrace, "how long past its duration a figure's I/O may take before the figure fails")
 	f.BoolVar(&asJSON, "json", false, "print JSON instead of a Markdown table")
 	f.Parse(os.Args[1:])
 	if paths != "" {
@@ -72,9 +73,16 @@ func main() {
 			fmt.Fprintf(os.Stderr, "tubebench: %v\n", err)
 			os.Exit(1)
 		}
-		return
+	} else {
+		fmt.Print(rep.Markdown())
 	}
-	fmt.Print(rep.Markdown())
+	if len(rep.Failures) > 0 {
+		fmt.Fprintf(os.Stderr, "tubebench: %d figures failed:\n", len(rep.Failures))
+		for _, f := range rep.Failures {
+			fmt.Fprintf(os.Stderr, "  %s\n", f)
+		}
+		os.Exit(1)
+	}
 }
 
 // Config bounds one run.
@@ -93,6 +101,9 @@ type Config struct {
 	ProfileDir    string         `json:"-"`
 	BrowserRuns   int            `json:"browser_runs"`
 	Chromium      string         `json:"-"`
+	// IOGrace bounds each figure's last I/O past its duration: a figure
+	// whose path stalls fails after it, with the figure and path named.
+	IOGrace time.Duration `json:"io_grace_ns"`
 }
 
 // wants reports whether figure (bulk, rtt, conns or parallel) is to be taken.
@@ -110,6 +121,7 @@ func defaultConfig() Config {
 		OpenSSHClient: true,
 		Figures:       []string{"bulk", "rtt", "conns", "parallel"},
 		BrowserRuns:   5,
+		IOGrace:       ioGrace,
 	}
 }
 
@@ -122,5 +134,5 @@ func (c Config) Budget() time.Duration {
 	if c.BrowserRuns > 0 {
 		browser = time.Duration(2*c.BrowserRuns+5)*browserStep + browserBulkTime(c)
 	}
-	return time.Duration(paths)*(4*c.Duration+30*time.Second) + time.Duration(c.Tubes)*40*time.Millisecond + browser + time.Minute
+	return time.Duration(paths)*(4*(c.Duration+c.IOGrace)+30*time.Second) + time.Duration(c.Tubes)*40*time.Millisecond + browser + time.Minute
 }

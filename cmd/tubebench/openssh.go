@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tubegate/tubegate/internal/gwproc"
 	"github.com/tubegate/tubegate/internal/throwaway"
 )
 
@@ -21,22 +22,12 @@ type endpoints struct {
 	close      func()
 }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // sshArgs are the options every OpenSSH client run uses.
 func sshArgs(id *identity, cipher string) []string {
 	return []string{
 		"-F", "/dev/null", "-N", "-T",
 		"-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-		"-o", "IdentitiesOnly=yes", "-i", id.keyFile, "-o", "ExitOnForwardFailure=yes",
+		"-o", "IdentitiesOnly=yes", "-i", id.KeyFile, "-o", "ExitOnForwardFailure=yes",
 		"-o", "LogLevel=ERROR", "-o", "Compression=no", "-c", cipher,
 	}
 }
@@ -46,32 +37,32 @@ func sshArgs(id *identity, cipher string) []string {
 func runForwarder(ctx context.Context, name string, args func(echoPort, sinkPort int) []string) (endpoints, error) {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ { // a free port may be taken before ssh binds it
-		ep, err := freePort()
+		ep, err := gwproc.FreePort()
 		if err != nil {
 			return endpoints{}, err
 		}
-		sp, err := freePort()
+		sp, err := gwproc.FreePort()
 		if err != nil {
 			return endpoints{}, err
 		}
-		p, err := startProc(name, os.Environ(), "ssh", args(ep, sp)...)
+		p, err := gwproc.Start(name, os.Environ(), "ssh", args(ep, sp)...)
 		if err != nil {
 			return endpoints{}, err
 		}
 		e := endpoints{
 			echo:  "127.0.0.1:" + strconv.Itoa(ep),
 			sink:  "127.0.0.1:" + strconv.Itoa(sp),
-			close: p.stop,
+			close: p.Stop,
 		}
-		err = waitEcho(ctx, e.echo, startTimeout)
+		err = waitEcho(ctx, e.echo, gwproc.StartTimeout)
 		if err == nil {
-			_, _, err = bulkStream(e.sink, time.Now())
+			_, _, err = bulkStream(e.sink, time.Now(), ioGrace)
 		}
 		if err == nil {
 			return e, nil
 		}
-		lastErr = fmt.Errorf("%s: %w: %s", name, err, tail(p.Output()))
-		p.stop()
+		lastErr = fmt.Errorf("%s: %w: %s", name, err, gwproc.Tail(p.Output()))
+		p.Stop()
 	}
 	return endpoints{}, lastErr
 }
@@ -80,7 +71,7 @@ func runForwarder(ctx context.Context, name string, args func(echoPort, sinkPort
 type sshd struct {
 	addr string
 	port int
-	proc *proc
+	Proc *gwproc.Proc
 }
 
 var sshdListening = regexp.MustCompile(`Server listening on 127\.0\.0\.1 port (\d+)`)
@@ -106,26 +97,26 @@ func startSSHD(ctx context.Context, dir string, id *identity, extra ...string) (
 	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		port, err := freePort()
+		port, err := gwproc.FreePort()
 		if err != nil {
 			return nil, err
 		}
 		config := filepath.Join(dir, fmt.Sprintf("sshd_config.%d", attempt))
-		conf := throwaway.SSHDConfig(port, hostKey, id.pubKey,
+		conf := throwaway.SSHDConfig(port, hostKey, id.PubKey,
 			append([]string{"AllowTcpForwarding yes", "MaxStartups 100", "MaxSessions 1000"}, extra...)...)
 		if err := os.WriteFile(config, []byte(conf), 0o600); err != nil {
 			return nil, fmt.Errorf("sshd config: %w", err)
 		}
-		p, err := startProc("sshd", os.Environ(), sshdBin, "-D", "-e", "-f", config)
+		p, err := gwproc.Start("sshd", os.Environ(), sshdBin, "-D", "-e", "-f", config)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := p.waitLine(ctx, sshdListening, startTimeout); err != nil {
+		if _, err := p.WaitLine(ctx, sshdListening, gwproc.StartTimeout); err != nil {
 			lastErr = err
-			p.stop()
+			p.Stop()
 			continue
 		}
-		return &sshd{addr: fmt.Sprintf("127.0.0.1:%d", port), port: port, proc: p}, nil
+		return &sshd{addr: fmt.Sprintf("127.0.0.1:%d", port), port: port, Proc: p}, nil
 	}
 	return nil, fmt.Errorf("throw-away sshd: %w", lastErr)
 }
@@ -144,14 +135,14 @@ func sshLocal(ctx context.Context, s *sshd, id *identity, cipher string, tg *tar
 // sshRemote is OpenSSH's `ssh -R` to the gateway, over TCP or over the
 // WebSocket with `gateway connect` as the ProxyCommand.
 func sshRemote(ctx context.Context, g *gateway, transport string, id *identity, cipher string, tg *targets) (endpoints, error) {
-	host, port, err := net.SplitHostPort(g.sshTCP)
+	host, port, err := net.SplitHostPort(g.SSHTCP)
 	if err != nil {
 		return endpoints{}, fmt.Errorf("gateway ssh address: %w", err)
 	}
 	return runForwarder(ctx, "ssh -R "+transport+" "+cipher, func(ep, sp int) []string {
 		a := sshArgs(id, cipher)
 		if transport == transportWS {
-			a = append(a, "-o", "ProxyCommand="+g.bin+" connect "+g.WSURL())
+			a = append(a, "-o", "ProxyCommand="+g.Bin+" connect "+g.WSURL())
 		} else {
 			a = append(a, "-p", port)
 		}

@@ -63,6 +63,9 @@ type Report struct {
 	Machine Machine `json:"machine"`
 	Config  Config  `json:"config"`
 	Rows    []Row   `json:"rows"`
+	// Failures are the figures that failed, each naming the figure, the
+	// path and the error; their rows have no value.
+	Failures []string `json:"failures,omitempty"`
 }
 
 func describeMachine() Machine {
@@ -117,22 +120,26 @@ func (r *Report) addPaths(cfg Config, paths []path, res map[string]measures) {
 		if !cfg.wants(f.key) {
 			continue
 		}
+		// A failed baseline gives no ratios.
+		l, lok := f.value(loop), haveLoop && loop.failed[f.key] == nil
 		for _, p := range paths {
-			v := f.value(res[p.ID])
-			row := Row{Figure: f.name, Path: p.Name, PathID: p.ID, Cipher: p.Cipher, Value: ptr(v)}
-			if haveLoop && p.Kind != "loopback" {
-				if l := f.value(loop); l > 0 {
-					row.VsLoopback = ptr(v / l)
-				}
+			m := res[p.ID]
+			if err := m.failed[f.key]; err != nil {
+				r.Rows = append(r.Rows, Row{Figure: f.name, Path: p.Name, PathID: p.ID, Cipher: p.Cipher, Note: "failed: " + err.Error()})
+				continue
 			}
-			if o, ok := openssh[p.Cipher]; ok && p.Kind == "gateway" {
+			v := f.value(m)
+			row := Row{Figure: f.name, Path: p.Name, PathID: p.ID, Cipher: p.Cipher, Value: ptr(v)}
+			if lok && p.Kind != "loopback" && l > 0 {
+				row.VsLoopback = ptr(v / l)
+			}
+			if o, ok := openssh[p.Cipher]; ok && p.Kind == "gateway" && o.failed[f.key] == nil {
 				ov := f.value(o)
-				if f.lower && haveLoop {
-					l := f.value(loop)
+				if f.lower && lok {
 					if ov-l > 0 {
 						row.VsOpenSSH = ptr((v - l) / (ov - l))
 					}
-				} else if ov > 0 {
+				} else if !f.lower && ov > 0 {
 					row.VsOpenSSH = ptr(v / ov)
 				}
 			}
@@ -175,6 +182,14 @@ func (r *Report) addIdle(transport string, ir idleResult) {
 	)
 }
 
+// addIdleFailed adds the memory rows of idle tubes that failed.
+func (r *Report) addIdleFailed(transport string, n int, err error) {
+	name := fmt.Sprintf("gateway %s, %d tubes × one -R each", trName(transport), n)
+	for _, f := range []string{figIdleRSS, figIdleGo} {
+		r.Rows = append(r.Rows, Row{Figure: f, Path: name, PathID: "idle-" + transport, Note: "failed: " + err.Error()})
+	}
+}
+
 // Markdown renders the report as one table with a line about the machine.
 func (r *Report) Markdown() string {
 	var b strings.Builder
@@ -194,6 +209,12 @@ func (r *Report) Markdown() string {
 	for _, row := range r.Rows {
 		if row.Value != nil && row.Note != "" {
 			fmt.Fprintf(&b, "%s, %s: %s.\n", row.Figure, row.Path, row.Note)
+		}
+	}
+	if len(r.Failures) > 0 {
+		fmt.Fprintf(&b, "\n%d figures failed:\n", len(r.Failures))
+		for _, f := range r.Failures {
+			fmt.Fprintf(&b, "- %s\n", f)
 		}
 	}
 	return b.String()

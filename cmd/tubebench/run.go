@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -22,6 +21,25 @@ type path struct {
 type measures struct {
 	bulk, parallel, conns float64
 	rtt                   latency
+	// failed holds the figures that failed, by key (bulk, rtt, conns,
+	// parallel), each with its error naming the figure and the path.
+	failed map[string]error
+}
+
+// figureNames name each figure key in messages.
+var figureNames = map[string]string{
+	"bulk":     figBulk,
+	"rtt":      "RTT µs, 1-byte ping-pong",
+	"conns":    figConns,
+	"parallel": figParallel,
+}
+
+// label names a path with its cipher, for messages.
+func (p path) label() string {
+	if p.Cipher == "" {
+		return p.Name
+	}
+	return p.Name + ", " + shortCipher(p.Cipher)
 }
 
 // run measures every path and the idle tubes and returns the report.
@@ -44,13 +62,14 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer sd.proc.stop()
+	defer sd.Proc.Stop()
 	gw, err := startGateway(ctx, cfg.Gateway, dir, id, cfg.ProfileDir != "", cfg.GatewayFlags...)
 	if err != nil {
 		return nil, err
 	}
-	defer gw.stop()
+	defer gw.Stop()
 
+	rep := &Report{Machine: describeMachine(), Config: cfg}
 	paths := []path{{ID: "loopback", Name: "loopback TCP", Kind: "loopback",
 		setup: func(context.Context) (endpoints, error) {
 			return endpoints{echo: tg.EchoAddr(), sink: tg.SinkAddr(), close: func() {}}, nil
@@ -78,7 +97,6 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 		}
 	}
 
-	rep := &Report{Machine: describeMachine(), Config: cfg}
 	results := map[string]measures{}
 	var ran []path
 	for _, p := range paths {
@@ -88,11 +106,14 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 		fmt.Fprintf(progress, "tubebench: %s\n", p.ID)
 		pprofAddr := ""
 		if p.Kind == "gateway" {
-			pprofAddr = gw.pprofAddr
+			pprofAddr = gw.PprofAddr
 		}
-		m, err := measurePath(ctx, cfg, p, pprofAddr)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p.ID, err)
+		m := measurePath(ctx, cfg, p, pprofAddr)
+		for _, key := range []string{"bulk", "rtt", "conns", "parallel"} {
+			if err := m.failed[key]; err != nil {
+				fmt.Fprintf(progress, "tubebench: FAILED %v\n", err)
+				rep.Failures = append(rep.Failures, err.Error())
+			}
 		}
 		results[p.ID] = m
 		ran = append(ran, p)
@@ -100,9 +121,12 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	rep.addPaths(cfg, ran, results)
 
 	var br browserResult
+	var brErr error
 	if cfg.BrowserRuns > 0 {
-		if br, err = measureBrowser(ctx, cfg, dir, gw, id, tg, progress); err != nil {
-			return nil, fmt.Errorf("browser: %w", err)
+		if br, brErr = measureBrowser(ctx, cfg, dir, gw, id, tg, progress); brErr != nil {
+			brErr = fmt.Errorf("browser figures via headless Chromium: %w", brErr)
+			fmt.Fprintf(progress, "tubebench: FAILED %v\n", brErr)
+			rep.Failures = append(rep.Failures, brErr.Error())
 		}
 	}
 
@@ -111,15 +135,22 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 			fmt.Fprintf(progress, "tubebench: %d idle tubes over %s\n", cfg.Tubes, tr)
 			ir, err := idleOnFreshGateway(ctx, cfg, dir, id, tr)
 			if err != nil {
-				return nil, fmt.Errorf("idle tubes over %s: %w", tr, err)
+				err = fmt.Errorf("%s, %d idle tubes via gateway %s: %w", figIdleRSS, cfg.Tubes, trName(tr), err)
+				fmt.Fprintf(progress, "tubebench: FAILED %v\n", err)
+				rep.Failures = append(rep.Failures, err.Error())
+				rep.addIdleFailed(tr, cfg.Tubes, err)
+				continue
 			}
 			rep.addIdle(tr, ir)
 		}
 	}
-	if cfg.BrowserRuns > 0 {
-		rep.addBrowser(br, results)
-	} else {
+	switch {
+	case cfg.BrowserRuns == 0:
 		rep.addBrowserSkipped("skipped: --browser-runs=0")
+	case brErr != nil:
+		rep.addBrowserSkipped("failed: " + brErr.Error())
+	default:
+		rep.addBrowser(br, results)
 	}
 	return rep, nil
 }
@@ -133,35 +164,51 @@ func idleOnFreshGateway(ctx context.Context, cfg Config, dir string, id *identit
 	if err != nil {
 		return idleResult{}, err
 	}
-	defer g.stop()
+	defer g.Stop()
 	return idleTubes(ctx, g, transport, cfg.Tubes, id, profiler{cfg.ProfileDir})
 }
 
-// measurePath sets a path up and takes its four measurements.
-func measurePath(ctx context.Context, cfg Config, p path, pprofAddr string) (measures, error) {
-	var m measures
+// measurePath sets a path up and takes its four measurements. A figure
+// that fails (every one is bounded: a dial by dialTimeout, its I/O by its
+// duration plus cfg.IOGrace) is kept in failed, naming the figure and the
+// path, and the others are still taken.
+func measurePath(ctx context.Context, cfg Config, p path, pprofAddr string) measures {
+	m := measures{failed: map[string]error{}}
+	fail := func(key string, err error) {
+		m.failed[key] = fmt.Errorf("%s via %s: %w", figureNames[key], p.label(), err)
+	}
 	e, err := p.setup(ctx)
 	if err != nil {
-		return m, err
+		for _, key := range cfg.Figures {
+			fail(key, fmt.Errorf("setup: %w", err))
+		}
+		return m
 	}
 	defer e.close()
 	prof := profiler{cfg.ProfileDir}
-	take := func(figure string, fn func() error) error {
+	take := func(figure string, fn func() error) {
 		if !cfg.wants(figure) {
-			return nil
+			return
 		}
-		return prof.cpu(ctx, pprofAddr, p.ID+"."+figure, cfg.Duration, fn)
+		err := ctx.Err()
+		if err == nil {
+			err = prof.cpu(ctx, pprofAddr, p.ID+"."+figure, cfg.Duration, fn)
+		}
+		if err != nil {
+			fail(figure, err)
+		}
 	}
-	err = errors.Join(
-		take("bulk", func() (err error) { m.bulk, err = bulk(e.sink, cfg.Duration); return }),
-		take("rtt", func() (err error) { m.rtt, err = pingPong(e.echo, cfg.Duration, cfg.MaxPings); return }),
-		take("conns", func() (err error) { m.conns, err = connRate(ctx, e.echo, cfg.Workers, cfg.Duration); return }),
-		take("parallel", func() (err error) { m.parallel, err = parallelBulk(e.sink, cfg.Streams, cfg.Duration); return }),
-	)
-	if err != nil {
-		return m, err
-	}
-	return m, ctx.Err()
+	take("bulk", func() (err error) { m.bulk, err = bulk(e.sink, cfg.Duration, cfg.IOGrace); return })
+	take("rtt", func() (err error) { m.rtt, err = pingPong(e.echo, cfg.Duration, cfg.MaxPings, cfg.IOGrace); return })
+	take("conns", func() (err error) {
+		m.conns, err = connRate(ctx, e.echo, cfg.Workers, cfg.Duration, cfg.IOGrace)
+		return
+	})
+	take("parallel", func() (err error) {
+		m.parallel, err = parallelBulk(e.sink, cfg.Streams, cfg.Duration, cfg.IOGrace)
+		return
+	})
+	return m
 }
 
 func shortCipher(c string) string {

@@ -40,6 +40,9 @@ func TestBenchSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	if len(rep.Failures) > 0 {
+		t.Errorf("failed figures: %v", rep.Failures)
+	}
 	figures := map[string]bool{}
 	paths := map[string]bool{}
 	for _, r := range rep.Rows {

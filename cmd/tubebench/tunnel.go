@@ -11,6 +11,7 @@ import (
 
 	"github.com/tubegate/tubegate/internal/bridge"
 	"github.com/tubegate/tubegate/internal/forward"
+	"github.com/tubegate/tubegate/internal/gwproc"
 )
 
 // Transports a tube can use.
@@ -32,7 +33,7 @@ func dialTube(ctx context.Context, g *gateway, transport, cipher string, id *ide
 		addr = g.WSURL()
 		c, err = bridge.Dial(ctx, addr, bridge.DialOptions{})
 	case transportTCP:
-		addr = g.sshTCP
+		addr = g.SSHTCP
 		var d net.Dialer
 		c, err = d.DialContext(ctx, "tcp", addr)
 	default:
@@ -43,9 +44,9 @@ func dialTube(ctx context.Context, g *gateway, transport, cipher string, id *ide
 	}
 	cfg := &ssh.ClientConfig{
 		User:            benchUser,
-		Auth:            []ssh.AuthMethod{ssh.PublicKeys(id.signer)},
+		Auth:            []ssh.AuthMethod{ssh.PublicKeys(id.Signer)},
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), // a throw-away gateway on loopback
-		Timeout:         startTimeout,
+		Timeout:         gwproc.StartTimeout,
 	}
 	if cipher != "" {
 		cfg.Ciphers = []string{cipher}
@@ -66,7 +67,7 @@ func dialTube(ctx context.Context, g *gateway, transport, cipher string, id *ide
 // and serves it as OpenSSH would: each forwarded-tcpip channel is joined
 // to a new connection to target. It returns the published address.
 func remoteForward(client *ssh.Client, target string) (string, error) {
-	ln, err := client.Listen("tcp", "127.0.0.1:0")
+	ln, err := listen(client, "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("tcpip-forward for %s: %w", target, err)
 	}
@@ -91,7 +92,7 @@ func remoteForward(client *ssh.Client, target string) (string, error) {
 
 // goTunnel is a Go client holding -R forwards to the echo server and sink.
 func goTunnel(ctx context.Context, g *gateway, transport, cipher string, id *identity, tg *targets) (endpoints, error) {
-	dctx, cancel := context.WithTimeout(ctx, startTimeout)
+	dctx, cancel := context.WithTimeout(ctx, gwproc.StartTimeout)
 	defer cancel()
 	client, err := dialTube(dctx, g, transport, cipher, id)
 	if err != nil {
@@ -104,4 +105,29 @@ func goTunnel(ctx context.Context, g *gateway, transport, cipher string, id *ide
 		return endpoints{}, err
 	}
 	return endpoints{echo: echo, sink: sink, close: func() { client.Close() }}, nil
+}
+
+// listen is client.Listen bounded by gwproc.StartTimeout: a tube that
+// does not answer its tcpip-forward fails the figure instead of hanging.
+func listen(client *ssh.Client, addr string) (net.Listener, error) {
+	type listened struct {
+		ln  net.Listener
+		err error
+	}
+	ch := make(chan listened, 1)
+	go func() {
+		ln, err := client.Listen("tcp", addr)
+		ch <- listened{ln, err}
+	}()
+	select {
+	case l := <-ch:
+		return l.ln, l.err
+	case <-time.After(gwproc.StartTimeout):
+		go func() {
+			if l := <-ch; l.ln != nil {
+				l.ln.Close()
+			}
+		}()
+		return nil, fmt.Errorf("tcpip-forward %s: no answer in %v", addr, gwproc.StartTimeout)
+	}
 }

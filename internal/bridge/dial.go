@@ -22,6 +22,9 @@ type DialOptions struct {
 	Proxy func(*http.Request) (*url.URL, error)
 	// Header is sent with the upgrade request.
 	Header http.Header
+	// DialContext dials the TCP connection under the WebSocket (nil: a
+	// net.Dialer). Tools use it to hold the raw connection.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // ParseURL checks a gateway WebSocket URL: ws:// or wss:// with a host.
@@ -52,6 +55,7 @@ func Dial(ctx context.Context, rawURL string, opts DialOptions) (net.Conn, error
 	}
 	tr := &http.Transport{
 		Proxy:           proxy,
+		DialContext:     opts.DialContext,
 		TLSClientConfig: opts.TLSConfig,
 		// The upgrade needs HTTP/1.1: never negotiate h2.
 		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+)
+
+// baselinePct is how close to their baseline the gateway's open fds and
+// goroutines must come back once every client is gone.
+const baselinePct = 2.0
+
+// usage is the gateway's count of open fds and goroutines.
+type usage struct {
+	fds, goroutines float64
+}
+
+func (u usage) String() string {
+	return fmt.Sprintf("%.0f fds, %.0f goroutines", u.fds, u.goroutines)
+}
+
+// within reports whether cur is within pct percent of base, either way.
+func within(base, cur, pct float64) bool {
+	return math.Abs(cur-base) <= base*pct/100
+}
+
+// backToBaseline reports whether both counts are within baselinePct of base.
+func backToBaseline(base, cur usage) bool {
+	return within(base.fds, cur.fds, baselinePct) && within(base.goroutines, cur.goroutines, baselinePct)
+}
+
+// awaitBaseline polls read every interval until both counts are back
+// within baselinePct of base, for at most timeout. It returns the last
+// reading and an error saying both numbers if they did not come back.
+func awaitBaseline(ctx context.Context, base usage, read func(context.Context) (usage, error), timeout, interval time.Duration) (usage, error) {
+	deadline := time.Now().Add(timeout)
+	var cur usage
+	var err error
+	for {
+		cur, err = read(ctx)
+		if err == nil && backToBaseline(base, cur) {
+			return cur, nil
+		}
+		if !time.Now().Add(interval).Before(deadline) || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(interval):
+		}
+	}
+	if err != nil {
+		return cur, fmt.Errorf("reading the gateway's fds and goroutines: %w", err)
+	}
+	return cur, fmt.Errorf("the gateway did not come back to within %.0f%% of its baseline in %v: baseline %v, now %v",
+		baselinePct, timeout, base, cur)
+}
