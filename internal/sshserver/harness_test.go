@@ -26,7 +26,10 @@ type testGateway struct {
 	keys  map[string]ssh.Signer
 }
 
-func startGateway(t *testing.T, limits Limits) *testGateway {
+// startGateway starts a server with limits; reg, if given, sets the
+// registry's caps (forward.DefaultMaxPerOwner and DefaultMaxPerUser
+// otherwise, as the gateway's flags default to).
+func startGateway(t *testing.T, limits Limits, reg ...func(*forward.Registry)) *testGateway {
 	t.Helper()
 	dir := t.TempDir()
 	hk, err := hostkeys.LoadOrCreate(dir)
@@ -38,7 +41,12 @@ func startGateway(t *testing.T, limits Limits) *testGateway {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	srv, err := New(Config{HostKeys: hk, Users: store, Registry: forward.NewRegistry(log), Log: log, Limits: limits})
+	registry := forward.NewRegistry(log)
+	registry.MaxPerOwner, registry.MaxPerUser = forward.DefaultMaxPerOwner, forward.DefaultMaxPerUser
+	for _, f := range reg {
+		f(registry)
+	}
+	srv, err := New(Config{HostKeys: hk, Users: store, Registry: registry, Log: log, Limits: limits})
 	if err != nil {
 		t.Fatal(err)
 	}
