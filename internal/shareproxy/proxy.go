@@ -62,10 +62,10 @@ type Config struct {
 
 // Proxy serves share links.
 type Proxy struct {
-	cfg     Config
-	log     *slog.Logger
-	conns   forward.ConnsByKey // by link ID, so that revoking a link cuts them
-	rp      *httputil.ReverseProxy
+	cfg   Config
+	log   *slog.Logger
+	conns forward.ConnsByKey // by link ID, so that revoking a link cuts them
+	rp    *httputil.ReverseProxy
 
 	authMu    sync.Mutex
 	authCache map[string]struct{} // link id + credential hash: basic auth already checked
