@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/tubegate/tubegate/internal/forward"
+	"github.com/tubegate/tubegate/internal/hostkeys"
 	"github.com/tubegate/tubegate/internal/users"
 )
 
@@ -190,5 +192,27 @@ func TestSessionPrintsStatus(t *testing.T) {
 	err = sess.Run("rm -rf /")
 	if ee, ok := err.(*ssh.ExitError); !ok || ee.ExitStatus() != 127 || !strings.Contains(stderr.String(), "no shell") {
 		t.Errorf("unknown command: err=%v stderr=%q; want exit 127 and an explanation", err, stderr.String())
+	}
+}
+
+// TestNewLeavesRegistryCaps: the registry's caps are its maker's to set;
+// a server handed one does not change them.
+func TestNewLeavesRegistryCaps(t *testing.T) {
+	dir := t.TempDir()
+	hk, err := hostkeys.LoadOrCreate(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := users.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := forward.NewRegistry(slog.New(slog.DiscardHandler))
+	reg.MaxPerOwner, reg.MaxPerUser = 3, 5
+	if _, err := New(Config{HostKeys: hk, Users: store, Registry: reg}); err != nil {
+		t.Fatal(err)
+	}
+	if reg.MaxPerOwner != 3 || reg.MaxPerUser != 5 {
+		t.Errorf("caps after New: %d per tube, %d per user; want 3 and 5, as set", reg.MaxPerOwner, reg.MaxPerUser)
 	}
 }
