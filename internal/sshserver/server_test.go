@@ -13,7 +13,6 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/tubegate/tubegate/internal/forward"
-	"github.com/tubegate/tubegate/internal/hostkeys"
 	"github.com/tubegate/tubegate/internal/users"
 )
 
@@ -198,15 +197,7 @@ func TestSessionPrintsStatus(t *testing.T) {
 // TestNewLeavesRegistryCaps: the registry's caps are its maker's to set;
 // a server handed one does not change them.
 func TestNewLeavesRegistryCaps(t *testing.T) {
-	dir := t.TempDir()
-	hk, err := hostkeys.LoadOrCreate(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := users.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hk, store := newDataDir(t)
 	reg := forward.NewRegistry(slog.New(slog.DiscardHandler))
 	reg.MaxPerOwner, reg.MaxPerUser = 3, 5
 	if _, err := New(Config{HostKeys: hk, Users: store, Registry: reg}); err != nil {
