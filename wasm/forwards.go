@@ -140,7 +140,7 @@ func (f *Forward) startLocal() error {
 		return err
 	}
 	f.port = port
-	f.Endpoint = forward.EndpointKey(f.Spec.BindHost, port)
+	f.Endpoint = forward.AddressOf(f.Spec.BindHost, port).String()
 	f.Listen = f.Endpoint
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -22,7 +21,7 @@ type Gateway struct {
 	Fingerprint string
 
 	mu     sync.Mutex
-	locals map[string]*Forward // -L forwards by the bind host:port asked for
+	locals map[forward.Address]*Forward // -L forwards by the endpoint they listen at
 
 	done chan struct{}
 	err  error // why the tube ended, valid after done
@@ -33,7 +32,7 @@ type Gateway struct {
 // pinned because the WebSocket itself goes to the page's own origin, whose
 // TLS is the trust anchor, as it is for the cookie.
 func NewGateway(ctx context.Context, c net.Conn) (*Gateway, error) {
-	g := &Gateway{locals: make(map[string]*Forward), done: make(chan struct{})}
+	g := &Gateway{locals: make(map[forward.Address]*Forward), done: make(chan struct{})}
 	cfg := &ssh.ClientConfig{
 		Config: ssh.Config{Ciphers: ciphers()},
 		User:   "browser",
@@ -91,65 +90,30 @@ func (g *Gateway) Err() error {
 // Close ends the tube and everything carried in it.
 func (g *Gateway) Close() error { return g.conn.Close() }
 
-// directPayload is RFC 4254's direct-tcpip (and forwarded-tcpip) data.
-type directPayload struct {
-	Host       string
-	Port       uint32
-	OriginAddr string
-	OriginPort uint32
-}
-
 // Open opens a direct-tcpip channel to host:port through the gateway: a
 // virtual name, a published port, or a destination the user's policy
 // permits the gateway to dial.
 func (g *Gateway) Open(ctx context.Context, host string, port int, origin net.Addr) (net.Conn, error) {
-	oh, op := splitAddr(origin)
-	payload := ssh.Marshal(directPayload{Host: host, Port: uint32(port), OriginAddr: oh, OriginPort: uint32(op)})
-	type result struct {
-		ch  ssh.Channel
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		ch, reqs, err := g.conn.OpenChannel("direct-tcpip", payload)
-		if err == nil {
-			go ssh.DiscardRequests(reqs)
-		}
-		done <- result{ch, err}
-	}()
+	payload := ssh.Marshal(forward.NewDirectTCPIP(host, port, origin))
 	target := forward.JoinHostPort(host, port)
-	select {
-	case r := <-done:
-		if r.err != nil {
-			var oce *ssh.OpenChannelError
-			if errors.As(r.err, &oce) {
-				return nil, fmt.Errorf("%s: %s", target, oce.Message)
-			}
-			return nil, fmt.Errorf("open %s through the gateway: %w", target, r.err)
+	ch, err := forward.OpenChannel(ctx, g.conn, forward.ChanDirectTCPIP, payload)
+	if err != nil {
+		var oce *ssh.OpenChannelError
+		if errors.As(err, &oce) {
+			return nil, fmt.Errorf("%s: %s", target, oce.Message)
 		}
-		return forward.ChannelConn(r.ch, forward.Addr{Net: "browser", Address: "browser"},
-			forward.Addr{Net: "tubegate", Address: target}), nil
-	case <-ctx.Done():
-		go func() {
-			if r := <-done; r.err == nil {
-				r.ch.Close()
-			}
-		}()
-		return nil, fmt.Errorf("open %s through the gateway: %w", target, ctx.Err())
+		return nil, fmt.Errorf("open %s through the gateway: %w", target, err)
 	}
-}
-
-type forwardRequest struct {
-	BindAddr string
-	BindPort uint32
+	return forward.ChannelConn(ch, forward.Addr{Net: "browser", Address: "browser"},
+		forward.Addr{Net: "tubegate", Address: target}), nil
 }
 
 // Listen asks the gateway to listen on bind:port (a tcpip-forward) and
 // returns the port it listens on. Each connection arrives as a
 // forwarded-tcpip channel and is handed to f.
 func (g *Gateway) Listen(bind string, port int, f *Forward) (int, error) {
-	ok, reply, err := g.conn.SendRequest("tcpip-forward", true,
-		ssh.Marshal(forwardRequest{BindAddr: bind, BindPort: uint32(port)}))
+	ok, reply, err := g.conn.SendRequest(forward.ReqTCPIPForward, true,
+		ssh.Marshal(forward.ForwardRequest{BindAddr: bind, BindPort: uint32(port)}))
 	if err != nil {
 		return 0, fmt.Errorf("ask the gateway to listen on %s: %w", forward.JoinHostPort(bind, port), err)
 	}
@@ -158,14 +122,14 @@ func (g *Gateway) Listen(bind string, port int, f *Forward) (int, error) {
 			forward.JoinHostPort(bind, port))
 	}
 	if port == 0 {
-		var r struct{ Port uint32 }
+		var r forward.ForwardReply
 		if err := ssh.Unmarshal(reply, &r); err != nil || r.Port == 0 {
 			return 0, fmt.Errorf("the gateway allocated no port for %s", bind)
 		}
 		port = int(r.Port)
 	}
 	g.mu.Lock()
-	g.locals[bindKey(bind, port)] = f
+	g.locals[forward.AddressOf(bind, port)] = f
 	g.mu.Unlock()
 	return port, nil
 }
@@ -173,10 +137,10 @@ func (g *Gateway) Listen(bind string, port int, f *Forward) (int, error) {
 // Unlisten cancels a tcpip-forward made by Listen.
 func (g *Gateway) Unlisten(bind string, port int) error {
 	g.mu.Lock()
-	delete(g.locals, bindKey(bind, port))
+	delete(g.locals, forward.AddressOf(bind, port))
 	g.mu.Unlock()
-	ok, _, err := g.conn.SendRequest("cancel-tcpip-forward", true,
-		ssh.Marshal(forwardRequest{BindAddr: bind, BindPort: uint32(port)}))
+	ok, _, err := g.conn.SendRequest(forward.ReqCancelTCPIPForward, true,
+		ssh.Marshal(forward.CancelForwardRequest{BindAddr: bind, BindPort: uint32(port)}))
 	if err != nil {
 		return fmt.Errorf("cancel the gateway's listener %s: %w", forward.JoinHostPort(bind, port), err)
 	}
@@ -186,21 +150,18 @@ func (g *Gateway) Unlisten(bind string, port int) error {
 	return nil
 }
 
-func bindKey(host string, port int) string {
-	return strings.ToLower(host) + "\x00" + strconv.Itoa(port)
-}
-
 // serveRequests answers the gateway's global requests: forward-lost@tubegate
 // says a -L forward's listener on the gateway died, which the page then
 // shows on that forward's row; anything else is refused.
 func (g *Gateway) serveRequests(reqs <-chan *ssh.Request) {
 	for req := range reqs {
-		if req.Type == "forward-lost@tubegate" {
-			var p forwardRequest
+		if req.Type == forward.ReqForwardLost {
+			var p forward.ForwardRequest
 			if ssh.Unmarshal(req.Payload, &p) == nil {
+				at := forward.AddressOf(p.BindAddr, int(p.BindPort))
 				g.mu.Lock()
-				f := g.locals[bindKey(p.BindAddr, int(p.BindPort))]
-				delete(g.locals, bindKey(p.BindAddr, int(p.BindPort)))
+				f := g.locals[at]
+				delete(g.locals, at)
 				g.mu.Unlock()
 				if f != nil {
 					f.fail(errors.New("its listener on the gateway failed and was closed: remove this forward and add it again"))
@@ -216,36 +177,22 @@ func (g *Gateway) serveRequests(reqs <-chan *ssh.Request) {
 // serveChannels delivers each forwarded-tcpip channel to its -L forward.
 func (g *Gateway) serveChannels(chans <-chan ssh.NewChannel) {
 	for nc := range chans {
-		if nc.ChannelType() != "forwarded-tcpip" {
+		if nc.ChannelType() != forward.ChanForwardedTCPIP {
 			nc.Reject(ssh.UnknownChannelType, "the browser accepts only forwarded-tcpip")
 			continue
 		}
-		var p directPayload
+		var p forward.ForwardedTCPIP
 		if err := ssh.Unmarshal(nc.ExtraData(), &p); err != nil {
 			nc.Reject(ssh.ConnectionFailed, "malformed forwarded-tcpip")
 			continue
 		}
 		g.mu.Lock()
-		f := g.locals[bindKey(p.Host, int(p.Port))]
+		f := g.locals[forward.AddressOf(p.Addr, int(p.Port))]
 		g.mu.Unlock()
 		if f == nil {
 			nc.Reject(ssh.Prohibited, "no such forward in this browser")
 			continue
 		}
-		origin := forward.Addr{Net: "tcp", Address: forward.JoinHostPort(p.OriginAddr, int(p.OriginPort))}
-		go f.serveGatewayChannel(nc, origin)
+		go f.serveGatewayChannel(nc, p.Origin(nil))
 	}
-}
-
-// splitAddr returns a net.Addr's host and port, or the whole string and 0.
-func splitAddr(a net.Addr) (string, int) {
-	if a == nil {
-		return "", 0
-	}
-	host, port, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.String(), 0
-	}
-	p, _ := strconv.Atoi(port)
-	return host, p
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/tubegate/tubegate/internal/forward"
 )
 
 // TestForwardLostShownOnItsRow: when the gateway says a -L forward's
@@ -74,7 +76,7 @@ func TestForwardLostShownOnItsRow(t *testing.T) {
 	if _, err := g.Listen("web.alice", 8080, f); err != nil {
 		t.Fatal(err)
 	}
-	sc.SendRequest("forward-lost@tubegate", false, ssh.Marshal(forwardRequest{"web.alice", 8080}))
+	sc.SendRequest("forward-lost@tubegate", false, ssh.Marshal(forward.ForwardRequest{BindAddr: "web.alice", BindPort: 8080}))
 	deadline := time.Now().Add(5 * time.Second)
 	for f.Info().LastErr == "" {
 		if time.Now().After(deadline) {

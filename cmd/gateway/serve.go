@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -41,6 +42,8 @@ type serveOptions struct {
 	pprof                   string
 	metrics                 string
 	limits                  sshserver.Limits
+	maxForwards             int // Registry.MaxPerOwner
+	maxForwardsPerUser      int // Registry.MaxPerUser
 	links                   linkServeOptions
 	http                    httpServeOptions
 }
@@ -85,8 +88,8 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f.IntVar(&o.limits.KeepaliveMax, "keepalive-max", l.KeepaliveMax, "unanswered keepalives before a tube is closed")
 	f.IntVar(&o.limits.MaxAuthTries, "max-auth-tries", l.MaxAuthTries, "authentication attempts per connection")
 	f.IntVar(&o.limits.MaxChannels, "max-channels", l.MaxChannels, "open channels per tube")
-	f.IntVar(&o.limits.MaxForwards, "max-forwards", l.MaxForwards, "forwards per tube")
-	f.IntVar(&o.limits.MaxForwardsPerUser, "max-forwards-per-user", l.MaxForwardsPerUser, "forwards per user, across their tubes")
+	f.IntVar(&o.maxForwards, "max-forwards", forward.DefaultMaxPerOwner, "forwards per tube")
+	f.IntVar(&o.maxForwardsPerUser, "max-forwards-per-user", forward.DefaultMaxPerUser, "forwards per user, across their tubes")
 	f.IntVar(&o.limits.MaxTubesPerUser, "max-tubes-per-user", l.MaxTubesPerUser, "live tubes per user")
 	f.IntVar(&o.limits.MaxHandshakesPerSource, "max-handshakes-per-source", l.MaxHandshakesPerSource, "concurrent unauthenticated connections per source address")
 	return cmd
@@ -152,7 +155,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	// links' basic auth and SSH password auth: guesses cannot be tripled
 	// by switching between them.
 	reg := prometheus.NewRegistry()
-	failures := throttle.New(webauth.DefaultMaxFailures, time.Minute, throttle.WithMetrics(reg))
+	failures := throttle.Default(throttle.WithMetrics(reg))
 	auth, err := webauth.New(webauth.Config{Dir: o.data, Users: store, Log: log, Failures: failures})
 	if err != nil {
 		return err
@@ -171,6 +174,8 @@ func serve(ctx context.Context, o serveOptions) error {
 	accepts := acceptloop.Counter(func(kind string) { acceptErrors.WithLabelValues(kind).Inc() })
 	registry := forward.NewRegistry(log)
 	registry.AcceptMetrics = accepts
+	registry.MaxPerOwner = cmp.Or(o.maxForwards, forward.DefaultMaxPerOwner)
+	registry.MaxPerUser = cmp.Or(o.maxForwardsPerUser, forward.DefaultMaxPerUser)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tubegate_endpoints", Help: "Published ports and virtual names.",
 	}, func() float64 { return float64(registry.Count()) }))

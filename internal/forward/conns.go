@@ -6,14 +6,17 @@ import (
 )
 
 // Conns is a set of live connections and their traffic: an endpoint's on
-// the gateway, a forward's in the page. Cut closes them all and refuses
-// new ones. The zero value is ready to use.
+// the gateway, a share link's, a forward's in the page. Cut closes them all
+// and refuses new ones. The zero value is ready to use.
 type Conns struct {
 	Stats Stats
 
 	mu  sync.Mutex
 	set map[*countedConn]struct{}
 	cut bool
+	// onEmpty, if set, is called (without mu) when the last connection
+	// leaves the set.
+	onEmpty func()
 }
 
 // Track adds c, counted in Stats until it is closed, and returns the conn
@@ -22,11 +25,29 @@ type Conns struct {
 // to it is BytesIn), or the connecting side (what is read from it is
 // BytesIn). Once the set is cut it returns false and leaves c alone.
 func (s *Conns) Track(c net.Conn, far bool) (net.Conn, bool) {
-	cc := &countedConn{Conn: c, set: s, far: far}
+	return track(c, far, s)
+}
+
+// track wraps c once and adds it to every set of sets, or to none when
+// one of them is cut.
+func track(c net.Conn, far bool, sets ...*Conns) (net.Conn, bool) {
+	cc := &countedConn{Conn: c, sets: sets, far: far}
+	for i, s := range sets {
+		if !s.add(cc) {
+			for _, prev := range sets[:i] {
+				prev.remove(cc, false)
+			}
+			return nil, false
+		}
+	}
+	return cc, true
+}
+
+func (s *Conns) add(cc *countedConn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cut {
-		return nil, false
+		return false
 	}
 	if s.set == nil {
 		s.set = make(map[*countedConn]struct{})
@@ -34,55 +55,85 @@ func (s *Conns) Track(c net.Conn, far bool) (net.Conn, bool) {
 	s.set[cc] = struct{}{}
 	s.Stats.Total.Add(1)
 	s.Stats.Active.Add(1)
-	return cc, true
+	return true
 }
 
-// Cut closes every tracked connection and refuses new ones.
-func (s *Conns) Cut() {
+// remove takes cc out of the set; notify says whether to call onEmpty
+// when it was the last one.
+func (s *Conns) remove(cc *countedConn, notify bool) {
+	s.mu.Lock()
+	_, ok := s.set[cc]
+	delete(s.set, cc)
+	empty := ok && len(s.set) == 0
+	s.mu.Unlock()
+	if ok {
+		s.Stats.Active.Add(-1)
+	}
+	if empty && notify && s.onEmpty != nil {
+		s.onEmpty()
+	}
+}
+
+// Len returns the number of live connections.
+func (s *Conns) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.set)
+}
+
+// Cut closes every tracked connection and refuses new ones. It returns how
+// many it closed.
+func (s *Conns) Cut() int {
 	s.mu.Lock()
 	s.cut = true
 	set := s.set
 	s.set = nil
 	s.mu.Unlock()
 	for c := range set {
+		s.Stats.Active.Add(-1)
 		c.Close()
 	}
+	return len(set)
 }
 
-// countedConn counts bytes both ways and keeps Stats.Active honest.
+// countedConn counts bytes both ways in each of its sets and keeps their
+// Stats.Active honest.
 type countedConn struct {
 	net.Conn
-	set  *Conns
+	sets []*Conns
 	far  bool
 	once sync.Once
 }
 
 func (c *countedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	if c.far {
-		c.set.Stats.BytesOut.Add(int64(n))
-	} else {
-		c.set.Stats.BytesIn.Add(int64(n))
+	for _, s := range c.sets {
+		if c.far {
+			s.Stats.BytesOut.Add(int64(n))
+		} else {
+			s.Stats.BytesIn.Add(int64(n))
+		}
 	}
 	return n, err
 }
 
 func (c *countedConn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
-	if c.far {
-		c.set.Stats.BytesIn.Add(int64(n))
-	} else {
-		c.set.Stats.BytesOut.Add(int64(n))
+	for _, s := range c.sets {
+		if c.far {
+			s.Stats.BytesIn.Add(int64(n))
+		} else {
+			s.Stats.BytesOut.Add(int64(n))
+		}
 	}
 	return n, err
 }
 
 func (c *countedConn) Close() error {
 	c.once.Do(func() {
-		c.set.Stats.Active.Add(-1)
-		c.set.mu.Lock()
-		delete(c.set.set, c)
-		c.set.mu.Unlock()
+		for _, s := range c.sets {
+			s.remove(c, true)
+		}
 	})
 	return c.Conn.Close()
 }
@@ -94,4 +145,78 @@ func (c *countedConn) CloseWrite() error {
 		return cw.CloseWrite()
 	}
 	return c.Close()
+}
+
+// ConnsByKey is a Conns for each key, such as a share link's ID, made when
+// its first connection comes and dropped when its last one goes. Cutting a
+// key closes its connections; a key's later connections make a new set.
+// The zero value is ready to use.
+type ConnsByKey struct {
+	mu   sync.Mutex
+	sets map[string]*Conns
+}
+
+// Track is Conns.Track for key's set and, with the same one wrapper, for
+// each set of also (such as the endpoint's): closing either closes it.
+func (k *ConnsByKey) Track(key string, c net.Conn, far bool, also ...*Conns) (net.Conn, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	s := k.sets[key]
+	if s == nil {
+		s = &Conns{}
+		s.onEmpty = func() { k.drop(key, s) }
+		if k.sets == nil {
+			k.sets = make(map[string]*Conns)
+		}
+		k.sets[key] = s
+	}
+	tc, ok := track(c, far, append([]*Conns{s}, also...)...)
+	if !ok && s.Len() == 0 {
+		delete(k.sets, key)
+	}
+	return tc, ok
+}
+
+// drop forgets key's set s once it is empty. Under k.mu no connection can
+// join s meanwhile.
+func (k *ConnsByKey) drop(key string, s *Conns) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.sets[key] == s && s.Len() == 0 {
+		delete(k.sets, key)
+	}
+}
+
+// Count returns the number of live connections of key.
+func (k *ConnsByKey) Count(key string) int {
+	k.mu.Lock()
+	s := k.sets[key]
+	k.mu.Unlock()
+	if s == nil {
+		return 0
+	}
+	return s.Len()
+}
+
+// Cut closes every connection of key and returns how many there were.
+func (k *ConnsByKey) Cut(key string) int {
+	k.mu.Lock()
+	s := k.sets[key]
+	delete(k.sets, key)
+	k.mu.Unlock()
+	if s == nil {
+		return 0
+	}
+	return s.Cut()
+}
+
+// Keys returns the keys that have live connections.
+func (k *ConnsByKey) Keys() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	keys := make([]string, 0, len(k.sets))
+	for key := range k.sets {
+		keys = append(keys, key)
+	}
+	return keys
 }

@@ -43,9 +43,9 @@ func (s *Stats) Snapshot() Snapshot {
 // Endpoint is a published port or a virtual name, owned by one tube. Its
 // Conns are the connections made to it, cut when it closes.
 type Endpoint struct {
-	// Key is the endpoint's identity in the registry: "name:port" for a
-	// virtual name, the listener's "ip:port" for a published port.
-	Key string
+	// Key is the endpoint's identity in the registry: a virtual name and
+	// port, or the listener's address and port.
+	Key Address
 	// BindHost and BindPort are what the client asked for in tcpip-forward
 	// (with an allocated port filled in); they are echoed back in every
 	// forwarded-tcpip channel so the client can match its forward.
@@ -71,11 +71,22 @@ func (e *Endpoint) Addr() net.Addr {
 // origin had connected to it. The connection is counted in Stats and cut
 // when the endpoint closes.
 func (e *Endpoint) Dial(ctx context.Context, origin net.Addr) (net.Conn, error) {
+	return e.dial(ctx, origin, func(c net.Conn) (net.Conn, bool) { return e.Track(c, true) })
+}
+
+// DialKeyed is Dial on behalf of key of by (a share link's ID): the
+// connection is counted in the endpoint's Conns and in by's set for key
+// with one wrapper, so that cutting either closes it.
+func (e *Endpoint) DialKeyed(ctx context.Context, origin net.Addr, by *ConnsByKey, key string) (net.Conn, error) {
+	return e.dial(ctx, origin, func(c net.Conn) (net.Conn, bool) { return by.Track(key, c, true, &e.Conns) })
+}
+
+func (e *Endpoint) dial(ctx context.Context, origin net.Addr, track func(net.Conn) (net.Conn, bool)) (net.Conn, error) {
 	c, err := e.Owner.OpenForwarded(ctx, e, origin)
 	if err != nil {
 		return nil, err
 	}
-	tc, ok := e.Track(c, true)
+	tc, ok := track(c)
 	if !ok {
 		c.Close()
 		return nil, net.ErrClosed

@@ -157,24 +157,3 @@ func TestIsVirtualName(t *testing.T) {
 		}
 	}
 }
-
-func TestEndpointKey(t *testing.T) {
-	for _, c := range []struct {
-		bind string
-		want string
-	}{
-		{"MyHost", "myhost:22"},
-		{"localhost", "127.0.0.1:22"},
-		{"LOCALHOST", "127.0.0.1:22"},
-		{"127.0.0.1", "127.0.0.1:22"},
-		{"::ffff:127.0.0.1", "127.0.0.1:22"},
-		{"::1", "127.0.0.1:22"},
-		{"", "[::]:22"},
-		{"*", "[::]:22"},
-		{"0.0.0.0", "0.0.0.0:22"},
-	} {
-		if got := EndpointKey(c.bind, 22); got != c.want {
-			t.Errorf("EndpointKey(%q, 22) = %q, want %q", c.bind, got, c.want)
-		}
-	}
-}

@@ -6,11 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"runtime/debug"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -18,17 +15,16 @@ import (
 	"github.com/tubegate/tubegate/internal/acceptloop"
 )
 
-// ErrRefused is wrapped by every error that is a policy or ownership
-// refusal rather than a failure, so callers can tell the two apart.
-var ErrRefused = errors.New("refused")
-
-func refused(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrRefused, fmt.Sprintf(format, args...))
-}
-
 // probeTimeout bounds how long a claim waits for an older tube of the same
 // user to prove it is alive before taking its endpoint over.
 const probeTimeout = 3 * time.Second
+
+// Default caps on endpoints, for callers that set Registry's (the gateway's
+// --max-forwards and --max-forwards-per-user).
+const (
+	DefaultMaxPerOwner = 64
+	DefaultMaxPerUser  = 256
+)
 
 // Registry holds every live endpoint of the gateway. It is safe for
 // concurrent use.
@@ -44,7 +40,7 @@ type Registry struct {
 	AcceptMetrics acceptloop.Counter
 
 	mu      sync.Mutex
-	byKey   map[string]*Endpoint
+	byKey   map[Address]*Endpoint
 	byOwner map[Owner]map[*Endpoint]struct{}
 	// byUser and perOwner count endpoints and the slots reserved for
 	// publishes under way, so that concurrent publishes cannot overshoot
@@ -57,79 +53,38 @@ type Registry struct {
 func NewRegistry(log *slog.Logger) *Registry {
 	return &Registry{
 		log:      log,
-		byKey:    make(map[string]*Endpoint),
+		byKey:    make(map[Address]*Endpoint),
 		byOwner:  make(map[Owner]map[*Endpoint]struct{}),
 		byUser:   make(map[string]int),
 		perOwner: make(map[Owner]int),
 	}
 }
 
-// NameKey is the registry key of virtual name name:port.
-func NameKey(name string, port int) string {
-	return strings.ToLower(name) + ":" + strconv.Itoa(port)
-}
-
-// EndpointKey is the registry key of a tcpip-forward of bind:port (with
-// the port known): a virtual name's "name:port", or the listening address,
-// localhost as 127.0.0.1 and all interfaces ("" or "*") as "[::]:port",
-// whatever the machine's IP stack reports for such a listener. The
-// registry, share links and the page all name endpoints by it.
-func EndpointKey(bind string, port int) string {
-	if IsVirtualName(bind) {
-		return NameKey(bind, port)
-	}
-	switch strings.ToLower(bind) {
-	case "", "*":
-		return JoinHostPort("::", port)
-	case "localhost":
-		return JoinHostPort("127.0.0.1", port)
-	}
-	if a, err := netip.ParseAddr(bind); err == nil {
-		if a == netip.IPv6Loopback() {
-			// One loopback port, both families (see listenPort).
-			return JoinHostPort("127.0.0.1", port)
-		}
-		return JoinHostPort(a.Unmap().String(), port)
-	}
-	return JoinHostPort(bind, port)
-}
-
-// loopbackBind reports whether a tcpip-forward bind address means the
-// loopback port of both families, as OpenSSH's "localhost" does:
-// localhost, 127.0.0.1 or ::1.
-func loopbackBind(bind string) bool {
-	if strings.EqualFold(bind, "localhost") {
-		return true
-	}
-	a, err := netip.ParseAddr(bind)
-	return err == nil && (a.Unmap() == netip.AddrFrom4([4]byte{127, 0, 0, 1}) || a == netip.IPv6Loopback())
-}
-
-// listenPort listens for a published port. A loopback port is held in
-// both families, 127.0.0.1 and [::1] on the same port, so that no other
+// listenPort listens for a published port at a. The loopback port is held
+// in both families, 127.0.0.1 and [::1] on the same port, so that no other
 // user can publish the other family's half of "localhost:PORT"; where the
 // machine has no IPv6 loopback, or another program holds [::1] on an
 // explicit port, IPv4 alone is used.
-func (r *Registry) listenPort(bind string, port int) ([]net.Listener, error) {
-	if !loopbackBind(bind) {
-		ln, err := net.Listen("tcp", listenAddr(bind, port))
+func (r *Registry) listenPort(a Address) ([]net.Listener, error) {
+	if !a.loopbackPort() {
+		ln, err := net.Listen("tcp", a.listenOn())
 		if err != nil {
-			return nil, fmt.Errorf("listen %s: %w", listenAddr(bind, port), err)
+			return nil, fmt.Errorf("listen %s: %w", a.listenOn(), err)
 		}
 		return []net.Listener{ln}, nil
 	}
 	const tries = 8 // an allocated port whose [::1] half is taken: pick another
 	for try := 1; ; try++ {
-		l4, err := net.Listen("tcp4", JoinHostPort("127.0.0.1", port))
+		l4, err := net.Listen("tcp4", a.listenOn())
 		if err != nil {
-			return nil, fmt.Errorf("listen %s: %w", JoinHostPort("127.0.0.1", port), err)
+			return nil, fmt.Errorf("listen %s: %w", a.listenOn(), err)
 		}
 		actual := l4.Addr().(*net.TCPAddr).Port
 		l6, err := net.Listen("tcp6", JoinHostPort("::1", actual))
 		if err == nil {
 			return []net.Listener{l4, l6}, nil
 		}
-		if port == 0 && errors.Is(err, syscall.EADDRINUSE) && try < tries {
+		if a.Port == 0 && errors.Is(err, syscall.EADDRINUSE) && try < tries {
 			l4.Close()
 			continue
 		}
@@ -138,23 +93,12 @@ func (r *Registry) listenPort(bind string, port int) ([]net.Listener, error) {
 	}
 }
 
-// listenAddr maps a tcpip-forward bind address to the address to listen on.
-func listenAddr(bind string, port int) string {
-	switch strings.ToLower(bind) {
-	case "", "*":
-		return JoinHostPort("", port)
-	case "localhost":
-		return JoinHostPort("127.0.0.1", port)
-	}
-	return JoinHostPort(bind, port)
-}
-
 // Publish makes an endpoint for owner's tcpip-forward of bind:port, under
 // the owner's policy: a virtual name when bind is a name, a TCP listener
 // otherwise. Each connection to a listener is carried through the owner.
 func (r *Registry) Publish(ctx context.Context, owner Owner, pol Policy, bind string, port int) (*Endpoint, error) {
 	if port < 0 || port > 65535 {
-		return nil, refused("port %d out of range", port)
+		return nil, Refusedf("port %d out of range", port)
 	}
 	if err := r.reserve(owner); err != nil {
 		return nil, err
@@ -173,11 +117,11 @@ func (r *Registry) reserve(owner Owner) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if n := r.perOwner[owner]; r.MaxPerOwner > 0 && n >= r.MaxPerOwner {
-		return refused("this tube already holds %d forwards, the limit", n)
+		return Refusedf("this tube already holds %d forwards, the limit", n)
 	}
 	user := owner.User()
 	if n := r.byUser[user]; r.MaxPerUser > 0 && n >= r.MaxPerUser {
-		return refused("%s already holds %d forwards across their connections, the limit", user, n)
+		return Refusedf("%s already holds %d forwards across their connections, the limit", user, n)
 	}
 	r.perOwner[owner]++
 	r.byUser[user]++
@@ -211,19 +155,20 @@ func (r *Registry) publish(ctx context.Context, owner Owner, pol Policy, bind st
 		if where == "" {
 			where = "all interfaces"
 		}
-		return nil, refused("listening on %s port %d is not permitted for %s", where, port, owner.User())
+		return nil, Refusedf("listening on %s port %d is not permitted for %s", where, port, owner.User())
 	}
+	addr := AddressOf(bind, port)
 	if port != 0 {
-		if err := r.makeRoom(ctx, owner, EndpointKey(bind, port)); err != nil {
+		if err := r.makeRoom(ctx, owner, addr); err != nil {
 			return nil, err
 		}
 	}
-	raws, err := r.listenPort(bind, port)
+	raws, err := r.listenPort(addr)
 	if err != nil {
 		return nil, err
 	}
 	actual := raws[0].Addr().(*net.TCPAddr).Port
-	ep := &Endpoint{Key: EndpointKey(bind, actual), BindHost: bind, BindPort: actual, Owner: owner}
+	ep := &Endpoint{Key: addr.withPort(actual), BindHost: bind, BindPort: actual, Owner: owner}
 	for _, raw := range raws {
 		ep.lns = append(ep.lns, acceptloop.Wrap(raw, "forward", r.log, r.AcceptMetrics))
 	}
@@ -239,12 +184,12 @@ func (r *Registry) publish(ctx context.Context, owner Owner, pol Policy, bind st
 
 func (r *Registry) publishName(ctx context.Context, owner Owner, name string, port int) (*Endpoint, error) {
 	if err := CheckName(name); err != nil {
-		return nil, refused("virtual name: %v", err)
+		return nil, Refusedf("virtual name: %v", err)
 	}
 	if port == 0 {
-		return nil, refused("virtual name %s needs an explicit port", name)
+		return nil, Refusedf("virtual name %s needs an explicit port", name)
 	}
-	key := NameKey(name, port)
+	key := AddressOf(name, port)
 	if err := r.makeRoom(ctx, owner, key); err != nil {
 		return nil, err
 	}
@@ -258,7 +203,7 @@ func (r *Registry) publishName(ctx context.Context, owner Owner, name string, po
 // makeRoom checks that key is free for owner. An endpoint held by another
 // tube of the same user is taken over when that tube no longer answers: a
 // reconnecting client need not wait for the old tube's keepalive to expire.
-func (r *Registry) makeRoom(ctx context.Context, owner Owner, key string) error {
+func (r *Registry) makeRoom(ctx context.Context, owner Owner, key Address) error {
 	r.mu.Lock()
 	old := r.byKey[key]
 	r.mu.Unlock()
@@ -267,14 +212,14 @@ func (r *Registry) makeRoom(ctx context.Context, owner Owner, key string) error 
 	}
 	switch {
 	case old.Owner == owner:
-		return refused("%s is already forwarded by this connection", key)
+		return Refusedf("%s is already forwarded by this connection", key)
 	case old.Owner.User() != owner.User():
-		return refused("%s is already published by another user", key)
+		return Refusedf("%s is already published by another user", key)
 	}
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	if old.Owner.Probe(pctx) {
-		return refused("%s is already published by your other connection %s, which is still alive", key, old.Owner.ID())
+		return Refusedf("%s is already published by your other connection %s, which is still alive", key, old.Owner.ID())
 	}
 	r.log.Info("taking over endpoint from unresponsive tube", "endpoint", key, "user", owner.User(),
 		"old_tube", old.Owner.ID(), "new_tube", owner.ID())
@@ -287,7 +232,7 @@ func (r *Registry) insert(ep *Endpoint) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if other := r.byKey[ep.Key]; other != nil {
-		return refused("%s is already published", ep.Key)
+		return Refusedf("%s is already published", ep.Key)
 	}
 	r.byKey[ep.Key] = ep
 	set := r.byOwner[ep.Owner]
@@ -374,11 +319,9 @@ func (r *Registry) Unpublish(ep *Endpoint) {
 // Cancel closes owner's endpoint that was published as bind:port
 // (cancel-tcpip-forward).
 func (r *Registry) Cancel(owner Owner, bind string, port int) error {
-	for _, ep := range r.List(owner) {
-		if strings.EqualFold(ep.BindHost, bind) && ep.BindPort == port {
-			r.Unpublish(ep)
-			return nil
-		}
+	if ep := r.Get(AddressOf(bind, port)); ep != nil && ep.Owner == owner {
+		r.Unpublish(ep)
+		return nil
 	}
 	return fmt.Errorf("no forward %s", JoinHostPort(bind, port))
 }
@@ -398,16 +341,17 @@ func (r *Registry) List(owner Owner) []*Endpoint {
 		eps = append(eps, ep)
 	}
 	r.mu.Unlock()
-	sort.Slice(eps, func(i, j int) bool { return eps[i].Key < eps[j].Key })
+	sort.Slice(eps, func(i, j int) bool { return eps[i].Key.String() < eps[j].Key.String() })
 	return eps
 }
 
-// Lookup finds the endpoint a direct-tcpip target host:port names: a
-// virtual name, or a published loopback port. It returns nil if none.
-func (r *Registry) Lookup(host string, port int) *Endpoint {
+// Get returns the live endpoint at addr, or nil if none: for a
+// direct-tcpip target, Get(AddressOf(host, port)); for a share link,
+// Get of the address it stores.
+func (r *Registry) Get(addr Address) *Endpoint {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.byKey[EndpointKey(host, port)]
+	return r.byKey[addr]
 }
 
 // Count returns the number of live endpoints.

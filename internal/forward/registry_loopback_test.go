@@ -32,8 +32,8 @@ func TestLoopbackPortHoldsBothFamilies(t *testing.T) {
 	}
 	roundTrip(t, fmt.Sprintf("127.0.0.1:%d", port))
 	roundTrip(t, fmt.Sprintf("[::1]:%d", port))
-	if got := r.Lookup("::1", port); got != ep {
-		t.Errorf("Lookup(::1, %d) = %v, want alice's endpoint", port, got)
+	if got := r.Get(AddressOf("::1", port)); got != ep {
+		t.Errorf("Get(::1, %d) = %v, want alice's endpoint", port, got)
 	}
 
 	// And the other way round: [::1] first.

@@ -22,7 +22,7 @@ type lossOwner struct {
 
 func (o *lossOwner) EndpointLost(ep *Endpoint, err error) {
 	o.mu.Lock()
-	o.lost = append(o.lost, ep.Key)
+	o.lost = append(o.lost, ep.Key.String())
 	o.mu.Unlock()
 }
 

@@ -60,13 +60,13 @@ func TestPublishListenerCarriesConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ep.BindPort == 0 || ep.Virtual || !strings.HasPrefix(ep.Key, "127.0.0.1:") {
+	if ep.BindPort == 0 || ep.Virtual || !strings.HasPrefix(ep.Key.String(), "127.0.0.1:") {
 		t.Fatalf("endpoint %+v: want an allocated loopback port", ep)
 	}
-	if ep.Key != EndpointKey("localhost", ep.BindPort) || ep.Key != ep.Addr().String() {
-		t.Errorf("key %q: want EndpointKey's, which is the listener's address %s", ep.Key, ep.Addr())
+	if ep.Key != AddressOf("localhost", ep.BindPort) || ep.Key.String() != ep.Addr().String() {
+		t.Errorf("key %q: want AddressOf's, which is the listener's address %s", ep.Key, ep.Addr())
 	}
-	roundTrip(t, ep.Key)
+	roundTrip(t, ep.Key.String())
 	deadline := time.Now().Add(2 * time.Second)
 	for ep.Stats.Active.Load() != 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
@@ -75,13 +75,13 @@ func TestPublishListenerCarriesConnections(t *testing.T) {
 	if st.Total != 1 || st.BytesIn != 4 || st.BytesOut != 4 || st.Active != 0 {
 		t.Errorf("stats %+v: want 1 total, 4 bytes each way, 0 active", st)
 	}
-	if got := r.Lookup("localhost", ep.BindPort); got != ep {
-		t.Errorf("Lookup(localhost, %d) = %v, want the endpoint", ep.BindPort, got)
+	if got := r.Get(AddressOf("localhost", ep.BindPort)); got != ep {
+		t.Errorf("Get(localhost, %d) = %v, want the endpoint", ep.BindPort, got)
 	}
 	if err := r.Cancel(o, "localhost", ep.BindPort); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := net.DialTimeout("tcp", ep.Key, time.Second); err == nil {
+	if _, err := net.DialTimeout("tcp", ep.Key.String(), time.Second); err == nil {
 		t.Error("listener still accepts after cancel")
 	}
 	if r.Count() != 0 {
@@ -111,7 +111,7 @@ func TestVirtualNamesAreUnique(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !ep.Virtual || ep.Key != "myhost:22" || ep.Addr() != nil {
+	if !ep.Virtual || ep.Key.String() != "myhost:22" || ep.Addr() != nil {
 		t.Fatalf("endpoint %+v: want virtual myhost:22", ep)
 	}
 	if _, err := r.Publish(context.Background(), bob, Policy{}, "myhost", 22); !errors.Is(err, ErrRefused) ||
@@ -136,8 +136,8 @@ func TestVirtualNamesAreUnique(t *testing.T) {
 	if !alice1.closed.Load() {
 		t.Error("the dead tube was not closed on takeover")
 	}
-	if got := r.Lookup("myhost", 22); got != ep2 {
-		t.Errorf("Lookup after takeover = %v, want the new endpoint", got)
+	if got := r.Get(AddressOf("myhost", 22)); got != ep2 {
+		t.Errorf("Get after takeover = %v, want the new endpoint", got)
 	}
 	c, err := ep2.Dial(context.Background(), Addr{"tcp", "127.0.0.1:1"})
 	if err != nil {
@@ -145,7 +145,7 @@ func TestVirtualNamesAreUnique(t *testing.T) {
 	}
 	c.Close()
 	r.UnpublishAll(alice2)
-	if r.Lookup("myhost", 22) != nil || r.Count() != 0 {
+	if r.Get(AddressOf("myhost", 22)) != nil || r.Count() != 0 {
 		t.Error("UnpublishAll left endpoints behind")
 	}
 }
@@ -163,7 +163,7 @@ func TestPortTakeoverOnReconnect(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reconnect taking port %d: %v", port, err)
 	}
-	roundTrip(t, ep2.Key)
+	roundTrip(t, ep2.Key.String())
 	mallory := &echoOwner{user: "mallory", id: "t3", alive: true}
 	if _, err := r.Publish(context.Background(), mallory, Policy{}, "localhost", port); !errors.Is(err, ErrRefused) {
 		t.Errorf("another user taking a live port: err = %v, want refused", err)
@@ -178,12 +178,12 @@ func TestUnpublishCutsLiveConnections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := net.Dial("tcp", ep.Key)
+	c, err := net.Dial("tcp", ep.Key.String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	roundTrip(t, ep.Key) // the listener works
+	roundTrip(t, ep.Key.String()) // the listener works
 	r.Unpublish(ep)
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.Read(make([]byte, 1)); err == nil || errors.Is(err, context.DeadlineExceeded) {

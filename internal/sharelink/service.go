@@ -2,7 +2,6 @@ package sharelink
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/tubegate/tubegate/internal/forward"
 )
@@ -34,15 +33,15 @@ type Created struct {
 
 // Create makes a link for p.User.
 func (s *Service) Create(p Params) (Created, error) {
-	ref, err := ParseEndpoint(p.Endpoint)
+	addr, err := forward.ParseAddress(p.Endpoint)
 	if err != nil {
 		return Created{}, err
 	}
 	if s.Registry != nil {
-		ep := LookupEndpoint(s.Registry, ref.Key)
+		ep := s.Registry.Get(addr)
 		if ep == nil || ep.Owner.User() != p.User {
-			return Created{}, fmt.Errorf("%w: you publish no endpoint %s (publish it first, e.g. ssh -R %s:localhost:PORT)",
-				forward.ErrRefused, ref.Key, ref.Key)
+			return Created{}, forward.Refusedf("you publish no endpoint %s (publish it first, e.g. ssh -R %s:localhost:PORT)",
+				addr, addr)
 		}
 	}
 	var pol forward.Policy

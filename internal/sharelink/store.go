@@ -398,7 +398,7 @@ func (s *Store) newLink(p Params, pol forward.Policy) (Link, string, error) {
 	if p.User == "" {
 		return Link{}, "", errors.New("share link: no user")
 	}
-	ref, err := ParseEndpoint(p.Endpoint)
+	addr, err := forward.ParseAddress(p.Endpoint)
 	if err != nil {
 		return Link{}, "", err
 	}
@@ -412,7 +412,7 @@ func (s *Store) newLink(p Params, pol forward.Policy) (Link, string, error) {
 		return Link{}, "", fmt.Errorf("expiry %v is longer than this gateway's maximum of %v", life, s.opts.MaxExpiry)
 	}
 	now := s.opts.Now().UTC().Truncate(time.Second)
-	l := Link{User: p.User, Endpoint: ref.Key, Kind: KindHTTP, Created: now, Expires: now.Add(life),
+	l := Link{User: p.User, Endpoint: addr.String(), Kind: KindHTTP, Created: now, Expires: now.Add(life),
 		LoginRequired: p.LoginRequired, Name: p.Name}
 	if p.Name != "" {
 		if err := ValidateName(p.Name); err != nil {
@@ -424,7 +424,7 @@ func (s *Store) newLink(p Params, pol forward.Policy) (Link, string, error) {
 		if p.BasicAuth != "" || p.LoginRequired {
 			return Link{}, "", errors.New("a TCP link cannot have basic auth or require a login: the port is public")
 		}
-		if err := ref.Public(pol); err != nil {
+		if err := checkPublic(addr, pol); err != nil {
 			return Link{}, "", fmt.Errorf("no TCP link: %w", err)
 		}
 		l.Kind = KindTCP

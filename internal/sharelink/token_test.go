@@ -3,8 +3,6 @@ package sharelink
 import (
 	"testing"
 	"time"
-
-	"github.com/tubegate/tubegate/internal/forward"
 )
 
 func TestToken(t *testing.T) {
@@ -36,39 +34,6 @@ func TestParseExpiry(t *testing.T) {
 	for _, in := range []string{"x", "-1h", "0s", "0d", "d", "1.5d"} {
 		if _, err := ParseExpiry(in); err == nil {
 			t.Errorf("ParseExpiry(%q): want an error", in)
-		}
-	}
-}
-
-func TestParseEndpoint(t *testing.T) {
-	for in, want := range map[string]string{
-		"myapp:80":        "myapp:80",
-		"MyApp.Lan:8080":  "myapp.lan:8080",
-		"41234":           "127.0.0.1:41234",
-		"localhost:41234": "127.0.0.1:41234",
-		"127.0.0.1:41234": "127.0.0.1:41234",
-		// A loopback port is one endpoint in both families.
-		"[::1]:8080":   "127.0.0.1:8080",
-		"0.0.0.0:8080": "0.0.0.0:8080",
-		// All interfaces: the key the registry gives ssh -R *:8080 (it was
-		// 0.0.0.0:8080, which no published endpoint ever had).
-		"*:8080": "[::]:8080",
-	} {
-		ref, err := ParseEndpoint(in)
-		if err != nil || ref.Key != want {
-			t.Errorf("ParseEndpoint(%q) = %q, %v; want %q", in, ref.Key, err, want)
-		}
-	}
-	// A link names an endpoint by the registry's own key for it.
-	for _, bind := range []string{"*", "localhost", "127.0.0.1", "::1", "myapp"} {
-		ref, err := ParseEndpoint(forward.JoinHostPort(bind, 8080))
-		if want := forward.EndpointKey(bind, 8080); err != nil || ref.Key != want {
-			t.Errorf("ParseEndpoint(%s:8080) = %q, %v; the registry's key is %q", bind, ref.Key, err, want)
-		}
-	}
-	for _, in := range []string{"myapp", "myapp:0", "myapp:70000", "bad name:80", "-x:80", "1.2.3:80x"} {
-		if ref, err := ParseEndpoint(in); err == nil {
-			t.Errorf("ParseEndpoint(%q) = %q, want an error", in, ref.Key)
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/url"
 	"strings"
+
+	"github.com/tubegate/tubegate/internal/forward"
 )
 
 // URLs turns links into the addresses people are given.
@@ -47,15 +49,15 @@ func (u URLs) Host(label string) string {
 // TCP is the address of a TCP link: the listener's own address when it
 // is bound to one, else the gateway's public host name.
 func (u URLs) TCP(l Link) string {
-	ref, err := ParseEndpoint(l.Endpoint)
+	a, err := forward.ParseAddress(l.Endpoint)
 	if err != nil {
 		return l.Endpoint
 	}
-	host := ref.Host
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+	host := a.IP.String()
+	if !a.IP.IsValid() || a.IP.IsUnspecified() {
 		host = u.base().Hostname()
 	}
-	return net.JoinHostPort(host, fmt.Sprint(ref.Port))
+	return net.JoinHostPort(host, fmt.Sprint(a.Port))
 }
 
 // Primary is the address to hand out for a link just made with token:

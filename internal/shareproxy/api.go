@@ -156,7 +156,7 @@ func (p *Proxy) apiRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// A revoke holds in memory even when it cannot be saved: cut now.
-	n := p.tracker.Cut(id)
+	n := p.conns.Cut(id)
 	if err != nil {
 		p.log.Error("share links: revoke not saved", "link", id, "user", user, "connections_cut", n, "err", err)
 		writeJSONError(w, http.StatusInternalServerError,

@@ -62,10 +62,10 @@ type Config struct {
 
 // Proxy serves share links.
 type Proxy struct {
-	cfg     Config
-	log     *slog.Logger
-	tracker *Tracker
-	rp      *httputil.ReverseProxy
+	cfg   Config
+	log   *slog.Logger
+	conns forward.ConnsByKey // by link ID, so that revoking a link cuts them
+	rp    *httputil.ReverseProxy
 
 	authMu    sync.Mutex
 	authCache map[string]struct{} // link id + credential hash: basic auth already checked
@@ -84,9 +84,9 @@ func New(cfg Config) *Proxy {
 		cfg.PollInterval = DefaultPollInterval
 	}
 	if cfg.Failures == nil {
-		cfg.Failures = throttle.New(10, time.Minute)
+		cfg.Failures = throttle.Default()
 	}
-	p := &Proxy{cfg: cfg, log: cfg.Log, tracker: NewTracker(), authCache: make(map[string]struct{})}
+	p := &Proxy{cfg: cfg, log: cfg.Log, authCache: make(map[string]struct{})}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      p.transport(),
@@ -98,12 +98,12 @@ func New(cfg Config) *Proxy {
 	return p
 }
 
-// Tracker returns the proxy's connection tracker.
-func (p *Proxy) Tracker() *Tracker { return p.tracker }
+// Conns returns the live connections of each link, by link ID.
+func (p *Proxy) Conns() *forward.ConnsByKey { return &p.conns }
 
 // Run cuts live connections of revoked and expired links until ctx ends.
 func (p *Proxy) Run(ctx context.Context) {
-	p.tracker.Watch(ctx, p.cfg.PollInterval, p.cfg.Links.Store.Live, func(id string, n int) {
+	watch(ctx, &p.conns, p.cfg.PollInterval, p.cfg.Links.Store.Live, func(id string, n int) {
 		p.log.Info("share link gone: cut its connections", "link", id, "connections", n)
 	})
 }
@@ -138,11 +138,11 @@ func (p *Proxy) transport() *http.Transport {
 			if t == nil {
 				return nil, dialError{errors.New("share link: dial without a link")}
 			}
-			c, err := t.ep.Dial(ctx, t.origin)
+			c, err := t.ep.DialKeyed(ctx, t.origin, &p.conns, t.link.ID)
 			if err != nil {
 				return nil, dialError{fmt.Errorf("share link %s: dial %s through tube %s: %w", t.link.ID, t.ep.Key, t.ep.Owner.ID(), err)}
 			}
-			return p.tracker.Track(t.link.ID, c), nil
+			return c, nil
 		},
 		DisableCompression:  true, // pass Accept-Encoding and bodies through untouched
 		MaxIdleConnsPerHost: 8,
@@ -157,7 +157,10 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, l sharelink.Link, 
 	if !p.guard(w, r, l, prefix) {
 		return
 	}
-	ep := sharelink.LookupEndpoint(p.cfg.Registry, l.Endpoint)
+	var ep *forward.Endpoint
+	if addr, err := forward.ParseAddress(l.Endpoint); err == nil {
+		ep = p.cfg.Registry.Get(addr)
+	}
 	switch {
 	case ep == nil:
 		p.log.Info("share link: endpoint offline", "link", l.ID, "endpoint", l.Endpoint)

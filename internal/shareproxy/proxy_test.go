@@ -221,7 +221,7 @@ func TestRevokeCutsStream(t *testing.T) {
 	if _, err := resp.Body.Read(buf); err != nil {
 		t.Fatal(err)
 	}
-	if n := g.proxy.Tracker().Count(l.ID); n != 1 {
+	if n := g.proxy.Conns().Count(l.ID); n != 1 {
 		t.Fatalf("tracked connections: %d, want 1", n)
 	}
 	dir := filepath.Dir(g.svcPath())

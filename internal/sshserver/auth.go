@@ -54,7 +54,7 @@ func (s *Server) serverConfig(ctx context.Context, opts ConnOptions, log *slog.L
 		// Every guess costs a bcrypt: guesses are counted per source, like
 		// OpenSSH's PerSourcePenalties, and across the web login too.
 		var u users.User
-		ok, err := s.cfg.Failures.Check(ctx, "ssh", sourceKey(md.RemoteAddr()), func() bool {
+		ok, err := s.cfg.Failures.Check(ctx, "ssh", throttle.Source(md.RemoteAddr().String()), func() bool {
 			var err error
 			u, err = s.cfg.Users.CheckPassword(md.User(), string(pw))
 			return err == nil

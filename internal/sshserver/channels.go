@@ -2,6 +2,7 @@ package sshserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -26,7 +27,7 @@ func (t *Tube) dispatch(ctx context.Context, nc ssh.NewChannel) {
 		defer t.channels.Add(-1)
 		defer contain(t.log, t)
 		switch nc.ChannelType() {
-		case "direct-tcpip":
+		case forward.ChanDirectTCPIP:
 			t.directTCPIP(ctx, nc)
 		case "session":
 			t.session(ctx, nc)
@@ -37,38 +38,26 @@ func (t *Tube) dispatch(ctx context.Context, nc ssh.NewChannel) {
 	}()
 }
 
-type directPayload struct {
-	Host       string
-	Port       uint32
-	OriginAddr string
-	OriginPort uint32
-}
-
 // directTCPIP delivers ssh -L / -W / -J: to a virtual name or published
 // port through its owner's tube, or to a destination the user's policy
 // permits, dialed by the gateway. The policy is read anew for every channel.
 func (t *Tube) directTCPIP(ctx context.Context, nc ssh.NewChannel) {
-	var p directPayload
+	var p forward.DirectTCPIP
 	if err := ssh.Unmarshal(nc.ExtraData(), &p); err != nil || p.Port > 65535 {
 		t.log.Info("channel refused: malformed direct-tcpip", "err", err)
 		nc.Reject(ssh.ConnectionFailed, "tubegate: malformed direct-tcpip request")
 		return
 	}
 	target := forward.JoinHostPort(p.Host, int(p.Port))
-	var origin net.Addr = forward.Addr{Net: "tcp", Address: forward.JoinHostPort(p.OriginAddr, int(p.OriginPort))}
-	if net.ParseIP(p.OriginAddr) == nil || p.OriginPort == 0 {
-		// Clients may declare no originator (x/crypto/ssh sends 0.0.0.0:0);
-		// the tube's own address is the truth, and a valid one.
-		origin = t.RemoteAddr()
-	}
+	origin := p.Origin(t.RemoteAddr())
 	log := t.log.With("target", target)
 	remote, err := t.connectTarget(ctx, p.Host, int(p.Port), origin)
 	if err != nil {
 		reason, msg := ssh.ConnectionFailed, err.Error()
-		if rerr, ok := err.(refusal); ok {
+		if errors.Is(err, forward.ErrRefused) {
 			reason = ssh.Prohibited
 			t.srv.cfg.Metrics.refused("direct_tcpip")
-			log.Warn("direct-tcpip refused", "err", rerr)
+			log.Warn("direct-tcpip refused", "err", err)
 		} else {
 			log.Info("direct-tcpip failed", "err", err)
 		}
@@ -85,18 +74,13 @@ func (t *Tube) directTCPIP(ctx context.Context, nc ssh.NewChannel) {
 	forward.Pipe(forward.ChannelConn(ch, forward.Addr{Net: "tubegate", Address: target}, origin), remote)
 }
 
-// refusal is a policy refusal (as opposed to a failed dial).
-type refusal struct{ msg string }
-
-func (r refusal) Error() string { return r.msg }
-
 func (t *Tube) connectTarget(ctx context.Context, host string, port int, origin net.Addr) (net.Conn, error) {
 	pol, err := t.srv.cfg.Users.Policy(t.user)
 	if err != nil {
-		return nil, refusal{fmt.Sprintf("user %s: %v", t.user, err)}
+		return nil, forward.Refusedf("user %s: %v", t.user, err)
 	}
 	target := forward.JoinHostPort(host, port)
-	if ep := t.srv.cfg.Registry.Lookup(host, port); ep != nil {
+	if ep := t.srv.cfg.Registry.Get(forward.AddressOf(host, port)); ep != nil {
 		owner := ep.Owner.User()
 		switch {
 		case owner == t.user:
@@ -106,7 +90,7 @@ func (t *Tube) connectTarget(ctx context.Context, host string, port int, origin 
 			// the target can only mean a real host of that name.
 			return t.dialPermitted(ctx, pol, host, port)
 		case !pol.AllowsOpen(host, addrOf(ep), port):
-			return nil, refusal{fmt.Sprintf("%s may not connect to %s (published by another user; not in permit-open)", t.user, target)}
+			return nil, forward.Refusedf("%s may not connect to %s (published by another user; not in permit-open)", t.user, target)
 		}
 		dctx, cancel := context.WithTimeout(ctx, t.srv.limits.DialTimeout)
 		defer cancel()
@@ -145,10 +129,10 @@ func (t *Tube) permittedAddr(ctx context.Context, pol forward.Policy, host strin
 		if pol.AllowsOpen("", a, port) {
 			return a.Unmap(), nil
 		}
-		return netip.Addr{}, refusal{fmt.Sprintf("%s may not connect to %s (not in permit-open)", t.user, target)}
+		return netip.Addr{}, forward.Refusedf("%s may not connect to %s (not in permit-open)", t.user, target)
 	}
 	if len(pol.Open) == 0 {
-		return netip.Addr{}, refusal{fmt.Sprintf("%s may not connect to %s (not in permit-open)", t.user, target)}
+		return netip.Addr{}, forward.Refusedf("%s may not connect to %s (not in permit-open)", t.user, target)
 	}
 	rctx, cancel := context.WithTimeout(ctx, t.srv.limits.DialTimeout)
 	defer cancel()
@@ -159,7 +143,7 @@ func (t *Tube) permittedAddr(ctx context.Context, pol forward.Policy, host strin
 		if pol.AllowsOpen(host, netip.Addr{}, port) {
 			return netip.Addr{}, fmt.Errorf("resolve %s: %w", host, err)
 		}
-		return netip.Addr{}, refusal{fmt.Sprintf("%s may not connect to %s (not in permit-open)", t.user, target)}
+		return netip.Addr{}, forward.Refusedf("%s may not connect to %s (not in permit-open)", t.user, target)
 	}
 	for _, ip := range ips {
 		a, ok := netip.AddrFromSlice(ip)
@@ -167,7 +151,7 @@ func (t *Tube) permittedAddr(ctx context.Context, pol forward.Policy, host strin
 			return a.Unmap(), nil
 		}
 	}
-	return netip.Addr{}, refusal{fmt.Sprintf("%s may not connect to %s (not in permit-open)", t.user, target)}
+	return netip.Addr{}, forward.Refusedf("%s may not connect to %s (not in permit-open)", t.user, target)
 }
 
 // addrOf is the IP of a published port's listener, for policy matching.

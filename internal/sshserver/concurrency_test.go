@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/tubegate/tubegate/internal/forward"
 )
 
 // TestTubesPerUserHoldUnderConcurrency fires many handshakes of one user
@@ -60,7 +62,7 @@ func TestTubesPerUserHoldUnderConcurrency(t *testing.T) {
 // nor the per-user cap may be overshot.
 func TestForwardLimitsHoldUnderConcurrency(t *testing.T) {
 	const perTube, perUser, tubes, tries = 6, 10, 16, 12
-	g := startGateway(t, Limits{MaxForwards: perTube, MaxForwardsPerUser: perUser})
+	g := startGateway(t, Limits{}, func(r *forward.Registry) { r.MaxPerOwner, r.MaxPerUser = perTube, perUser })
 	g.addUser(t, "alice")
 	var ok atomic.Int32
 	perTubeOK := make([]atomic.Int32, tubes)
@@ -77,9 +79,9 @@ func TestForwardLimitsHoldUnderConcurrency(t *testing.T) {
 				defer wg.Done()
 				<-start
 				// Virtual names and loopback listeners, which take longer.
-				req := forwardRequest{fmt.Sprintf("t%d-n%d.alice", i, j), 22}
+				req := forward.ForwardRequest{BindAddr: fmt.Sprintf("t%d-n%d.alice", i, j), BindPort: 22}
 				if j%2 == 1 {
-					req = forwardRequest{"127.0.0.1", 0}
+					req = forward.ForwardRequest{BindAddr: "127.0.0.1", BindPort: 0}
 				}
 				granted, _, err := c.SendRequest("tcpip-forward", true, ssh.Marshal(req))
 				if err == nil && granted {

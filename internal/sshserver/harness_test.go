@@ -26,19 +26,19 @@ type testGateway struct {
 	keys  map[string]ssh.Signer
 }
 
-func startGateway(t *testing.T, limits Limits) *testGateway {
+// startGateway starts a server with limits; reg, if given, sets the
+// registry's caps (forward.DefaultMaxPerOwner and DefaultMaxPerUser
+// otherwise, as the gateway's flags default to).
+func startGateway(t *testing.T, limits Limits, reg ...func(*forward.Registry)) *testGateway {
 	t.Helper()
-	dir := t.TempDir()
-	hk, err := hostkeys.LoadOrCreate(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := users.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hk, store := newDataDir(t)
 	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
-	srv, err := New(Config{HostKeys: hk, Users: store, Registry: forward.NewRegistry(log), Log: log, Limits: limits})
+	registry := forward.NewRegistry(log)
+	registry.MaxPerOwner, registry.MaxPerUser = forward.DefaultMaxPerOwner, forward.DefaultMaxPerUser
+	for _, f := range reg {
+		f(registry)
+	}
+	srv, err := New(Config{HostKeys: hk, Users: store, Registry: registry, Log: log, Limits: limits})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,6 +51,21 @@ func startGateway(t *testing.T, limits Limits) *testGateway {
 	go func() { srv.Serve(ctx, ln); close(done) }()
 	t.Cleanup(func() { cancel(); srv.Shutdown(); <-done })
 	return &testGateway{srv: srv, store: store, addr: ln.Addr().String(), keys: map[string]ssh.Signer{}}
+}
+
+// newDataDir makes host keys and a user store in a fresh data dir.
+func newDataDir(t *testing.T) ([]ssh.Signer, *users.Store) {
+	t.Helper()
+	dir := t.TempDir()
+	hk, err := hostkeys.LoadOrCreate(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := users.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hk, store
 }
 
 type testWriter struct{ t *testing.T }

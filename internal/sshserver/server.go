@@ -25,15 +25,15 @@ import (
 	"github.com/tubegate/tubegate/internal/users"
 )
 
-// Limits bound what one client can make the gateway hold.
+// Limits bound what one client can make the gateway hold. The forwards a
+// tube or user may hold are the registry's to cap (Registry.MaxPerOwner
+// and MaxPerUser), set by whoever makes it.
 type Limits struct {
 	HandshakeTimeout       time.Duration // banner to end of auth
 	KeepaliveInterval      time.Duration // server keepalive period
 	KeepaliveMax           int           // missed keepalives before the tube closes
 	MaxAuthTries           int           // auth attempts per tube
 	MaxChannels            int           // open channels per tube
-	MaxForwards            int           // endpoints per tube
-	MaxForwardsPerUser     int           // endpoints per user, across their tubes
 	MaxTubesPerUser        int           // live tubes per user
 	MaxHandshakesPerSource int           // concurrent unauthenticated tubes per source address
 	DialTimeout            time.Duration // direct-tcpip dial
@@ -46,8 +46,6 @@ var DefaultLimits = Limits{
 	KeepaliveMax:           3,
 	MaxAuthTries:           6,
 	MaxChannels:            1024,
-	MaxForwards:            64,
-	MaxForwardsPerUser:     256,
 	MaxTubesPerUser:        2048,
 	MaxHandshakesPerSource: 32,
 	DialTimeout:            10 * time.Second,
@@ -75,7 +73,8 @@ type Config struct {
 	// (nil: not counted).
 	AcceptMetrics acceptloop.Counter
 	// Failures throttles wrong passwords per source address, shared with
-	// the gateway's other password checks (nil: one of its own, 10 a minute).
+	// the gateway's other password checks (nil: one of its own,
+	// throttle.Default).
 	Failures *throttle.Failures
 }
 
@@ -114,7 +113,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Dial = d.DialContext
 	}
 	if cfg.Failures == nil {
-		cfg.Failures = throttle.New(10, time.Minute)
+		cfg.Failures = throttle.Default()
 	}
 	if cfg.Resolve == nil {
 		cfg.Resolve = func(ctx context.Context, host string) ([]net.IP, error) {
@@ -137,13 +136,9 @@ func New(cfg Config) (*Server, error) {
 	fill(&l.KeepaliveMax, DefaultLimits.KeepaliveMax)
 	fill(&l.MaxAuthTries, DefaultLimits.MaxAuthTries)
 	fill(&l.MaxChannels, DefaultLimits.MaxChannels)
-	fill(&l.MaxForwards, DefaultLimits.MaxForwards)
-	fill(&l.MaxForwardsPerUser, DefaultLimits.MaxForwardsPerUser)
 	fill(&l.MaxTubesPerUser, DefaultLimits.MaxTubesPerUser)
 	fill(&l.MaxHandshakesPerSource, DefaultLimits.MaxHandshakesPerSource)
 	fillDur(&l.DialTimeout, DefaultLimits.DialTimeout)
-	cfg.Registry.MaxPerOwner = l.MaxForwards
-	cfg.Registry.MaxPerUser = l.MaxForwardsPerUser
 	return &Server{
 		cfg:        cfg,
 		ciphers:    serverCiphers(),
@@ -203,7 +198,7 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn, opts ConnOptions) {
 	id := "t" + strconv.FormatUint(s.nextID.Add(1), 10)
 	log := s.log.With("tube", id, "remote", c.RemoteAddr().String(), "transport", opts.Transport)
 	defer contain(log, c)
-	src := sourceKey(c.RemoteAddr())
+	src := throttle.Source(c.RemoteAddr().String())
 	if !s.beginHandshake(src) {
 		log.Warn("tube refused: too many unauthenticated connections from this source",
 			"limit", s.limits.MaxHandshakesPerSource)
@@ -367,16 +362,4 @@ func (s *Server) endHandshake(src string) {
 	if s.handshakes[src]--; s.handshakes[src] <= 0 {
 		delete(s.handshakes, src)
 	}
-}
-
-// sourceKey is the address handshake limits are counted by: the IP
-// without the port, or the whole string for addresses that are not IP.
-func sourceKey(a net.Addr) string {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.IP.String()
-	}
-	if host, _, err := net.SplitHostPort(a.String()); err == nil {
-		return host
-	}
-	return a.String()
 }

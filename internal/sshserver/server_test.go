@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -86,14 +87,14 @@ func TestVirtualNameAcrossUsers(t *testing.T) {
 	g.addUser(t, "bob", "myhost.alice@alice:22")
 	g.addUser(t, "carol")
 	alice := g.dial(t, "alice")
-	ok, reply, err := alice.SendRequest("tcpip-forward", true, ssh.Marshal(forwardRequest{"myhost.alice", 22}))
+	ok, reply, err := alice.SendRequest("tcpip-forward", true, ssh.Marshal(forward.ForwardRequest{BindAddr: "myhost.alice", BindPort: 22}))
 	if err != nil || !ok {
 		t.Fatalf("publish myhost.alice:22: ok=%v err=%v reply=%x", ok, err, reply)
 	}
 	forwarded := alice.HandleChannelOpen("forwarded-tcpip") // before any can arrive
 	go func() {
 		for nc := range forwarded {
-			var p forwardedPayload
+			var p forward.ForwardedTCPIP
 			if ssh.Unmarshal(nc.ExtraData(), &p) != nil || p.Addr != "myhost.alice" || p.Port != 22 {
 				nc.Reject(ssh.ConnectionFailed, "unexpected forwarded-tcpip payload")
 				continue
@@ -124,7 +125,7 @@ func TestVirtualNameAcrossUsers(t *testing.T) {
 		t.Errorf("carol to myhost:22: err = %v, want administratively prohibited", err)
 	}
 	// Another user cannot claim the name.
-	ok, _, err = carol.SendRequest("tcpip-forward", true, ssh.Marshal(forwardRequest{"myhost.alice", 22}))
+	ok, _, err = carol.SendRequest("tcpip-forward", true, ssh.Marshal(forward.ForwardRequest{BindAddr: "myhost.alice", BindPort: 22}))
 	if err != nil || ok {
 		t.Errorf("carol claiming myhost:22: ok=%v err=%v, want refused", ok, err)
 	}
@@ -168,7 +169,7 @@ func TestSessionPrintsStatus(t *testing.T) {
 	g := startGateway(t, Limits{})
 	g.addUser(t, "alice")
 	c := g.dial(t, "alice")
-	if ok, _, err := c.SendRequest("tcpip-forward", true, ssh.Marshal(forwardRequest{"web.alice", 80})); !ok || err != nil {
+	if ok, _, err := c.SendRequest("tcpip-forward", true, ssh.Marshal(forward.ForwardRequest{BindAddr: "web.alice", BindPort: 80})); !ok || err != nil {
 		t.Fatalf("publish: %v %v", ok, err)
 	}
 	sess, err := c.NewSession()
@@ -193,25 +194,16 @@ func TestSessionPrintsStatus(t *testing.T) {
 	}
 }
 
-func TestSplitAddrAlwaysValid(t *testing.T) {
-	cases := map[string]struct {
-		host string
-		port int
-	}{
-		"10.1.2.3:4567": {"10.1.2.3", 4567},
-		"[::1]:22":      {"::1", 22},
-		"0.0.0.0:0":     {"127.0.0.1", 65535},
-		"websocket/x":   {"127.0.0.1", 65535},
-		"myhost:22":     {"127.0.0.1", 65535},
-		"1.2.3.4:99999": {"127.0.0.1", 65535},
+// TestNewLeavesRegistryCaps: the registry's caps are its maker's to set;
+// a server handed one does not change them.
+func TestNewLeavesRegistryCaps(t *testing.T) {
+	hk, store := newDataDir(t)
+	reg := forward.NewRegistry(slog.New(slog.DiscardHandler))
+	reg.MaxPerOwner, reg.MaxPerUser = 3, 5
+	if _, err := New(Config{HostKeys: hk, Users: store, Registry: reg}); err != nil {
+		t.Fatal(err)
 	}
-	for in, want := range cases {
-		h, p := splitAddr(forward.Addr{Net: "tcp", Address: in})
-		if h != want.host || p != want.port {
-			t.Errorf("splitAddr(%q) = %s, %d; want %s, %d", in, h, p, want.host, want.port)
-		}
-	}
-	if h, p := splitAddr(nil); h != "127.0.0.1" || p != 65535 {
-		t.Errorf("splitAddr(nil) = %s, %d", h, p)
+	if reg.MaxPerOwner != 3 || reg.MaxPerUser != 5 {
+		t.Errorf("caps after New: %d per tube, %d per user; want 3 and 5, as set", reg.MaxPerOwner, reg.MaxPerUser)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -229,18 +228,13 @@ func (t *Tube) shutdown(reason string) {
 	t.conn.Close()
 }
 
-type forwardRequest struct {
-	BindAddr string
-	BindPort uint32
-}
-
 // globalRequest answers one global request.
 func (t *Tube) globalRequest(ctx context.Context, req *ssh.Request) {
 	switch req.Type {
-	case "tcpip-forward":
+	case forward.ReqTCPIPForward:
 		t.publish(ctx, req)
-	case "cancel-tcpip-forward":
-		var fr forwardRequest
+	case forward.ReqCancelTCPIPForward:
+		var fr forward.CancelForwardRequest
 		if err := ssh.Unmarshal(req.Payload, &fr); err != nil {
 			t.log.Info("bad cancel-tcpip-forward", "err", err)
 			req.Reply(false, nil)
@@ -265,7 +259,7 @@ func (t *Tube) globalRequest(ctx context.Context, req *ssh.Request) {
 }
 
 func (t *Tube) publish(ctx context.Context, req *ssh.Request) {
-	var fr forwardRequest
+	var fr forward.ForwardRequest
 	if err := ssh.Unmarshal(req.Payload, &fr); err != nil {
 		t.log.Info("bad tcpip-forward", "err", err)
 		req.Reply(false, nil)
@@ -290,7 +284,7 @@ func (t *Tube) publish(ctx context.Context, req *ssh.Request) {
 	t.log.Info("forward published", "bind", spec, "endpoint", ep.Key, "virtual", ep.Virtual)
 	var reply []byte
 	if fr.BindPort == 0 {
-		reply = ssh.Marshal(struct{ Port uint32 }{uint32(ep.BindPort)})
+		reply = ssh.Marshal(forward.ForwardReply{Port: uint32(ep.BindPort)})
 	}
 	req.Reply(true, reply)
 }
@@ -327,63 +321,16 @@ func (t *Tube) EndpointLost(ep *forward.Endpoint, err error) {
 	t.log.Warn("forward lost: its listener failed", "endpoint", ep.Key, "err", err)
 	t.note(fmt.Sprintf("-R %s stopped: its listener on the gateway failed (%v); request it again",
 		forward.JoinHostPort(ep.BindHost, ep.BindPort), err))
-	payload := ssh.Marshal(forwardRequest{ep.BindHost, uint32(ep.BindPort)})
-	go t.conn.SendRequest("forward-lost@tubegate", false, payload)
-}
-
-type forwardedPayload struct {
-	Addr       string
-	Port       uint32
-	OriginAddr string
-	OriginPort uint32
+	payload := ssh.Marshal(forward.ForwardRequest{BindAddr: ep.BindHost, BindPort: uint32(ep.BindPort)})
+	go t.conn.SendRequest(forward.ReqForwardLost, false, payload)
 }
 
 // OpenForwarded opens a forwarded-tcpip channel to the client for ep.
 func (t *Tube) OpenForwarded(ctx context.Context, ep *forward.Endpoint, origin net.Addr) (net.Conn, error) {
-	oaddr, oport := splitAddr(origin)
-	payload := ssh.Marshal(forwardedPayload{
-		Addr: ep.BindHost, Port: uint32(ep.BindPort), OriginAddr: oaddr, OriginPort: uint32(oport),
-	})
-	type result struct {
-		ch  ssh.Channel
-		err error
+	payload := ssh.Marshal(forward.NewForwardedTCPIP(ep.BindHost, ep.BindPort, origin))
+	ch, err := forward.OpenChannel(ctx, t.conn, forward.ChanForwardedTCPIP, payload)
+	if err != nil {
+		return nil, fmt.Errorf("open forwarded-tcpip to %s for %s: %w", t.id, ep.Key, err)
 	}
-	done := make(chan result, 1)
-	go func() {
-		ch, reqs, err := t.conn.OpenChannel("forwarded-tcpip", payload)
-		if err == nil {
-			go ssh.DiscardRequests(reqs)
-		}
-		done <- result{ch, err}
-	}()
-	select {
-	case r := <-done:
-		if r.err != nil {
-			return nil, fmt.Errorf("open forwarded-tcpip to %s for %s: %w", t.id, ep.Key, r.err)
-		}
-		return forward.ChannelConn(r.ch, forward.Addr{Net: "tubegate", Address: ep.Key}, origin), nil
-	case <-ctx.Done():
-		go func() { // the client may still answer; do not leak its channel
-			if r := <-done; r.err == nil {
-				r.ch.Close()
-			}
-		}()
-		return nil, fmt.Errorf("open forwarded-tcpip to %s for %s: %w", t.id, ep.Key, ctx.Err())
-	}
-}
-
-// splitAddr returns a net.Addr's IP and port for a forwarded-tcpip
-// originator. Clients may refuse an originator that is not an IP address
-// with a port (x/crypto/ssh does), so anything else becomes 127.0.0.1
-// port 65535, the placeholder OpenSSH itself uses for stdio forwards.
-func splitAddr(a net.Addr) (string, int) {
-	if a == nil {
-		return "127.0.0.1", 65535
-	}
-	host, port, err := net.SplitHostPort(a.String())
-	p, perr := strconv.Atoi(port)
-	if err != nil || perr != nil || p <= 0 || p > 65535 || net.ParseIP(host) == nil {
-		return "127.0.0.1", 65535
-	}
-	return host, p
+	return forward.ChannelConn(ch, forward.Addr{Net: "tubegate", Address: ep.Key.String()}, origin), nil
 }

@@ -72,6 +72,20 @@ func WithConcurrency(n int) Option {
 	return func(f *Failures) { f.slots = make(chan struct{}, max(n, 1)) }
 }
 
+// DefaultMax wrong passwords per source in each DefaultWindow is the
+// gateway's default budget (OpenSSH's MaxAuthTries is per connection; this
+// one is per address, across connections and paths).
+const (
+	DefaultMax    = 10
+	DefaultWindow = time.Minute
+)
+
+// Default is New(DefaultMax, DefaultWindow, opts...): the throttle a
+// component uses when it is given none to share.
+func Default(opts ...Option) *Failures {
+	return New(DefaultMax, DefaultWindow, opts...)
+}
+
 // New allows max failures per source in each window.
 func New(max int, per time.Duration, opts ...Option) *Failures {
 	f := &Failures{max: max, window: per, fails: make(map[string]*window)}
@@ -158,8 +172,10 @@ func (f *Failures) refund(source string, w *window) {
 	}
 }
 
-// Source is the address attempts are counted by: the IP of a host:port,
-// or the whole string when it is not one.
+// Source is the address attempts and handshakes are counted by, for every
+// path (web, share links, SSH): the IP of a host:port such as
+// http.Request.RemoteAddr or net.Addr.String(), or the whole string when
+// it is not one.
 func Source(remote string) string {
 	if host, _, err := net.SplitHostPort(remote); err == nil {
 		return host

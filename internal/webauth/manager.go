@@ -44,7 +44,7 @@ type Config struct {
 
 // DefaultMaxFailures is how many wrong passwords one source may send per
 // minute when no shared throttle is given.
-const DefaultMaxFailures = 10
+const DefaultMaxFailures = throttle.DefaultMax
 
 // Manager issues and checks web sessions. Create it with New.
 type Manager struct {
@@ -88,7 +88,7 @@ func New(cfg Config) (*Manager, error) {
 		cfg.MaxAge = DefaultMaxAge
 	}
 	if cfg.Failures == nil {
-		cfg.Failures = throttle.New(DefaultMaxFailures, time.Minute)
+		cfg.Failures = throttle.Default()
 	}
 	hashKey, blockKey, err := loadOrCreateKeys(cfg.Dir)
 	if err != nil {
