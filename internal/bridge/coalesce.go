@@ -36,6 +36,7 @@ var heldPool = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return 
 // once, so latency is unchanged.
 type coalescer struct {
 	write func([]byte) (int, error)
+	hold  time.Duration // how long a fragment waits for the rest (0: fragmentHold)
 
 	mu     sync.Mutex
 	held   *[]byte // nil when nothing is held
@@ -59,10 +60,14 @@ func (c *coalescer) Write(p []byte) (int, error) {
 			c.held = heldPool.Get().(*[]byte)
 		}
 		*c.held = append(*c.held, p...)
+		hold := c.hold
+		if hold == 0 {
+			hold = fragmentHold
+		}
 		if c.timer == nil {
-			c.timer = time.AfterFunc(fragmentHold, c.flushHeld)
+			c.timer = time.AfterFunc(hold, c.flushHeld)
 		} else {
-			c.timer.Reset(fragmentHold)
+			c.timer.Reset(hold)
 		}
 		return len(p), nil
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,7 +33,7 @@ type testGateway struct {
 func startGateway(t *testing.T, limits Limits, reg ...func(*forward.Registry)) *testGateway {
 	t.Helper()
 	hk, store := newDataDir(t)
-	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	log := slog.New(slog.NewTextHandler(newTestWriter(t), nil))
 	registry := forward.NewRegistry(log)
 	registry.MaxPerOwner, registry.MaxPerUser = forward.DefaultMaxPerOwner, forward.DefaultMaxPerUser
 	for _, f := range reg {
@@ -68,10 +69,27 @@ func newDataDir(t *testing.T) ([]ssh.Signer, *users.Store) {
 	return hk, store
 }
 
-type testWriter struct{ t *testing.T }
+// testWriter logs the server's lines to the test, and drops those that
+// come after the test has ended (a tube's goroutine may still be closing),
+// which t.Log would panic on.
+type testWriter struct {
+	t    *testing.T
+	mu   sync.Mutex
+	done bool
+}
 
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
+func newTestWriter(t *testing.T) *testWriter {
+	w := &testWriter{t: t}
+	t.Cleanup(func() { w.mu.Lock(); w.done = true; w.mu.Unlock() })
+	return w
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimSpace(string(p)))
+	}
 	return len(p), nil
 }
 
