@@ -174,7 +174,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tubegate_endpoints", Help: "Published ports and virtual names.",
 	}, func() float64 { return float64(registry.Count()) }))
-	links, err := newShareLinks(o.links, o.data, log, store, registry, auth, failures)
+	links, err := newShareLinks(o.links, o.data, log, store, registry, failures)
 	if err != nil {
 		return err
 	}
@@ -212,10 +212,9 @@ func serve(ctx context.Context, o serveOptions) error {
 		SSH:     srv,
 		Log:     log,
 		Metrics: metricsHandler,
-		Session: auth.User,
-		// A tube opened from a web session ends with it.
-		SessionAlive: auth.Alive,
-		Mount:        []func(chi.Router){links.proxy.Mount, auth.Mount, page.Mount},
+		// Every route sees the web session; a tube opened from one ends with it.
+		Sessions: auth.Sessions,
+		Mount:    []func(chi.Router){links.proxy.Mount, auth.Mount, page.Mount},
 	})
 	hs := front.server(links.proxy.WithHosts(handler), log) // share-domain hosts never reach the page
 	hln, err := net.Listen("tcp", o.listen)

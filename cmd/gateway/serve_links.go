@@ -43,10 +43,10 @@ type shareLinks struct {
 	proxy *shareproxy.Proxy
 }
 
-// newShareLinks opens the links store. auth may be nil (no web login);
-// failures counts wrong basic-auth passwords (nil: a count of its own).
+// newShareLinks opens the links store. failures counts wrong basic-auth
+// passwords (nil: a count of its own).
 func newShareLinks(o linkServeOptions, data string, log *slog.Logger, us *users.Store, reg *forward.Registry,
-	auth shareproxy.Auth, failures *throttle.Failures) (*shareLinks, error) {
+	failures *throttle.Failures) (*shareLinks, error) {
 	store, err := sharelink.Open(data, sharelink.Options{MaxExpiry: o.maxExpiry, MaxPerUser: o.maxPerUser,
 		Log: log.With("part", "sharelink")})
 	if err != nil {
@@ -59,7 +59,7 @@ func newShareLinks(o linkServeOptions, data string, log *slog.Logger, us *users.
 		Policy:   us.Policy,
 	}
 	proxy := shareproxy.New(shareproxy.Config{
-		Links: svc, Registry: reg, Auth: auth, Log: log.With("part", "sharelink"), Failures: failures,
+		Links: svc, Registry: reg, Log: log.With("part", "sharelink"), Failures: failures,
 		// Never forwarded to a tunnelled service, never settable by one.
 		GatewayCookies: []string{webauth.CookieName},
 		CSRFHeaders:    []string{webauth.CSRFHeader, "X-XSRF-Token"},
