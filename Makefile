@@ -47,8 +47,10 @@ test: deps build lint
 	$(GO) test -count=1 -timeout 20m ./e2e/
 	$(MAKE) --no-print-directory e2e-race
 
+# The fast unit tests: -short leaves out TestBenchSmoke (it builds the
+# gateway and drives Chromium), which make test runs.
 unit:
-	$(GO) test -count=1 ./internal/... ./cmd/...
+	$(GO) test -short -count=1 ./internal/... ./cmd/...
 
 e2e: deps build
 	$(GO) test -count=1 -timeout 20m -v ./e2e/
