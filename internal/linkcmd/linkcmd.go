@@ -75,11 +75,8 @@ public by policy (published on a non-loopback address the user may listen on).`,
   link create 127.0.0.1:41234 --basic-auth viewer:correct-horse
   link create 0.0.0.0:2222 --tcp`,
 		Args: exactArgs(1, "name exactly one ENDPOINT"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := cfg.Service()
-			if err != nil {
-				return err
-			}
+		RunE: withService(cfg, func(cmd *cobra.Command, args []string, svc *sharelink.Service) error {
+			var err error
 			p.User = cfg.User
 			if p.User == "" {
 				if p.User, err = cfg.Owner(owner(cmd)); err != nil {
@@ -96,7 +93,7 @@ public by policy (published on a non-loopback address the user may listen on).`,
 			}
 			WriteCreated(cmd.OutOrStdout(), c, svc.URLs)
 			return nil
-		},
+		}),
 	}
 	f := cmd.Flags()
 	f.StringVar(&expires, "expires", "", "lifetime (`DURATION`: 30m, 2h or 7d; default 24h)")
@@ -124,11 +121,7 @@ func newList(cfg Config) *cobra.Command {
 		Aliases: []string{"ls"},
 		Short:   "List live share links",
 		Args:    exactArgs(0, "list takes no arguments"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := cfg.Service()
-			if err != nil {
-				return err
-			}
+		RunE: withService(cfg, func(cmd *cobra.Command, args []string, svc *sharelink.Service) error {
 			user := cfg.User
 			if user == "" {
 				user = owner(cmd)
@@ -139,7 +132,7 @@ func newList(cfg Config) *cobra.Command {
 			}
 			WriteList(cmd.OutOrStdout(), links, svc.Store, svc.URLs, cfg.User == "")
 			return nil
-		},
+		}),
 	}
 	if cfg.User == "" {
 		cmd.Flags().String("user", "", "only this user's links")
@@ -153,17 +146,24 @@ func newRevoke(cfg Config) *cobra.Command {
 		Aliases: []string{"rm"},
 		Short:   "Revoke a share link; a running gateway cuts its live connections within a second",
 		Args:    exactArgs(1, "name exactly one link ID"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			svc, err := cfg.Service()
-			if err != nil {
-				return err
-			}
+		RunE: withService(cfg, func(cmd *cobra.Command, args []string, svc *sharelink.Service) error {
 			if err := svc.Store.Revoke(args[0], cfg.User); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "revoked %s\n", args[0])
 			return nil
-		},
+		}),
+	}
+}
+
+// withService runs run with the link service.
+func withService(cfg Config, run func(cmd *cobra.Command, args []string, svc *sharelink.Service) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		svc, err := cfg.Service()
+		if err != nil {
+			return err
+		}
+		return run(cmd, args, svc)
 	}
 }
 
