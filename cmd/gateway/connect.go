@@ -73,9 +73,6 @@ func clientTLS(caFile string) (*tls.Config, error) {
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
-// relay copies in -> conn and conn -> out until either side ends. The
-// stream is SSH: when one direction ends the session is over, so the
-// other is not waited for.
 // relayBuf is the copy buffer of each direction: a stdin read of a bulk
 // stream is then up to this large, and is sent as one WebSocket message,
 // instead of one message per 32 KiB.
@@ -86,6 +83,9 @@ const relayBuf = 256 << 10
 type readerOnly struct{ io.Reader }
 type writerOnly struct{ io.Writer }
 
+// relay copies in -> conn and conn -> out until either side ends. The
+// stream is SSH: when one direction ends the session is over, so the
+// other is not waited for.
 func relay(ctx context.Context, conn io.ReadWriteCloser, in io.Reader, out io.Writer) error {
 	done := make(chan error, 2)
 	go func() {

@@ -72,7 +72,13 @@ func splitList(v string) []string {
 	return out
 }
 
-// dataFlag adds the --data flag every command that touches state has.
+// The --data flag every command that touches state has.
+const (
+	defaultData = "./gateway-data"
+	dataUsage   = "state directory: host keys, users, sessions, links"
+)
+
+// dataFlag adds --data to cmd.
 func dataFlag(cmd *cobra.Command, dst *string) {
-	cmd.Flags().StringVar(dst, "data", "./gateway-data", "state directory: host keys, users, sessions, links")
+	cmd.Flags().StringVar(dst, "data", defaultData, dataUsage)
 }

@@ -95,6 +95,29 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	return cmd
 }
 
+// listenHTTP binds --listen, with the connection caps and, with
+// --tls-cert, TLS; it returns the listener, its scheme and its TLS config
+// (nil without TLS), which the HTTP server shares.
+func listenHTTP(o serveOptions, front *httpFront, log *slog.Logger, accepts acceptloop.Counter, reg prometheus.Registerer) (net.Listener, string, *tls.Config, error) {
+	var certs *certfile.Reloader
+	if o.tlsCert != "" {
+		var err error
+		if certs, err = certfile.Load(o.tlsCert, o.tlsKey); err != nil {
+			return nil, "", nil, err
+		}
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("--listen: %w", err)
+	}
+	ln = front.listen(acceptloop.Wrap(ln, "http", log, accepts), log, reg)
+	if certs == nil {
+		return ln, "http", nil, nil
+	}
+	cfg := &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}
+	return tls.NewListener(ln, cfg), "https", cfg, nil
+}
+
 func newLogger(level string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
@@ -179,11 +202,17 @@ func serve(ctx context.Context, o serveOptions) error {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tubegate_endpoints", Help: "Published ports and virtual names.",
 	}, func() float64 { return float64(registry.Count()) }))
-	links, err := newShareLinks(o.links, o.data, log, store, registry, auth, failures)
+	links, err := newShareLinks(o.links, o.data, log, store, registry, failures)
 	if err != nil {
 		return err
 	}
-	var httpBase string // the listener's URL, set before anything is served
+	// The HTTP listener is bound first: its URL is the base of the links
+	// the SSH `link` command prints (without --url) and of the first-run link.
+	hln, scheme, tlsConfig, err := listenHTTP(o, front, log, accepts, reg)
+	if err != nil {
+		return err
+	}
+	httpBase := webauth.BaseURL(scheme, hln.Addr())
 	srv, err := sshserver.New(sshserver.Config{
 		HostKeys: keys,
 		Users:    store,
@@ -194,9 +223,10 @@ func serve(ctx context.Context, o serveOptions) error {
 		// The SSH listener, like every listener, rides out EMFILE.
 		AcceptMetrics: accepts,
 		Failures:      failures,
-		Commands:      map[string]sshserver.CommandFunc{"link": links.command(func() string { return httpBase })},
+		Commands:      map[string]sshserver.CommandFunc{"link": links.command(httpBase)},
 	})
 	if err != nil {
+		hln.Close()
 		return err
 	}
 
@@ -217,28 +247,12 @@ func serve(ctx context.Context, o serveOptions) error {
 		SSH:     srv,
 		Log:     log,
 		Metrics: metricsHandler,
-		Session: auth.User,
-		// A tube opened from a web session ends with it.
-		SessionAlive: auth.Alive,
-		Mount:        []func(chi.Router){links.proxy.Mount, auth.Mount, page.Mount},
+		// Every route sees the web session; a tube opened from one ends with it.
+		Sessions: auth.Sessions,
+		Mount:    []func(chi.Router){links.proxy.Mount, auth.Mount, page.Mount},
 	})
 	hs := front.server(links.proxy.WithHosts(handler), log) // share-domain hosts never reach the page
-	hln, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		return fmt.Errorf("--listen: %w", err)
-	}
-	hln = front.listen(acceptloop.Wrap(hln, "http", log, accepts), log, reg)
-	scheme := "http"
-	if o.tlsCert != "" {
-		certs, err := certfile.Load(o.tlsCert, o.tlsKey)
-		if err != nil {
-			return err
-		}
-		hs.TLSConfig = &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}
-		hln = tls.NewListener(hln, hs.TLSConfig)
-		scheme = "https"
-	}
-	httpBase = webauth.BaseURL(scheme, hln.Addr())
+	hs.TLSConfig = tlsConfig
 	if _, err := auth.FirstRun(httpBase); err != nil {
 		hln.Close()
 		return err

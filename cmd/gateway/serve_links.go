@@ -15,6 +15,7 @@ import (
 
 	"github.com/tubegate/tubegate/internal/edge"
 	"github.com/tubegate/tubegate/internal/forward"
+	"github.com/tubegate/tubegate/internal/linkcmd"
 	"github.com/tubegate/tubegate/internal/sharelink"
 	"github.com/tubegate/tubegate/internal/shareproxy"
 	"github.com/tubegate/tubegate/internal/sshserver"
@@ -43,10 +44,10 @@ type shareLinks struct {
 	proxy *shareproxy.Proxy
 }
 
-// newShareLinks opens the links store. auth may be nil (no web login);
-// failures counts wrong basic-auth passwords (nil: a count of its own).
+// newShareLinks opens the links store. failures counts wrong basic-auth
+// passwords (nil: a count of its own).
 func newShareLinks(o linkServeOptions, data string, log *slog.Logger, us *users.Store, reg *forward.Registry,
-	auth shareproxy.Auth, failures *throttle.Failures) (*shareLinks, error) {
+	failures *throttle.Failures) (*shareLinks, error) {
 	store, err := sharelink.Open(data, sharelink.Options{MaxExpiry: o.maxExpiry, MaxPerUser: o.maxPerUser,
 		Log: log.With("part", "sharelink")})
 	if err != nil {
@@ -59,7 +60,7 @@ func newShareLinks(o linkServeOptions, data string, log *slog.Logger, us *users.
 		Policy:   us.Policy,
 	}
 	proxy := shareproxy.New(shareproxy.Config{
-		Links: svc, Registry: reg, Auth: auth, Log: log.With("part", "sharelink"), Failures: failures,
+		Links: svc, Registry: reg, Log: log.With("part", "sharelink"), Failures: failures,
 		// Never forwarded to a tunnelled service, never settable by one.
 		GatewayCookies: []string{webauth.CookieName},
 		CSRFHeaders:    []string{webauth.CSRFHeader, "X-XSRF-Token"},
@@ -67,15 +68,17 @@ func newShareLinks(o linkServeOptions, data string, log *slog.Logger, us *users.
 	return &shareLinks{svc: svc, proxy: proxy}, nil
 }
 
-// command is the `link` command of SSH sessions (ssh gw link create ...).
-// base is the URL printed links start with when --url is not set.
-func (s *shareLinks) command(base func() string) sshserver.CommandFunc {
+// command is the `link` command of SSH sessions (ssh gw link create ...),
+// run as the session's user. base is the URL printed links start with
+// when --url is not set: the HTTP listener's.
+func (s *shareLinks) command(base string) sshserver.CommandFunc {
+	svc := *s.svc
+	if svc.URLs.Base == "" {
+		svc.URLs.Base = base
+	}
 	return func(ctx context.Context, t *sshserver.Tube, args []string, stdout, stderr io.Writer) int {
-		svc := *s.svc
-		if svc.URLs.Base == "" {
-			svc.URLs.Base = base()
-		}
-		return svc.Run(ctx, t.User(), args, stdout, stderr)
+		cfg := linkcmd.Config{User: t.User(), Service: func() (*sharelink.Service, error) { return &svc, nil }}
+		return linkcmd.Run(ctx, cfg, args, stdout, stderr)
 	}
 }
 

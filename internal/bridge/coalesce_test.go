@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -51,16 +52,22 @@ func TestCoalescerPassesSmallWritesAtOnce(t *testing.T) {
 	}
 }
 
+// TestCoalescerFlushesLoneFragment: a fragment whose packet does not go on
+// is held for fragmentHold, then sent (on the bubble's fake clock).
 func TestCoalescerFlushesLoneFragment(t *testing.T) {
-	var r recorder
-	c := &coalescer{write: r.write}
-	frag := bytes.Repeat([]byte{3}, fragmentSize)
-	c.Write(frag)
-	deadline := time.Now().Add(5 * time.Second)
-	for len(r.snapshot()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	if w := r.snapshot(); len(w) != 1 || !bytes.Equal(w[0], frag) {
-		t.Fatalf("a lone fragment was not flushed: %d writes", len(w))
-	}
+	synctest.Test(t, func(t *testing.T) {
+		var r recorder
+		c := &coalescer{write: r.write}
+		frag := bytes.Repeat([]byte{3}, fragmentSize)
+		c.Write(frag)
+		synctest.Wait()
+		if w := r.snapshot(); len(w) != 0 {
+			t.Fatalf("a fragment was sent before its hold ended: %d writes", len(w))
+		}
+		time.Sleep(fragmentHold)
+		synctest.Wait()
+		if w := r.snapshot(); len(w) != 1 || !bytes.Equal(w[0], frag) {
+			t.Fatalf("a lone fragment was not flushed: %d writes", len(w))
+		}
+	})
 }

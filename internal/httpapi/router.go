@@ -15,11 +15,8 @@ import (
 	"github.com/tubegate/tubegate/internal/bridge"
 	"github.com/tubegate/tubegate/internal/edge"
 	"github.com/tubegate/tubegate/internal/sshserver"
+	"github.com/tubegate/tubegate/internal/webapi"
 )
-
-// SessionUser finds the logged-in gateway user of a request (a browser's
-// session cookie), if there is one.
-type SessionUser func(r *http.Request) (user string, ok bool)
 
 // Config is what the router serves.
 type Config struct {
@@ -29,11 +26,11 @@ type Config struct {
 	Log     *slog.Logger
 	// Metrics serves /metrics (nil: 404).
 	Metrics http.Handler
-	// Session authorizes browser tubes by cookie (nil: SSH auth only).
-	Session SessionUser
-	// SessionAlive, if set, gives for a request with a session a check
-	// that the session still holds: a browser tube is closed when it fails.
-	SessionAlive func(r *http.Request) func() bool
+	// Sessions is the web login's middleware: it gives every route the
+	// request's session (webapi.SessionOf). A browser tube with a session
+	// needs no SSH credentials and is closed when the session ends (nil:
+	// no sessions, SSH auth only).
+	Sessions func(http.Handler) http.Handler
 	// Mount adds further routes: the page, its API, share links.
 	Mount []func(chi.Router)
 }
@@ -44,6 +41,9 @@ func New(cfg Config) http.Handler {
 	r.Use(middleware.Recoverer)
 	r.Use(securityHeaders)
 	r.Use(logRefusals(cfg.Log))
+	if cfg.Sessions != nil {
+		r.Use(cfg.Sessions)
+	}
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
@@ -60,7 +60,8 @@ func New(cfg Config) http.Handler {
 
 // tubeHandler upgrades /ssh to a WebSocket and serves one tube on it. A
 // browser request (it carries an Origin) must come from the gateway's own
-// origin; with a valid session cookie the tube needs no SSH credentials.
+// origin, to the scheme (the WebSocket library checks the host as well);
+// with a valid session the tube needs no SSH credentials.
 func tubeHandler(cfg Config) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		log := cfg.Log.With("remote", r.RemoteAddr)
@@ -70,13 +71,8 @@ func tubeHandler(cfg Config) http.HandlerFunc {
 			return
 		}
 		opts := sshserver.ConnOptions{Transport: "websocket"}
-		if cfg.Session != nil {
-			if user, ok := cfg.Session(r); ok {
-				opts.PreAuthUser = user
-				if cfg.SessionAlive != nil {
-					opts.Alive = cfg.SessionAlive(r)
-				}
-			}
+		if s, ok := webapi.SessionOf(r); ok {
+			opts.PreAuthUser, opts.Alive = s.User, s.Alive
 		}
 		// A tube is long-lived on purpose: the HTTP server's read deadline
 		// is not for it (its limits are the tube limits).

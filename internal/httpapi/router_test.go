@@ -21,6 +21,7 @@ import (
 	"github.com/tubegate/tubegate/internal/hostkeys"
 	"github.com/tubegate/tubegate/internal/sshserver"
 	"github.com/tubegate/tubegate/internal/users"
+	"github.com/tubegate/tubegate/internal/webapi"
 )
 
 // newTestServer serves the router with one user, "alice", who has no SSH
@@ -52,9 +53,15 @@ func newTestServer(t *testing.T) *httptest.Server {
 	h := New(Config{
 		Context: ctx, SSH: srv, Log: log,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		Session: func(r *http.Request) (string, bool) {
-			c, err := r.Cookie("test-session")
-			return "alice", err == nil && c.Value == "alice"
+		Sessions: func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				next.ServeHTTP(w, webapi.Provide(r, func() (*webapi.Session, bool) {
+					if c, err := r.Cookie("test-session"); err != nil || c.Value != "alice" {
+						return nil, false
+					}
+					return &webapi.Session{User: "alice"}, true
+				}))
+			})
 		},
 	})
 	ts := httptest.NewServer(h)

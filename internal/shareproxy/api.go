@@ -1,7 +1,6 @@
 package shareproxy
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -11,10 +10,12 @@ import (
 	"github.com/tubegate/tubegate/internal/edge"
 	"github.com/tubegate/tubegate/internal/forward"
 	"github.com/tubegate/tubegate/internal/sharelink"
+	"github.com/tubegate/tubegate/internal/webapi"
 )
 
 // The JSON API the page uses. Every call needs a logged-in web user; the
-// state-changing ones also a valid CSRF token (Auth.CheckCSRF).
+// state-changing ones also the gateway's own origin and the session's CSRF
+// token (webapi.RequireCSRF).
 //
 //	POST   /api/links       {"endpoint","expires","basic_auth","login_required","name","tcp"}
 //	                        -> 201 LinkJSON, with url (and path_url, host_url) filled in
@@ -53,28 +54,12 @@ type LinkJSON struct {
 const maxAPIBody = 64 << 10
 
 func (p *Proxy) mountAPI(r chi.Router) {
-	r.Get("/api/links", p.apiList)
-	r.Post("/api/links", p.apiCreate)
-	r.Delete("/api/links/{id}", p.apiRevoke)
-}
-
-// apiUser answers 401/403 and returns false unless the request is from a
-// logged-in user (and, if state-changing, carries a valid CSRF token).
-func (p *Proxy) apiUser(w http.ResponseWriter, r *http.Request, csrf bool) (string, bool) {
-	if p.cfg.Auth == nil {
-		writeJSONError(w, http.StatusUnauthorized, "this gateway has no web login")
-		return "", false
-	}
-	user, ok := p.cfg.Auth.User(r)
-	if !ok {
-		writeJSONError(w, http.StatusUnauthorized, "log in first")
-		return "", false
-	}
-	if csrf && !p.cfg.Auth.CheckCSRF(r) {
-		writeJSONError(w, http.StatusForbidden, "missing or wrong CSRF token")
-		return "", false
-	}
-	return user, true
+	r.Group(func(r chi.Router) {
+		r.Use(webapi.RequireUser)
+		r.Get("/api/links", p.apiList)
+		r.With(webapi.RequireCSRF).Post("/api/links", p.apiCreate)
+		r.With(webapi.RequireCSRF).Delete("/api/links/{id}", p.apiRevoke)
+	})
 }
 
 // service is the link service with URLs for this request: without a
@@ -88,20 +73,14 @@ func (p *Proxy) service(r *http.Request) *sharelink.Service {
 }
 
 func (p *Proxy) apiCreate(w http.ResponseWriter, r *http.Request) {
-	user, ok := p.apiUser(w, r, true)
-	if !ok {
-		return
-	}
+	user, _ := webapi.UserOf(r) // RequireUser let it through
 	var req CreateRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAPIBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeJSONError(w, http.StatusBadRequest, "bad request body: "+err.Error())
+	if !webapi.Decode(w, r, maxAPIBody, &req) {
 		return
 	}
 	life, err := sharelink.ParseExpiry(req.Expires)
 	if err != nil {
-		writeJSONError(w, http.StatusBadRequest, err.Error())
+		webapi.FieldError(w, http.StatusBadRequest, "expires", err.Error())
 		return
 	}
 	svc := p.service(r)
@@ -111,55 +90,49 @@ func (p *Proxy) apiCreate(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case errors.Is(err, sharelink.ErrNotSaved), errors.Is(err, sharelink.ErrBusy):
 			// The store logged the cause; the client learns nothing of the server's disk.
-			writeJSONError(w, http.StatusInternalServerError, "the link could not be saved: try again later")
+			webapi.Error(w, http.StatusInternalServerError, "the link could not be saved: try again later")
 		case errors.Is(err, forward.ErrRefused):
-			writeJSONError(w, http.StatusForbidden, err.Error())
+			webapi.Error(w, http.StatusForbidden, err.Error())
 		default:
-			writeJSONError(w, http.StatusBadRequest, err.Error())
+			webapi.Error(w, http.StatusBadRequest, err.Error())
 		}
 		return
 	}
 	p.log.Info("share link created", "link", c.ID, "user", user, "endpoint", c.Endpoint, "via", "api")
 	j := p.linkJSON(svc, c.Link)
 	j.URL, j.PathURL, j.HostURL = c.URL, c.PathURL, c.HostURL
-	writeJSON(w, http.StatusCreated, j)
+	webapi.Write(w, http.StatusCreated, j)
 }
 
 func (p *Proxy) apiList(w http.ResponseWriter, r *http.Request) {
-	user, ok := p.apiUser(w, r, false)
-	if !ok {
-		return
-	}
+	user, _ := webapi.UserOf(r) // RequireUser let it through
 	svc := p.service(r)
 	links, err := svc.Store.List(user)
 	if err != nil {
 		p.log.Error("share links: list", "err", err)
-		writeJSONError(w, http.StatusInternalServerError, "cannot read the share links")
+		webapi.Error(w, http.StatusInternalServerError, "cannot read the share links")
 		return
 	}
 	out := make([]LinkJSON, 0, len(links))
 	for _, l := range links {
 		out = append(out, p.linkJSON(svc, l))
 	}
-	writeJSON(w, http.StatusOK, out)
+	webapi.Write(w, http.StatusOK, out)
 }
 
 func (p *Proxy) apiRevoke(w http.ResponseWriter, r *http.Request) {
-	user, ok := p.apiUser(w, r, true)
-	if !ok {
-		return
-	}
+	user, _ := webapi.UserOf(r) // RequireUser let it through
 	id := chi.URLParam(r, "id")
 	err := p.cfg.Links.Store.Revoke(id, user)
 	if errors.Is(err, sharelink.ErrNotFound) {
-		writeJSONError(w, http.StatusNotFound, err.Error())
+		webapi.Error(w, http.StatusNotFound, err.Error())
 		return
 	}
 	// A revoke holds in memory even when it cannot be saved: cut now.
 	n := p.conns.Cut(id)
 	if err != nil {
 		p.log.Error("share links: revoke not saved", "link", id, "user", user, "connections_cut", n, "err", err)
-		writeJSONError(w, http.StatusInternalServerError,
+		webapi.Error(w, http.StatusInternalServerError,
 			"the link is revoked and its connections are cut, but the change could not be saved yet: the gateway keeps trying")
 		return
 	}
@@ -173,15 +146,4 @@ func (p *Proxy) linkJSON(svc *sharelink.Service, l sharelink.Link) LinkJSON {
 		Expires: svc.Store.ExpiresAt(&l), Created: l.Created,
 		BasicAuth: l.HasBasicAuth(), LoginRequired: l.LoginRequired,
 	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func writeJSONError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tubegate/tubegate/internal/sharelink"
 	"github.com/tubegate/tubegate/internal/throttle"
+	"github.com/tubegate/tubegate/internal/webapi"
 )
 
 // maxAuthCache bounds the remembered basic-auth successes; past it the
@@ -24,11 +25,7 @@ func (p *Proxy) guard(w http.ResponseWriter, r *http.Request, l sharelink.Link, 
 			writePage(w, pageLoginHost)
 			return false
 		}
-		if p.cfg.Auth == nil {
-			writePage(w, pageLogin)
-			return false
-		}
-		if _, ok := p.cfg.Auth.User(r); !ok {
+		if _, ok := webapi.UserOf(r); !ok {
 			writePage(w, pageLogin)
 			return false
 		}

@@ -22,14 +22,6 @@ import (
 	"github.com/tubegate/tubegate/internal/throttle"
 )
 
-// Auth is the gateway's web login, as the share links need it: the user a
-// request is logged in as, and whether a state-changing request carries a
-// valid CSRF token. internal/webauth's Manager implements it.
-type Auth interface {
-	User(r *http.Request) (string, bool)
-	CheckCSRF(r *http.Request) bool
-}
-
 // DefaultPollInterval is how often live connections are checked against
 // revocations made by other processes and against expiry.
 const DefaultPollInterval = 250 * time.Millisecond
@@ -40,10 +32,7 @@ type Config struct {
 	Links *sharelink.Service
 	// Registry holds the live endpoints links lead to.
 	Registry *forward.Registry
-	// Auth is the web login (nil: no login; login-required links refuse
-	// everyone and the API answers 401).
-	Auth Auth
-	Log  *slog.Logger
+	Log      *slog.Logger
 	// GatewayCookies are the names of the gateway's own cookies (session,
 	// CSRF). They are never forwarded to a tunnelled service, and a
 	// tunnelled service can never set them. Cookies whose name starts with

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tubegate/tubegate/internal/forward"
 	"github.com/tubegate/tubegate/internal/sharelink"
+	"github.com/tubegate/tubegate/internal/webapi"
 )
 
 // owner is a forward.Owner that carries each connection straight to a
@@ -35,19 +36,19 @@ func (o *owner) OpenForwarded(ctx context.Context, ep *forward.Endpoint, origin 
 func (o *owner) Probe(ctx context.Context) bool { return true }
 func (o *owner) Close() error                   { return nil }
 
-// fakeAuth logs in whoever sends "Cookie: user=NAME" and accepts the CSRF
+// fakeSessions logs in whoever sends "Cookie: user=NAME", with the CSRF
 // token "good".
-type fakeAuth struct{}
-
-func (fakeAuth) User(r *http.Request) (string, bool) {
-	c, err := r.Cookie("user")
-	if err != nil {
-		return "", false
-	}
-	return c.Value, true
+func fakeSessions(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, webapi.Provide(r, func() (*webapi.Session, bool) {
+			c, err := r.Cookie("user")
+			if err != nil {
+				return nil, false
+			}
+			return &webapi.Session{User: c.Value, CSRF: "good"}, true
+		}))
+	})
 }
-
-func (fakeAuth) CheckCSRF(r *http.Request) bool { return r.Header.Get("X-CSRF-Token") == "good" }
 
 type rig struct {
 	proxy   *Proxy
@@ -88,11 +89,12 @@ func newRig(t *testing.T, shareDomain string) *rig {
 		t.Fatal(err)
 	}
 	svc := &sharelink.Service{Store: store, Registry: reg, URLs: sharelink.URLs{ShareDomain: shareDomain}}
-	p := New(Config{Links: svc, Registry: reg, Auth: fakeAuth{}, Log: log, PollInterval: 20 * time.Millisecond})
+	p := New(Config{Links: svc, Registry: reg, Log: log, PollInterval: 20 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go p.Run(ctx)
 	r := chi.NewRouter()
+	r.Use(fakeSessions)
 	p.Mount(r)
 	srv := httptest.NewServer(p.WithHosts(r))
 	t.Cleanup(srv.Close)
@@ -255,6 +257,9 @@ func TestAPI(t *testing.T) {
 		}
 		if csrf != "" {
 			req.Header.Set("X-CSRF-Token", csrf)
+		}
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

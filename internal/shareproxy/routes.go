@@ -11,7 +11,9 @@ import (
 )
 
 // Mount adds the share links' routes to the gateway's router: /s/TOKEN/...
-// and the JSON API under /api/links.
+// and the JSON API under /api/links. Both read the viewer's web session
+// (webapi.SessionOf): the web login's middleware goes in front (without
+// it, login-required links refuse everyone and the API answers 401).
 func (p *Proxy) Mount(r chi.Router) {
 	r.HandleFunc("/s/{token}", func(w http.ResponseWriter, r *http.Request) {
 		// Without the slash, relative URLs in the page would miss the link.

@@ -1,15 +1,14 @@
 package webauth
 
 import (
-	"encoding/json"
 	"errors"
-	"mime"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/tubegate/tubegate/internal/throttle"
 	"github.com/tubegate/tubegate/internal/users"
+	"github.com/tubegate/tubegate/internal/webapi"
 )
 
 // maxBody bounds the JSON bodies of the login calls.
@@ -22,12 +21,18 @@ const maxBody = 16 << 10
 //	POST /api/login/first  {"token"} (the first-run link's) -> session cookie
 //	POST /api/logout       (with X-CSRF-Token)
 //	POST /api/password     {"current","new"} (with X-CSRF-Token): set one's own password
+//
+// Every POST must come from the gateway's own origin (webapi.SameOrigin);
+// logout and password also need the session's CSRF token.
 func (m *Manager) Mount(r chi.Router) {
-	r.Get("/api/session", m.handleSession)
-	r.Post("/api/login", m.handleLogin)
-	r.Post("/api/login/first", m.handleFirstRun)
-	r.Post("/api/logout", m.handleLogout)
-	r.Post("/api/password", m.handlePassword)
+	r.Group(func(r chi.Router) {
+		r.Use(m.Sessions)
+		r.Get("/api/session", m.handleSession)
+		r.With(webapi.SameOrigin).Post("/api/login", m.handleLogin)
+		r.With(webapi.SameOrigin).Post("/api/login/first", m.handleFirstRun)
+		r.With(webapi.RequireCSRF).Post("/api/logout", m.handleLogout)
+		r.With(webapi.RequireCSRF).Post("/api/password", m.handlePassword)
+	})
 }
 
 type sessionReply struct {
@@ -38,9 +43,9 @@ type sessionReply struct {
 }
 
 func (m *Manager) handleSession(w http.ResponseWriter, r *http.Request) {
-	s, ok := m.session(r)
+	s, ok := m.current(r)
 	if !ok {
-		writeError(w, http.StatusUnauthorized, "not logged in")
+		webapi.Error(w, http.StatusUnauthorized, "not logged in")
 		return
 	}
 	m.writeSession(w, s.User, s.CSRF)
@@ -48,7 +53,7 @@ func (m *Manager) handleSession(w http.ResponseWriter, r *http.Request) {
 
 func (m *Manager) writeSession(w http.ResponseWriter, user, csrf string) {
 	u, _ := m.users.Get(user)
-	writeJSON(w, http.StatusOK, sessionReply{User: user, CSRF: csrf, Admin: u.Admin, HasPassword: u.PasswordHash != ""})
+	webapi.Write(w, http.StatusOK, sessionReply{User: user, CSRF: csrf, Admin: u.Admin, HasPassword: u.PasswordHash != ""})
 }
 
 func (m *Manager) handleLogin(w http.ResponseWriter, r *http.Request) {
@@ -56,7 +61,7 @@ func (m *Manager) handleLogin(w http.ResponseWriter, r *http.Request) {
 		User     string `json:"user"`
 		Password string `json:"password"`
 	}
-	if !readJSON(w, r, &req) {
+	if !webapi.Decode(w, r, maxBody, &req) {
 		return
 	}
 	var u users.User
@@ -72,7 +77,7 @@ func (m *Manager) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		m.log.Info("web login refused", "user", req.User, "remote", r.RemoteAddr)
-		writeError(w, http.StatusUnauthorized, "wrong user name or password")
+		webapi.Error(w, http.StatusUnauthorized, "wrong user name or password")
 		return
 	}
 	m.login(w, r, u.Name, "password")
@@ -82,13 +87,13 @@ func (m *Manager) handleFirstRun(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Token string `json:"token"`
 	}
-	if !readJSON(w, r, &req) {
+	if !webapi.Decode(w, r, maxBody, &req) {
 		return
 	}
 	user, ok := m.consumeFirstRun(req.Token)
 	if !ok {
 		m.log.Info("first-run login refused: unknown, used or expired link", "remote", r.RemoteAddr)
-		writeError(w, http.StatusUnauthorized, "this first-run link is not valid: it was used already or has expired (restart the gateway for a new one)")
+		webapi.Error(w, http.StatusUnauthorized, "this first-run link is not valid: it was used already or has expired (restart the gateway for a new one)")
 		return
 	}
 	m.login(w, r, user, "first-run link")
@@ -98,7 +103,7 @@ func (m *Manager) login(w http.ResponseWriter, r *http.Request, user, how string
 	csrf, err := m.startSession(w, r, user)
 	if err != nil {
 		m.log.Error("web login failed", "user", user, "err", err)
-		writeError(w, http.StatusInternalServerError, "login failed")
+		webapi.Error(w, http.StatusInternalServerError, "login failed")
 		return
 	}
 	m.log.Info("web login", "user", user, "method", how, "remote", r.RemoteAddr)
@@ -106,62 +111,18 @@ func (m *Manager) login(w http.ResponseWriter, r *http.Request, user, how string
 }
 
 func (m *Manager) handleLogout(w http.ResponseWriter, r *http.Request) {
-	if !m.CheckCSRF(r) {
-		writeError(w, http.StatusForbidden, "missing or wrong CSRF token")
-		return
-	}
-	user, _ := m.User(r)
+	user, _ := webapi.UserOf(r)
 	m.endSession(w, r)
 	m.log.Info("web logout", "user", user, "remote", r.RemoteAddr)
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// readJSON decodes a JSON body from the gateway's own origin; it answers
-// the request itself and returns false when it cannot.
-func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	if !sameOrigin(r) {
-		writeError(w, http.StatusForbidden, "request from a foreign origin refused")
-		return false
-	}
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-		writeError(w, http.StatusUnsupportedMediaType, "send application/json")
-		return false
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	if err := dec.Decode(v); err != nil {
-		if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
-			writeError(w, http.StatusRequestEntityTooLarge, "request body too large")
-			return false
-		}
-		var syntax *json.SyntaxError
-		var typ *json.UnmarshalTypeError
-		if errors.As(err, &syntax) || errors.As(err, &typ) {
-			writeError(w, http.StatusBadRequest, "bad JSON: "+err.Error())
-			return false
-		}
-		writeError(w, http.StatusBadRequest, "the request body could not be read") // a cut or timed-out upload
-		return false
-	}
-	return true
 }
 
 // writeCheckError answers a password that was not checked: throttled, or
 // the request ended while it waited for its turn.
 func writeCheckError(w http.ResponseWriter, err error) {
 	if errors.Is(err, throttle.ErrThrottled) {
-		writeError(w, http.StatusTooManyRequests, "too many wrong passwords from your address: wait a minute")
+		webapi.Error(w, http.StatusTooManyRequests, "too many wrong passwords from your address: wait a minute")
 		return
 	}
-	writeError(w, http.StatusServiceUnavailable, "the password could not be checked: try again")
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, map[string]string{"error": msg})
+	webapi.Error(w, http.StatusServiceUnavailable, "the password could not be checked: try again")
 }

@@ -1,8 +1,8 @@
 package webauth
 
 import (
+	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -17,13 +17,14 @@ import (
 	"github.com/tubegate/tubegate/internal/edge"
 	"github.com/tubegate/tubegate/internal/throttle"
 	"github.com/tubegate/tubegate/internal/users"
+	"github.com/tubegate/tubegate/internal/webapi"
 )
 
 const (
 	// CookieName is the session cookie.
 	CookieName = "tubegate_session"
 	// CSRFHeader carries the session's CSRF token on state-changing calls.
-	CSRFHeader = "X-CSRF-Token"
+	CSRFHeader = webapi.CSRFHeader
 	// DefaultMaxAge is how long a session lasts without logging in again.
 	DefaultMaxAge = 12 * time.Hour
 )
@@ -116,27 +117,38 @@ func New(cfg Config) (*Manager, error) {
 	}, nil
 }
 
-// User returns the logged-in gateway user of r: a valid, unrevoked session
-// cookie of a user who still exists.
-func (m *Manager) User(r *http.Request) (string, bool) {
-	s, ok := m.session(r)
-	if !ok {
-		return "", false
-	}
-	return s.User, true
+// Sessions is the middleware that gives handlers the request's session
+// (webapi.SessionOf): a valid, unrevoked session cookie of a user who
+// still exists, with the same credentials. The cookie is decoded at most
+// once per request, when first asked for, however many times Sessions
+// stands in front (Mount's routes have it of their own).
+func (m *Manager) Sessions(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, done := r.Context().Value(sessionKey{}).(func() (session, bool)); done {
+			next.ServeHTTP(w, r)
+			return
+		}
+		own := sync.OnceValues(func() (session, bool) { return m.session(r) })
+		r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, own))
+		next.ServeHTTP(w, webapi.Provide(r, func() (*webapi.Session, bool) {
+			s, ok := own()
+			if !ok {
+				return nil, false
+			}
+			return &webapi.Session{User: s.User, CSRF: s.CSRF, Alive: m.alive(s)}, true
+		}))
+	})
 }
 
-// CheckCSRF reports whether a state-changing request may proceed: it has a
-// session, carries that session's token in the X-CSRF-Token header, and
-// (when the browser says where it comes from) comes from the gateway's own
-// origin.
-func (m *Manager) CheckCSRF(r *http.Request) bool {
-	s, ok := m.session(r)
-	if !ok || !sameOrigin(r) {
-		return false
+type sessionKey struct{}
+
+// current is r's session: the one Sessions decoded, or (without Sessions
+// in front) the cookie decoded now.
+func (m *Manager) current(r *http.Request) (session, bool) {
+	if own, ok := r.Context().Value(sessionKey{}).(func() (session, bool)); ok {
+		return own()
 	}
-	got := r.Header.Get(CSRFHeader)
-	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.CSRF)) == 1
+	return m.session(r)
 }
 
 func (m *Manager) session(r *http.Request) (session, bool) {
@@ -163,14 +175,9 @@ func (m *Manager) session(r *http.Request) (session, bool) {
 	return s, true
 }
 
-// Alive returns, for a request with a valid session, a check that the
-// session is still valid; a tube opened from it is closed when the check
-// fails (see sshserver.ConnOptions). It returns nil without a session.
-func (m *Manager) Alive(r *http.Request) func() bool {
-	s, ok := m.session(r)
-	if !ok {
-		return nil
-	}
+// alive is the check that s is still valid; a tube opened from it is
+// closed when the check fails (see sshserver.ConnOptions).
+func (m *Manager) alive(s session) func() bool {
 	expires := time.Unix(s.Issued, 0).Add(m.maxAge)
 	return func() bool {
 		if time.Now().After(expires) || m.isRevoked(s.ID) {
@@ -226,7 +233,7 @@ func (m *Manager) setCookie(w http.ResponseWriter, r *http.Request, s session) e
 // endSession revokes r's session, if any, for good (the list is kept in
 // the data dir), and clears the cookie.
 func (m *Manager) endSession(w http.ResponseWriter, r *http.Request) {
-	if s, ok := m.session(r); ok {
+	if s, ok := m.current(r); ok {
 		m.mu.Lock()
 		prune(m.revoked, time.Now())
 		m.revoked[s.ID] = time.Unix(s.Issued, 0).Add(m.maxAge)
@@ -249,17 +256,6 @@ func (m *Manager) endSession(w http.ResponseWriter, r *http.Request) {
 		Name: CookieName, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: edge.Secure(r), SameSite: http.SameSiteStrictMode,
 	})
-}
-
-// sameOrigin reports whether a browser request comes from the gateway's own
-// origin. Requests without Origin and Sec-Fetch-Site (non-browser clients)
-// pass; they cannot carry a browser's cookie without the browser.
-func sameOrigin(r *http.Request) bool {
-	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
-		return false
-	}
-	origin := r.Header.Get("Origin")
-	return origin == "" || edge.SameOrigin(r, origin) // scheme, host and port
 }
 
 func randomToken(n int) string {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tubegate/tubegate/internal/throttle"
 	"github.com/tubegate/tubegate/internal/users"
+	"github.com/tubegate/tubegate/internal/webapi"
 )
 
 // handlePassword sets the logged-in user's own password:
@@ -13,21 +14,17 @@ import (
 // password is required when there is one (the first-run admin has none);
 // a wrong one counts against the source like a wrong login.
 func (m *Manager) handlePassword(w http.ResponseWriter, r *http.Request) {
-	if !m.CheckCSRF(r) {
-		writeError(w, http.StatusForbidden, "missing or wrong CSRF token")
-		return
-	}
-	user, _ := m.User(r)
+	user, _ := webapi.UserOf(r) // RequireCSRF made sure there is one
 	var req struct {
 		Current string `json:"current"`
 		New     string `json:"new"`
 	}
-	if !readJSON(w, r, &req) {
+	if !webapi.Decode(w, r, maxBody, &req) {
 		return
 	}
 	u, err := m.users.Get(user)
 	if err != nil {
-		writeError(w, http.StatusUnauthorized, "not logged in")
+		webapi.Error(w, http.StatusUnauthorized, "not logged in")
 		return
 	}
 	if u.PasswordHash != "" {
@@ -42,23 +39,23 @@ func (m *Manager) handlePassword(w http.ResponseWriter, r *http.Request) {
 		}
 		if !ok {
 			m.log.Info("password change refused: wrong current password", "user", user, "remote", r.RemoteAddr)
-			writeError(w, http.StatusUnauthorized, "the current password is wrong")
+			webapi.FieldError(w, http.StatusUnauthorized, "current", "the current password is wrong")
 			return
 		}
 	}
 	hash, err := users.HashPassword(req.New)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "new "+err.Error())
+		webapi.FieldError(w, http.StatusBadRequest, "new", "new "+err.Error())
 		return
 	}
 	err = m.setPassword(w, r, user, hash)
 	if errors.Is(err, users.ErrNotFound) {
-		writeError(w, http.StatusUnauthorized, "not logged in")
+		webapi.Error(w, http.StatusUnauthorized, "not logged in")
 		return
 	}
 	if err != nil {
 		m.log.Error("password change failed", "user", user, "err", err)
-		writeError(w, http.StatusInternalServerError, "the password could not be saved")
+		webapi.Error(w, http.StatusInternalServerError, "the password could not be saved")
 		return
 	}
 	m.log.Info("password changed", "user", user, "remote", r.RemoteAddr)

@@ -58,7 +58,7 @@ func TestSlowLogoutSaveBlocksNoOne(t *testing.T) {
 	go func() {
 		req := httptest.NewRequest(http.MethodGet, "http://gw.test/api/session", nil)
 		req.AddCookie(staying)
-		_, ok := m.User(req)
+		_, ok := m.userOf(req)
 		answered <- ok
 	}()
 	select {
@@ -87,7 +87,7 @@ func TestSlowLogoutSaveBlocksNoOne(t *testing.T) {
 	}
 	req := httptest.NewRequest(http.MethodGet, "http://gw.test/api/session", nil)
 	req.AddCookie(leaving)
-	if _, ok := m2.User(req); ok {
+	if _, ok := m2.userOf(req); ok {
 		t.Error("a logged-out session works again after a restart")
 	}
 }

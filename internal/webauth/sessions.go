@@ -137,7 +137,7 @@ func RevokeSessions(dir string, us *users.Store, user string) (int, error) {
 // tubes), while the session that made the change is carried over to the
 // new generation, its tubes included, with a fresh cookie.
 func (m *Manager) setPassword(w http.ResponseWriter, r *http.Request, user, hash string) error {
-	s, ok := m.session(r)
+	s, ok := m.current(r)
 	if !ok || s.User != user {
 		return users.ErrNotFound
 	}

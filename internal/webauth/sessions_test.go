@@ -40,7 +40,7 @@ func TestSessionsFollowCredentials(t *testing.T) {
 	}
 	a, csrfA := login(t, h)
 	b, _ := login(t, h)
-	aliveA, aliveB := m.Alive(withCookie(a)), m.Alive(withCookie(b))
+	aliveA, aliveB := m.aliveOf(withCookie(a)), m.aliveOf(withCookie(b))
 	if list, err := ListSessions(dir, store, "bob"); err != nil || len(list) != 2 {
 		t.Fatalf("ListSessions: %v %v, want 2", list, err)
 	}
@@ -52,13 +52,13 @@ func TestSessionsFollowCredentials(t *testing.T) {
 		t.Fatalf("password change: %d %s", rec.Code, rec.Body)
 	}
 	a2 := sessionCookie(t, rec)
-	if _, ok := m.User(withCookie(a2)); !ok || !aliveA() {
+	if _, ok := m.userOf(withCookie(a2)); !ok || !aliveA() {
 		t.Fatal("the session that changed the password ended")
 	}
-	if _, ok := m.User(withCookie(b)); ok || aliveB() {
+	if _, ok := m.userOf(withCookie(b)); ok || aliveB() {
 		t.Fatal("another session survived the password change")
 	}
-	if _, ok := m.User(withCookie(a)); ok {
+	if _, ok := m.userOf(withCookie(a)); ok {
 		t.Fatal("the old cookie of session A still works")
 	}
 
@@ -66,7 +66,7 @@ func TestSessionsFollowCredentials(t *testing.T) {
 	if n, err := RevokeSessions(dir, store, "bob"); err != nil || n != 1 {
 		t.Fatalf("RevokeSessions: %d %v, want 1", n, err)
 	}
-	if _, ok := m.User(withCookie(a2)); ok || aliveA() {
+	if _, ok := m.userOf(withCookie(a2)); ok || aliveA() {
 		t.Fatal("session A survived RevokeSessions")
 	}
 
@@ -84,7 +84,7 @@ func TestSessionsFollowCredentials(t *testing.T) {
 	if err := store.Add(users.User{Name: "bob", PasswordHash: hash}); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := m.User(withCookie(c)); ok {
+	if _, ok := m.userOf(withCookie(c)); ok {
 		t.Fatal("a session of the deleted bob opens the new bob's account")
 	}
 }

@@ -81,18 +81,18 @@ func TestPasswordLoginCSRFLogoutAndRestart(t *testing.T) {
 	}
 	req := httptest.NewRequest(http.MethodPost, "http://gw.test/api/x", nil)
 	req.AddCookie(c)
-	if u, ok := m.User(req); !ok || u != "bob" {
+	if u, ok := m.userOf(req); !ok || u != "bob" {
 		t.Fatalf("User = %q, %v", u, ok)
 	}
-	if m.CheckCSRF(req) {
+	if m.checkCSRF(req) {
 		t.Fatal("CheckCSRF without the header passed")
 	}
 	req.Header.Set(CSRFHeader, csrf)
-	if !m.CheckCSRF(req) {
+	if !m.checkCSRF(req) {
 		t.Fatal("CheckCSRF with the right token failed")
 	}
 	req.Header.Set("Origin", "http://evil.test")
-	if m.CheckCSRF(req) {
+	if m.checkCSRF(req) {
 		t.Fatal("CheckCSRF from a foreign origin passed")
 	}
 
@@ -101,7 +101,7 @@ func TestPasswordLoginCSRFLogoutAndRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u, ok := m2.User(req); !ok || u != "bob" {
+	if u, ok := m2.userOf(req); !ok || u != "bob" {
 		t.Fatalf("after a restart User = %q, %v", u, ok)
 	}
 
@@ -111,14 +111,14 @@ func TestPasswordLoginCSRFLogoutAndRestart(t *testing.T) {
 	if rec := post(h, "/api/logout", "", map[string]string{CSRFHeader: csrf}, c); rec.Code != http.StatusNoContent {
 		t.Fatalf("logout: %d %s", rec.Code, rec.Body)
 	}
-	if _, ok := m.User(req); ok {
+	if _, ok := m.userOf(req); ok {
 		t.Fatal("the session still works after logout")
 	}
 	m3, err := New(Config{Dir: dir, Users: store})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := m3.User(req); ok {
+	if _, ok := m3.userOf(req); ok {
 		t.Fatal("a logged-out session works again after a restart")
 	}
 }

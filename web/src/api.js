@@ -1,8 +1,8 @@
 // Tubegate's page: the one way its scripts call the gateway's JSON API
 // (app.js, links.js and password.js all use it). State-changing calls
 // carry the session's CSRF token: the caller's, or the session's as
-// /api/session tells it. A refusal becomes an Error with the gateway's
-// message and the HTTP status.
+// /api/session tells it. A refusal ({"error", "field"}) becomes an Error
+// with the gateway's message, the HTTP status and the field it is about.
 'use strict';
 
 window.tubegateAPI = async (method, path, body, csrf) => {
@@ -26,6 +26,7 @@ window.tubegateAPI = async (method, path, body, csrf) => {
   if (!resp.ok) {
     const err = new Error(data && data.error ? data.error : `${resp.status} ${resp.statusText}`);
     err.status = resp.status;
+    err.field = (data && data.field) || '';
     throw err;
   }
   return data;

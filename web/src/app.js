@@ -324,6 +324,7 @@
       const link = await api('POST', '/api/links', { endpoint, expires: '2h' });
       out.textContent = link.url;
       row.dataset.linkId = link.id;
+      document.dispatchEvent(new CustomEvent('tubegate:link-created', { detail: link }));
       try { await navigator.clipboard.writeText(link.url); out.title = 'copied'; } catch (e) { /* not allowed here */ }
     } catch (e) {
       out.classList.add('error');

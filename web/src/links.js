@@ -5,7 +5,6 @@
 
 (() => {
   const $ = (id) => document.getElementById(id);
-  let timer = 0;
 
   function section() {
     let sec = $('links-section');
@@ -74,12 +73,11 @@
     }
   }
 
-  // A new link made with a forward's .share-link button shows up at once.
-  document.addEventListener('click', (ev) => {
-    if (ev.target.closest && ev.target.closest('.share-link')) setTimeout(refresh, 500);
-  });
+  // A new link made with a forward's .share-link button shows up at once:
+  // app.js says so with a tubegate:link-created event once it is made.
+  document.addEventListener('tubegate:link-created', () => refresh());
   // Log in and out are seen through body[data-user].
   new MutationObserver(() => refresh()).observe(document.body, { attributes: true, attributeFilter: ['data-user'] });
-  if (!timer) timer = setInterval(refresh, 5000);
+  setInterval(refresh, 5000);
   refresh();
 })();
