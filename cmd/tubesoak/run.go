@@ -130,6 +130,9 @@ func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 		}
 		if sum.heapAfter, err = s.heap.take(ctx, "after"); err != nil {
 			s.stats.problem("heap unreadable", "%v", err)
+		} else if limit := heapLimit(sum.heapBase, sum.maxGoroutines); sum.heapAfter > limit {
+			s.stats.problem("heap not back to baseline", "%s in use after a forced GC once every client was gone; baseline %s, at most %s allowed (%s + %s per peak goroutine)",
+				mib(sum.heapAfter), mib(sum.heapBase), mib(limit), mib(heapSlack), "1 KiB")
 		}
 	}
 	if x, err := s.scrape(ctx); err == nil && x.start != s.startTime {
@@ -271,6 +274,6 @@ func (m *summary) print(w io.Writer) {
 	fmt.Fprintf(w, "  at the targets:         %d ok, %d ended early, %d corrupted, %d stalled\n",
 		st.tOK.Load(), st.tFailed.Load(), st.tCorrupted.Load(), st.tStalled.Load())
 	fmt.Fprintf(w, "  gateway baseline:       %v; after the clients: %v (must be within %.0f%%)\n", m.base, m.after, baselinePct)
-	fmt.Fprintf(w, "  heap after a forced GC: %s with no client; %s at the start of the load, %s at its end; %s once every client was gone\n",
-		mib(m.heapBase), mib(m.heapStart), mib(m.heapEnd), mib(m.heapAfter))
+	fmt.Fprintf(w, "  heap after a forced GC: %s with no client; %s at the start of the load, %s at its end; %s once every client was gone (must be at most %s)\n",
+		mib(m.heapBase), mib(m.heapStart), mib(m.heapEnd), mib(m.heapAfter), mib(heapLimit(m.heapBase, m.maxGoroutines)))
 }
