@@ -56,3 +56,19 @@ func awaitBaseline(ctx context.Context, base usage, read func(context.Context) (
 	return cur, fmt.Errorf("the gateway did not come back to within %.0f%% of its baseline in %v: baseline %v, now %v",
 		baselinePct, timeout, base, cur)
 }
+
+// The gateway's heap in use after a forced GC, once every client is gone,
+// must be within heapSlack plus heapPerGoroutine for each goroutine of the
+// load's peak of its baseline: the Go runtime never frees a goroutine's
+// descriptor (about 400 bytes), and pools and log buffers keep a few MiB.
+// Anything kept per connection or per tube beyond that fails the soak.
+const (
+	heapSlack        = 16 << 20
+	heapPerGoroutine = 1 << 10
+)
+
+// heapLimit is the most heap in use the gateway may keep once every
+// client is gone, given its baseline and the load's peak goroutines.
+func heapLimit(base, maxGoroutines float64) float64 {
+	return base + heapSlack + heapPerGoroutine*maxGoroutines
+}

@@ -45,6 +45,8 @@ type config struct {
 	BurstEvery   time.Duration
 	Interval     time.Duration
 	SettleWait   time.Duration
+	HeapDir      string        // save heap profiles of the gateway here ("" for none)
+	HeapEvery    time.Duration // how often during the load, with HeapDir
 }
 
 func defaultConfig() config {
@@ -64,6 +66,7 @@ func defaultConfig() config {
 		BurstEvery:   15 * time.Second,
 		Interval:     10 * time.Second,
 		SettleWait:   90 * time.Second,
+		HeapEvery:    time.Minute,
 	}
 }
 
@@ -101,6 +104,8 @@ func main() {
 	f.DurationVar(&cfg.StallTimeout, "stall-timeout", cfg.StallTimeout, "a stream with no byte moving for this long has stalled")
 	f.DurationVar(&cfg.KillEvery, "kill-every", cfg.KillEvery, "start (and kill mid-stream) a client this often")
 	f.DurationVar(&cfg.BurstEvery, "burst-every", cfg.BurstEvery, fmt.Sprintf("send %d streams of %d MiB at once through one Go tube this often", burstCount, burstSize>>20))
+	f.StringVar(&cfg.HeapDir, "heap-profiles", "", "save the gateway's heap profiles after a forced GC (baseline, start of the load, every --heap-every, end of the load, every client gone) in this directory, for go tool pprof -base")
+	f.DurationVar(&cfg.HeapEvery, "heap-every", cfg.HeapEvery, "how often to save a heap profile during the load, with --heap-profiles")
 	f.Parse(os.Args[1:])
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

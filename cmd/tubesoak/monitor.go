@@ -91,7 +91,7 @@ func (s *soak) monitor(ctx context.Context, interval time.Duration, start time.T
 	}
 }
 
-func mib(b float64) string { return fmt.Sprintf("%.0f MiB", b/(1<<20)) }
+func mib(b float64) string { return fmt.Sprintf("%.1f MiB", b/(1<<20)) }
 
 // openFilesLimit reads the "Max open files" soft and hard limits of pid.
 func openFilesLimit(pid int) string {

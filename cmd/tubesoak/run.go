@@ -28,6 +28,7 @@ type soak struct {
 	churn     *churnTubes
 	peaks     peaks
 	startTime float64
+	heap      *heapProfiles
 
 	nKilled, nBursts atomic.Int64
 }
@@ -36,6 +37,12 @@ type soak struct {
 // far as the run got, with the reasons it failed.
 func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 	s := &soak{cfg: cfg, out: out, stats: &stats{}, wd: newWatchdog(cfg.StallTimeout), dialers: &dialers{}}
+	s.heap = &heapProfiles{s: s, dir: cfg.HeapDir}
+	if cfg.HeapDir != "" {
+		if err := os.MkdirAll(cfg.HeapDir, 0o755); err != nil {
+			return nil, fmt.Errorf("heap profiles: %w", err)
+		}
+	}
 	sum := &summary{cfg: cfg, stats: s.stats}
 	limit, err := raiseOpenFiles()
 	if err != nil {
@@ -64,7 +71,10 @@ func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 	}
 	defer s.tg.close()
 	if s.gw, err = gwproc.StartGateway(ctx, gwproc.GatewayOptions{
-		Bin: cfg.Gateway, Dir: dir, Identity: s.id, User: soakUser,
+		Bin: cfg.Gateway, Dir: dir, Identity: s.id, User: soakUser, Profile: true,
+		// The clients publish names such as idle-15 and churn-go-ws-0,
+		// outside the user's own namespace (soak, *.soak).
+		UserArgs: []string{"--permit-name", "*"},
 		Extra: []string{
 			fmt.Sprintf("--max-tubes-per-user=%d", n+1000),
 			fmt.Sprintf("--max-forwards-per-user=%d", 2*n+1000),
@@ -87,8 +97,11 @@ func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 	if sum.base, err = s.readUsage(ctx); err != nil {
 		return sum, err
 	}
+	if sum.heapBase, err = s.heap.take(ctx, "baseline"); err != nil {
+		return sum, err
+	}
 	base, _ := s.scrape(ctx)
-	fmt.Fprintf(out, "tubesoak: baseline %v, RSS %s\n", sum.base, mib(base.rss))
+	fmt.Fprintf(out, "tubesoak: baseline %v, RSS %s, heap after a forced GC %s\n", sum.base, mib(base.rss), mib(sum.heapBase))
 
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -114,6 +127,12 @@ func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 		sum.after = after
 		if err != nil {
 			s.stats.problem("fds and goroutines not back to baseline", "%v", err)
+		}
+		if sum.heapAfter, err = s.heap.take(ctx, "after"); err != nil {
+			s.stats.problem("heap unreadable", "%v", err)
+		} else if limit := heapLimit(sum.heapBase, sum.maxGoroutines); sum.heapAfter > limit {
+			s.stats.problem("heap not back to baseline", "%s in use after a forced GC once every client was gone; baseline %s, at most %s allowed (%s + %s per peak goroutine)",
+				mib(sum.heapAfter), mib(sum.heapBase), mib(limit), mib(heapSlack), "1 KiB")
 		}
 	}
 	if x, err := s.scrape(ctx); err == nil && x.start != s.startTime {
@@ -170,9 +189,13 @@ func (s *soak) load(ctx context.Context, n int, base sample, sum *summary) error
 	defer cancel()
 	p := &pool{rate: s.cfg.Rate, workers: s.cfg.Workers, tick: 10 * time.Millisecond, run: s.churnJob}
 	start := time.Now()
+	if sum.heapStart, err = s.heap.take(ctx, "load-start"); err != nil {
+		return err
+	}
 	var wg sync.WaitGroup
 	for _, fn := range []func(){
 		func() { s.monitor(lctx, s.cfg.Interval, start) },
+		func() { s.heap.every(lctx, s.cfg.HeapEvery, start) },
 		func() { p.serve(lctx) },
 		func() { s.bursts(lctx, s.cfg.BurstEvery) },
 		func() { s.victims(lctx, s.cfg.KillEvery) },
@@ -183,6 +206,9 @@ func (s *soak) load(ctx context.Context, n int, base sample, sum *summary) error
 	<-lctx.Done()
 	loadTime := time.Since(start)
 	wg.Wait() // streams in flight finish, each bounded by the watchdog
+	if sum.heapEnd, err = s.heap.take(ctx, "load-end"); err != nil {
+		return err
+	}
 	sum.loadTime = loadTime
 	sum.started, sum.missed = p.started.Load(), p.missed.Load()
 	sum.killed, sum.bursts = s.nKilled.Load(), s.nBursts.Load()
@@ -222,6 +248,9 @@ type summary struct {
 	started, missed               int64
 	killed, bursts                int64
 	maxGoroutines, maxFDs, maxRSS float64
+	// the gateway's heap in use after a forced GC: with no client, at the
+	// start and end of the load, and once every client is gone
+	heapBase, heapStart, heapEnd, heapAfter float64
 }
 
 func (m *summary) print(w io.Writer) {
@@ -245,4 +274,6 @@ func (m *summary) print(w io.Writer) {
 	fmt.Fprintf(w, "  at the targets:         %d ok, %d ended early, %d corrupted, %d stalled\n",
 		st.tOK.Load(), st.tFailed.Load(), st.tCorrupted.Load(), st.tStalled.Load())
 	fmt.Fprintf(w, "  gateway baseline:       %v; after the clients: %v (must be within %.0f%%)\n", m.base, m.after, baselinePct)
+	fmt.Fprintf(w, "  heap after a forced GC: %s with no client; %s at the start of the load, %s at its end; %s once every client was gone (must be at most %s)\n",
+		mib(m.heapBase), mib(m.heapStart), mib(m.heapEnd), mib(m.heapAfter), mib(heapLimit(m.heapBase, m.maxGoroutines)))
 }

@@ -210,3 +210,14 @@ func TestAwaitBaseline(t *testing.T) {
 		t.Error("no error when /metrics cannot be read")
 	}
 }
+
+func TestHeapLimitAllowsPeakGoroutinesAndSlack(t *testing.T) {
+	base := float64(4 << 20)
+	if got, want := heapLimit(base, 0), base+heapSlack; got != want {
+		t.Errorf("heapLimit(4 MiB, 0) = %.0f, want %.0f", got, want)
+	}
+	// 10,000 peak goroutines allow 10,000 KiB more.
+	if got, want := heapLimit(base, 10000), base+heapSlack+10000*1024; got != want {
+		t.Errorf("heapLimit(4 MiB, 10000) = %.0f, want %.0f", got, want)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -59,8 +60,9 @@ type GatewayOptions struct {
 	Dir      string    // its data dir is made under this
 	Identity *Identity // the user's key
 	User     string
-	Password string // "" for none
-	Profile  bool   // serve /debug/pprof on loopback
+	Password string   // "" for none
+	Profile  bool     // serve /debug/pprof on loopback
+	UserArgs []string // extra flags of `user add`, such as --permit-name
 	Extra    []string
 }
 
@@ -86,7 +88,7 @@ func StartGateway(ctx context.Context, o GatewayOptions) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway data dir: %w", err)
 	}
-	addArgs := []string{"user", "add", o.User, "--key", o.Identity.PubKey, "--data", data}
+	addArgs := append([]string{"user", "add", o.User, "--key", o.Identity.PubKey, "--data", data}, o.UserArgs...)
 	if o.Password != "" {
 		addArgs = append(addArgs, "--password-stdin")
 	}
@@ -192,4 +194,28 @@ func (g *Gateway) Scrape(ctx context.Context) (map[string]float64, error) {
 		return nil, fmt.Errorf("gateway metrics: %w", err)
 	}
 	return out, nil
+}
+
+// Pprof copies the gateway's /debug/pprof/WHAT (for example "heap?gc=1")
+// to w; the gateway must have been started with Profile.
+func (g *Gateway) Pprof(ctx context.Context, what string, w io.Writer) error {
+	if g.PprofAddr == "" {
+		return fmt.Errorf("gateway profile %s: started without profiling", what)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+g.PprofAddr+"/debug/pprof/"+what, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := metricsClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("gateway profile %s: %w", what, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("gateway profile %s: %s", what, resp.Status)
+	}
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("gateway profile %s: %w", what, err)
+	}
+	return nil
 }

@@ -342,11 +342,8 @@ func (c *gcmCipher) writeCipherPacket(seqNum uint32, w io.Writer, rand io.Reader
 		return err
 	}
 
-	if cap(c.buf) < int(length) {
-		c.buf = make([]byte, length)
-	} else {
-		c.buf = c.buf[:length]
-	}
+	c.buf = packetBuf(c.buf, int(length)+gcmTagSize)[:length]
+	defer c.releaseBuf()
 
 	c.buf[0] = padding
 	copy(c.buf[1:], packet)
@@ -371,6 +368,8 @@ func (c *gcmCipher) incIV() {
 	}
 }
 
+func (c *gcmCipher) releaseBuf() { c.buf = releasePacketBuf(c.buf) }
+
 func (c *gcmCipher) readCipherPacket(seqNum uint32, r io.Reader) ([]byte, error) {
 	if _, err := io.ReadFull(r, c.prefix[:]); err != nil {
 		return nil, err
@@ -380,11 +379,7 @@ func (c *gcmCipher) readCipherPacket(seqNum uint32, r io.Reader) ([]byte, error)
 		return nil, errors.New("ssh: max packet length exceeded")
 	}
 
-	if cap(c.buf) < int(length+gcmTagSize) {
-		c.buf = make([]byte, length+gcmTagSize)
-	} else {
-		c.buf = c.buf[:length+gcmTagSize]
-	}
+	c.buf = packetBuf(c.buf, int(length+gcmTagSize))
 
 	if _, err := io.ReadFull(r, c.buf); err != nil {
 		return nil, err
@@ -738,6 +733,8 @@ func newChaCha20Cipher(key, unusedIV, unusedMACKey []byte, unusedAlgs DirectionA
 	return c, nil
 }
 
+func (c *chacha20Poly1305Cipher) releaseBuf() { c.buf = releasePacketBuf(c.buf) }
+
 func (c *chacha20Poly1305Cipher) readCipherPacket(seqNum uint32, r io.Reader) ([]byte, error) {
 	nonce := make([]byte, 12)
 	binary.BigEndian.PutUint32(nonce[8:], seqNum)
@@ -749,8 +746,8 @@ func (c *chacha20Poly1305Cipher) readCipherPacket(seqNum uint32, r io.Reader) ([
 	s.XORKeyStream(polyKey[:], polyKey[:])
 	s.XORKeyStream(discardBuf[:], discardBuf[:]) // skip the next 32 bytes
 
-	encryptedLength := c.buf[:4]
-	if _, err := io.ReadFull(r, encryptedLength); err != nil {
+	var encryptedLength [4]byte
+	if _, err := io.ReadFull(r, encryptedLength[:]); err != nil {
 		return nil, err
 	}
 
@@ -759,7 +756,7 @@ func (c *chacha20Poly1305Cipher) readCipherPacket(seqNum uint32, r io.Reader) ([
 	if err != nil {
 		return nil, err
 	}
-	ls.XORKeyStream(lenBytes[:], encryptedLength)
+	ls.XORKeyStream(lenBytes[:], encryptedLength[:])
 
 	length := binary.BigEndian.Uint32(lenBytes[:])
 	if length > maxPacket {
@@ -768,12 +765,8 @@ func (c *chacha20Poly1305Cipher) readCipherPacket(seqNum uint32, r io.Reader) ([
 
 	contentEnd := 4 + length
 	packetEnd := contentEnd + poly1305.TagSize
-	if uint32(cap(c.buf)) < packetEnd {
-		c.buf = make([]byte, packetEnd)
-		copy(c.buf[:], encryptedLength)
-	} else {
-		c.buf = c.buf[:packetEnd]
-	}
+	c.buf = packetBuf(c.buf, int(packetEnd))
+	copy(c.buf, encryptedLength[:])
 
 	if _, err := io.ReadFull(r, c.buf[4:packetEnd]); err != nil {
 		return nil, err
@@ -830,11 +823,8 @@ func (c *chacha20Poly1305Cipher) writeCipherPacket(seqNum uint32, w io.Writer, r
 
 	// size (4 bytes), padding (1), payload, padding, tag.
 	totalLength := 4 + 1 + len(payload) + padding + poly1305.TagSize
-	if cap(c.buf) < totalLength {
-		c.buf = make([]byte, totalLength)
-	} else {
-		c.buf = c.buf[:totalLength]
-	}
+	c.buf = packetBuf(c.buf, totalLength)
+	defer c.releaseBuf()
 
 	binary.BigEndian.PutUint32(c.buf, uint32(1+len(payload)+padding))
 	ls, err := chacha20.NewUnauthenticatedCipher(c.lengthKey[:], nonce)

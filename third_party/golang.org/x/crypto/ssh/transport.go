@@ -138,7 +138,11 @@ func (t *transport) readPacket() (p []byte, err error) {
 }
 
 func (s *connectionState) readPacket(r *bufio.Reader, strictMode bool) ([]byte, error) {
-	packet, err := s.packetCipher.readCipherPacket(s.seqNum, r)
+	pc := s.packetCipher
+	packet, err := pc.readCipherPacket(s.seqNum, r)
+	if rel, ok := pc.(packetBufReleaser); ok {
+		defer rel.releaseBuf() // after the copy below
+	}
 	s.seqNum++
 	if err == nil && len(packet) == 0 {
 		err = errors.New("ssh: zero length packet")
