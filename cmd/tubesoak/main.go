@@ -47,6 +47,7 @@ type config struct {
 	SettleWait   time.Duration
 	HeapDir      string        // save heap profiles of the gateway here ("" for none)
 	HeapEvery    time.Duration // how often during the load, with HeapDir
+	StallDumpDir string        // goroutine dumps of both ends on a stall ("": $TMPDIR/tubesoak-stalls)
 }
 
 func defaultConfig() config {
@@ -104,6 +105,7 @@ func main() {
 	f.DurationVar(&cfg.StallTimeout, "stall-timeout", cfg.StallTimeout, "a stream with no byte moving for this long has stalled")
 	f.DurationVar(&cfg.KillEvery, "kill-every", cfg.KillEvery, "start (and kill mid-stream) a client this often")
 	f.DurationVar(&cfg.BurstEvery, "burst-every", cfg.BurstEvery, fmt.Sprintf("send %d streams of %d MiB at once through one Go tube this often", burstCount, burstSize>>20))
+	f.StringVar(&cfg.StallDumpDir, "stall-dumps", "", "where to write goroutine dumps of the gateway and the clients when streams stall (default $TMPDIR/tubesoak-stalls)")
 	f.StringVar(&cfg.HeapDir, "heap-profiles", "", "save the gateway's heap profiles after a forced GC (baseline, start of the load, every --heap-every, end of the load, every client gone) in this directory, for go tool pprof -base")
 	f.DurationVar(&cfg.HeapEvery, "heap-every", cfg.HeapEvery, "how often to save a heap profile during the load, with --heap-profiles")
 	f.Parse(os.Args[1:])

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,6 +64,12 @@ func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 	if s.id, err = gwproc.NewIdentity(dir, "tubesoak"); err != nil {
 		return nil, err
 	}
+	// Dumps outlive the run's temp dir, to be read after a failure.
+	dumps := &stallDumps{s: s, dir: cfg.StallDumpDir}
+	if dumps.dir == "" {
+		dumps.dir = filepath.Join(os.TempDir(), "tubesoak-stalls")
+	}
+	s.wd.onStall = dumps.onStall
 	wctx, stopWatchdog := context.WithCancel(context.Background())
 	defer stopWatchdog()
 	go s.wd.run(wctx)

@@ -16,6 +16,10 @@ import (
 // it; closing it only frees what it holds.
 type watchdog struct {
 	timeout time.Duration
+	// onStall, if set, runs (in the background) on every sweep that marks
+	// streams stalled, before they are closed: the soak takes goroutine
+	// dumps there, so that a stall can be read as a cycle.
+	onStall func(n int)
 	mu      sync.Mutex
 	live    map[*watched]struct{}
 }
@@ -98,7 +102,9 @@ func (w *watchdog) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			w.sweep(now)
+			if n := w.sweep(now); n > 0 && w.onStall != nil {
+				w.onStall(n)
+			}
 		}
 	}
 }
