@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"path/filepath"
 	"regexp"
 	"sync"
 	"testing"
@@ -30,14 +28,7 @@ const rekeyStallBound = 90 * time.Second
 func TestRekeyUnderLoad(t *testing.T) {
 	w := newWorld(t, gatewayOpts{sshListen: true})
 	w.addUser(t, "alice")
-	key, err := os.ReadFile(filepath.Join(w.dir, "alice"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.ParsePrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signer := userSigner(t, w, "alice")
 	echoPort := startEcho(t)
 	goClient := func(t *testing.T, dial func(ctx context.Context) (net.Conn, error)) string {
 		ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
