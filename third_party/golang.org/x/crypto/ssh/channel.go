@@ -456,9 +456,20 @@ func (ch *channel) handlePacket(packet []byte) error {
 	case msgChannelData, msgChannelExtendedData:
 		return ch.handleData(packet)
 	case msgChannelClose:
-		ch.sendMessage(channelCloseMsg{PeersID: ch.remoteId})
+		// The peer is done with the channel: readers and writers waiting on
+		// it learn at once, and the mux loop goes on. Our CLOSE answer and
+		// the rest of the teardown need writeMu, which a writer may hold
+		// while its packet waits for the network or a key exchange, so the
+		// mux's own writer sends it (see muxWrites). The peer sends nothing
+		// more on a channel it closed, so its id goes now.
 		ch.mux.chanList.remove(ch.localId)
-		ch.close()
+		ch.pending.eof()
+		ch.extPending.eof()
+		ch.remoteWin.close()
+		ch.mux.writes.do(func() {
+			ch.sendMessage(channelCloseMsg{PeersID: ch.remoteId})
+			ch.close()
+		})
 		return nil
 	case msgChannelEOF:
 		// RFC 4254 is mute on how EOF affects dataExt messages but

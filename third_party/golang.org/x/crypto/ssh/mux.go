@@ -118,6 +118,9 @@ type mux struct {
 
 	errCond *sync.Cond
 	err     error
+
+	// writes sends what the loop owes the peer without the loop waiting.
+	writes muxWrites
 }
 
 // When debugging, each new chanList instantiation has a different
@@ -278,7 +281,8 @@ func (m *mux) onePacket() error {
 		if err := Unmarshal(packet, &msg); err != nil {
 			return fmt.Errorf("failed to unmarshal ping@openssh.com message: %w", err)
 		}
-		return m.sendMessage(pongMsg(msg))
+		m.sendAsync(pongMsg(msg))
+		return nil
 	}
 
 	// assume a channel packet.
@@ -340,7 +344,8 @@ func (m *mux) handleChannelOpen(packet []byte) error {
 			Message:  "invalid request",
 			Language: "en_US.UTF-8",
 		}
-		return m.sendMessage(failMsg)
+		m.sendAsync(failMsg)
+		return nil
 	}
 
 	c := m.newChannel(msg.ChanType, channelInbound, msg.TypeSpecificData)
@@ -402,9 +407,7 @@ func (m *mux) handleUnknownChannelPacket(id uint32, packet []byte) error {
 	// receive a failure response.
 	case *channelRequestMsg:
 		if msg.WantReply {
-			return m.sendMessage(channelRequestFailureMsg{
-				PeersID: msg.PeersID,
-			})
+			m.sendAsync(channelRequestFailureMsg{PeersID: msg.PeersID})
 		}
 		return nil
 	default:
