@@ -63,6 +63,9 @@ loop:
 			break loop
 		case now := <-t.C:
 			for n := pc.due(now.Sub(start)); n > 0; n-- {
+				if ctx.Err() != nil {
+					break loop // a tick ready at once with Done: start nothing more
+				}
 				select {
 				case jobs <- seq:
 					p.started.Add(1)
