@@ -14,12 +14,9 @@ import (
 // built gateway and checks that it produced every figure, the browser's in
 // headless Chromium included (a missing chromium fails it). It asserts no
 // timing: the figures of a smoke run mean nothing. It builds the gateway
-// and needs Chromium, so the fast unit run (make unit: go test -short)
-// leaves it to make test.
+// and needs Chromium, so the fast unit run (make unit) leaves the whole
+// package to make test.
 func TestBenchSmoke(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the gateway and runs Chromium: make test runs it, not go test -short")
-	}
 	bin := filepath.Join(t.TempDir(), "gateway")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/gateway")
 	build.Dir = filepath.Join("..", "..")

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs upstream's own ssh tests on the patched code: the release named in
+# third_party/golang.org/x/crypto/UPSTREAM_VERSION, whole and with its tests,
+# in a temporary directory, with our patches applied.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+version=$(cat third_party/golang.org/x/crypto/UPSTREAM_VERSION)
+src=$(go mod download -json "golang.org/x/crypto@$version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cp -r "$src/." "$tmp/"
+chmod -R u+w "$tmp"
+for p in third_party/patches/x-crypto-*.patch; do
+	patch -d "$tmp" -p1 --no-backup-if-mismatch --quiet < "$p"
+done
+(cd "$tmp" && go test -count=1 ./ssh/...)
