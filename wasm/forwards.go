@@ -8,20 +8,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
-
-	"golang.org/x/crypto/ssh"
 
 	"github.com/tubegate/tubegate/internal/forward"
+	"github.com/tubegate/tubegate/internal/gwclient"
 )
-
-// openTimeout bounds opening the far side of one forwarded connection.
-const openTimeout = 30 * time.Second
 
 // Forward is a -L or -R forward of the page, owned by a host connection.
 type Forward struct {
 	ID   string
-	Spec Spec
+	Spec gwclient.Spec
 	// Listen is where connections are accepted: the gateway's endpoint for
 	// -L (a loopback address or a virtual name), the host's address for -R.
 	Listen string
@@ -32,7 +27,7 @@ type Forward struct {
 
 	host      *Host
 	port      int          // the bind port actually used
-	ln        net.Listener // -R: the host's listener
+	ln        net.Listener // the host's listener (-R) or the gateway's (-L)
 	closeOnce sync.Once
 	mu        sync.Mutex
 	lastErr   string
@@ -74,7 +69,7 @@ func (f *Forward) Info() ForwardInfo {
 //     out through the gateway, which dials the destination under the
 //     user's policy.
 func (h *Host) AddForward(ctx context.Context, spec string) (ForwardInfo, error) {
-	sp, err := ParseSpec(spec)
+	sp, err := parseSpec(spec)
 	if err != nil {
 		return ForwardInfo{}, err
 	}
@@ -135,14 +130,33 @@ func (h *Host) closeForwards() {
 }
 
 func (f *Forward) startLocal() error {
-	port, err := f.host.gw.Listen(f.Spec.BindHost, f.Spec.BindPort, f)
+	ln, err := f.host.gw.tube.Listen(f.Spec.BindHost, f.Spec.BindPort)
 	if err != nil {
 		return err
 	}
-	f.port = port
-	f.Endpoint = forward.AddressOf(f.Spec.BindHost, port).String()
-	f.Listen = f.Endpoint
+	f.serveGatewayListener(ln, func(ctx context.Context, _ net.Conn) (net.Conn, error) {
+		c, err := f.host.client.DialContext(ctx, "tcp", f.Spec.Target())
+		if err != nil {
+			return nil, fmt.Errorf("%s could not connect to %s: %w", f.host.Target, f.Spec.Target(), err)
+		}
+		return c, nil
+	})
 	return nil
+}
+
+// serveGatewayListener carries each connection to the gateway's listener
+// ln out through dial, and shows on the forward's row when the gateway
+// says the listener died.
+func (f *Forward) serveGatewayListener(ln *gwclient.Listener, dial gwclient.DialFunc) {
+	f.ln = ln
+	f.port = ln.Port
+	f.Endpoint = ln.Address.String()
+	f.Listen = f.Endpoint
+	go gwclient.Serve(ln, dial, &f.Conns, f.fail)
+	go func() {
+		<-ln.Lost()
+		f.fail(fmt.Errorf("%w: remove this forward and add it again", ln.LostErr()))
+	}()
 }
 
 func (f *Forward) startRemote() error {
@@ -160,62 +174,11 @@ func (f *Forward) startRemote() error {
 	f.ln = ln
 	f.port = ln.Addr().(*net.TCPAddr).Port
 	f.Listen = ln.Addr().String()
-	go f.acceptRemote()
+	// Each connection to the host's listener goes out through the gateway.
+	go gwclient.Serve(ln, func(ctx context.Context, _ net.Conn) (net.Conn, error) {
+		return f.host.gw.Open(ctx, f.Spec.Host, f.Spec.Port)
+	}, &f.Conns, f.fail)
 	return nil
-}
-
-// acceptRemote carries each connection to the host's listener out through
-// the gateway.
-func (f *Forward) acceptRemote() {
-	for {
-		c, err := f.ln.Accept()
-		if err != nil {
-			return
-		}
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
-			defer cancel()
-			out, err := f.host.gw.Open(ctx, f.Spec.Host, f.Spec.Port, c.RemoteAddr())
-			if err != nil {
-				f.fail(err)
-				c.Close()
-				return
-			}
-			f.pipe(c, out)
-		}()
-	}
-}
-
-// serveGatewayChannel carries one connection to the gateway's listener
-// into a direct-tcpip channel of the host connection.
-func (f *Forward) serveGatewayChannel(nc ssh.NewChannel, origin net.Addr) {
-	ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
-	defer cancel()
-	out, err := f.host.client.DialContext(ctx, "tcp", forward.JoinHostPort(f.Spec.Host, f.Spec.Port))
-	if err != nil {
-		f.fail(fmt.Errorf("%s could not connect to %s: %w", f.host.Target, forward.JoinHostPort(f.Spec.Host, f.Spec.Port), err))
-		nc.Reject(ssh.ConnectionFailed, err.Error())
-		return
-	}
-	ch, reqs, err := nc.Accept()
-	if err != nil {
-		out.Close()
-		return
-	}
-	go ssh.DiscardRequests(reqs)
-	f.pipe(forward.ChannelConn(ch, forward.Addr{Net: "browser", Address: f.Listen}, origin), out)
-}
-
-// pipe copies between the connecting side in and the far side out,
-// counting bytes (in: towards the destination; out: back).
-func (f *Forward) pipe(in, out net.Conn) {
-	counted, ok := f.Track(in, false)
-	if !ok { // the forward is closing
-		in.Close()
-		out.Close()
-		return
-	}
-	forward.Pipe(counted, out)
 }
 
 func (f *Forward) fail(err error) {
@@ -225,16 +188,29 @@ func (f *Forward) fail(err error) {
 }
 
 // close stops accepting and cuts live connections; it may be called more
-// than once.
+// than once. Closing the gateway's listener cancels its tcpip-forward.
 func (f *Forward) close() error {
 	var err error
 	f.closeOnce.Do(func() {
-		if f.Spec.Kind == 'L' {
-			err = f.host.gw.Unlisten(f.Spec.BindHost, f.port)
-		} else if f.ln != nil {
+		if f.ln != nil {
 			err = f.ln.Close()
 		}
 		f.Cut()
 	})
 	return err
+}
+
+// parseSpec parses a forward from the page: -L or -R only, and the
+// gateway, which listens for -L, listens on loopback or a name, not *.
+func parseSpec(spec string) (gwclient.Spec, error) {
+	sp, err := gwclient.ParseSpec(spec)
+	switch {
+	case err != nil:
+		return sp, err
+	case sp.Kind != 'L' && sp.Kind != 'R':
+		return gwclient.Spec{}, fmt.Errorf("forward %q: the page makes -L and -R forwards", spec)
+	case sp.Kind == 'L' && sp.BindHost == "*":
+		return gwclient.Spec{}, fmt.Errorf("forward %q: the gateway listens on loopback or a named address, not *", spec)
+	}
+	return sp, nil
 }

@@ -73,9 +73,11 @@ func TestForwardLostShownOnItsRow(t *testing.T) {
 		t.FailNow()
 	}
 	f := &Forward{ID: "f1"}
-	if _, err := g.Listen("web.alice", 8080, f); err != nil {
+	gln, err := g.tube.Listen("web.alice", 8080)
+	if err != nil {
 		t.Fatal(err)
 	}
+	f.serveGatewayListener(gln, nil)
 	sc.SendRequest("forward-lost@tubegate", false, ssh.Marshal(forward.ForwardRequest{BindAddr: "web.alice", BindPort: 8080}))
 	deadline := time.Now().Add(5 * time.Second)
 	for f.Info().LastErr == "" {
@@ -84,7 +86,7 @@ func TestForwardLostShownOnItsRow(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if !strings.Contains(f.Info().LastErr, "listener on the gateway failed") {
+	if !strings.Contains(f.Info().LastErr, "on the gateway failed") {
 		t.Errorf("LastErr = %q", f.Info().LastErr)
 	}
 }

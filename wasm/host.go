@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/tubegate/tubegate/internal/forward"
+	"github.com/tubegate/tubegate/internal/gwclient"
 )
 
 // HostKeyFunc decides whether to trust a host's key (trust on first use is
@@ -82,7 +83,7 @@ func (g *Gateway) DialHost(ctx context.Context, o HostOptions) (*Host, error) {
 		return nil, err
 	}
 	target := forward.JoinHostPort(host, port)
-	c, err := g.Open(ctx, host, port, nil)
+	c, err := g.Open(ctx, host, port)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +101,7 @@ func (g *Gateway) DialHost(ctx context.Context, o HostOptions) (*Host, error) {
 			return hostKeyErr
 		},
 	}
-	conn, chans, reqs, err := handshake(ctx, c, func(c net.Conn) (ssh.Conn, <-chan ssh.NewChannel, <-chan *ssh.Request, error) {
+	conn, chans, reqs, err := gwclient.Handshake(ctx, c, func(c net.Conn) (ssh.Conn, <-chan ssh.NewChannel, <-chan *ssh.Request, error) {
 		return ssh.NewClientConn(c, target, cfg)
 	})
 	switch {

@@ -12,6 +12,7 @@ import (
 	"syscall/js"
 
 	"github.com/tubegate/tubegate/internal/bridge"
+	"github.com/tubegate/tubegate/internal/gwclient"
 )
 
 // connectTimeout bounds connecting the tube and logging in to a host
@@ -206,7 +207,7 @@ func (c *client) jsAddForward(this js.Value, args []js.Value) any {
 		if err != nil {
 			return nil, err
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), openTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), gwclient.OpenTimeout)
 		defer cancel()
 		info, err := h.AddForward(ctx, spec)
 		if err != nil {
