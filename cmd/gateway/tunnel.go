@@ -31,8 +31,10 @@ type tunnelOptions struct {
 	defaultKnownHostsErr error  // why there is no default known-hosts file
 }
 
-func newTunnel() *cobra.Command {
-	var o tunnelOptions
+func newTunnel() *cobra.Command { return newTunnelCmd(&tunnelOptions{}) }
+
+// newTunnelCmd is the tunnel command, its flags set into o.
+func newTunnelCmd(o *tunnelOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tunnel [flags] URL",
 		Short: "Keep forwards up through the gateway, reconnecting as needed (autossh built in)",
@@ -102,7 +104,7 @@ GATEWAY_REMOTE=a,b for forwards).`,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			err = runTunnel(ctx, cfg)
+			err = runTunnel(ctx, cfg, cmd.InOrStdin())
 			if errors.Is(err, context.Canceled) {
 				return nil
 			}

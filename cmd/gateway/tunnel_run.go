@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -43,12 +44,12 @@ type tunnel struct {
 	published []bool
 }
 
-func runTunnel(ctx context.Context, cfg *tunnelConfig) error {
+func runTunnel(ctx context.Context, cfg *tunnelConfig, stdin io.Reader) error {
 	log, err := newLogger(cfg.logLevel)
 	if err != nil {
 		return err
 	}
-	auth, err := loadAuth(cfg, os.Stdin)
+	auth, err := loadAuth(cfg, stdin)
 	if err != nil {
 		return err
 	}
