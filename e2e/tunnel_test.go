@@ -275,3 +275,32 @@ func waitSocket(t *testing.T, path string, p *proc) {
 	}
 	t.Fatalf("%s is not listening on %s\n%s", p.name, path, p.out)
 }
+
+// TestTunnelLocalWaitsForReconnect: a -L listener stays open while the gateway is away, and a
+// connection made then waits for the tunnel to reconnect and goes through.
+func TestTunnelLocalWaitsForReconnect(t *testing.T) {
+	w := newWorld(t, gatewayOpts{})
+	echo := startEcho(t)
+	w.addUser(t, "alice", "--permit-open", fmt.Sprintf("127.0.0.1:%d", echo))
+	port := freePort(t)
+	tun := w.startTunnel(t, nil, append(w.tunnelArgs("alice"), "-L", fmt.Sprintf("%d:127.0.0.1:%d", port, echo), w.gw.wsURL())...)
+	local := fmt.Sprintf("127.0.0.1:%d", port)
+	requireEcho(t, local)
+
+	addr := w.gw.httpAddr
+	w.gw.stop(t)
+	tun.mustWaitLine(t, reTunnelDown, startTimeout)
+	done := make(chan error, 1)
+	go func() { done <- echoRoundTrip(local, 4096, 20*time.Second) }()
+	opts := w.gw.opts
+	opts.args = append(append([]string(nil), opts.args...), "--listen", addr)
+	w.gw = startGateway(t, w.gw.dataDir, opts)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("a connection made to -L while the gateway was away: %v\n--- tunnel\n%s", err, tun.out)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the round trip through -L did not end")
+	}
+}
