@@ -129,7 +129,7 @@ func defaultConfig() Config {
 // set-up time per path, time for the idle tubes, and for the browser's
 // page loads.
 func (c Config) Budget() time.Duration {
-	paths := 1 + len(c.Ciphers)*5
+	paths := 2 + len(c.Ciphers)*5 // + gateway tunnel -R, one cipher
 	browser := time.Duration(0)
 	if c.BrowserRuns > 0 {
 		browser = time.Duration(2*c.BrowserRuns+5)*browserStep + browserBulkTime(c)

@@ -35,6 +35,12 @@ func sshArgs(id *identity, cipher string) []string {
 // runForwarder starts an ssh client with forwards to echo and sink on two
 // fresh loopback ports and waits until both carry data.
 func runForwarder(ctx context.Context, name string, args func(echoPort, sinkPort int) []string) (endpoints, error) {
+	return runForwarderProg(ctx, name, "ssh", os.Environ(), args)
+}
+
+// runForwarderProg is runForwarder with another client program and
+// environment.
+func runForwarderProg(ctx context.Context, name, prog string, env []string, args func(echoPort, sinkPort int) []string) (endpoints, error) {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ { // a free port may be taken before ssh binds it
 		ep, err := gwproc.FreePort()
@@ -45,7 +51,7 @@ func runForwarder(ctx context.Context, name string, args func(echoPort, sinkPort
 		if err != nil {
 			return endpoints{}, err
 		}
-		p, err := gwproc.Start(name, os.Environ(), "ssh", args(ep, sp)...)
+		p, err := gwproc.Start(name, env, prog, args(ep, sp)...)
 		if err != nil {
 			return endpoints{}, err
 		}

@@ -95,6 +95,10 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 					setup: func(ctx context.Context) (endpoints, error) { return sshRemote(ctx, gw, tr, id, c, tg) }})
 			}
 		}
+		if c == tunnelCipher {
+			paths = append(paths, path{ID: "gw-websocket-tunnel-" + short, Name: "gateway WS, gateway tunnel -R", Kind: "gateway", Cipher: c,
+				setup: func(ctx context.Context) (endpoints, error) { return gatewayTunnel(ctx, gw, dir, id, tg) }})
+		}
 	}
 
 	results := map[string]measures{}

@@ -65,6 +65,7 @@ func TestBenchSmoke(t *testing.T) {
 	for _, p := range []string{
 		"loopback", "ssh-L-aes128-gcm", "ssh-L-chacha20",
 		"gw-websocket-go-aes128-gcm", "gw-tcp-go-aes128-gcm", "gw-websocket-openssh-aes128-gcm", "gw-tcp-openssh-aes128-gcm",
+		"gw-websocket-tunnel-aes128-gcm",
 		"gw-websocket-go-chacha20", "gw-tcp-go-chacha20", "gw-websocket-openssh-chacha20", "gw-tcp-openssh-chacha20",
 		"idle-websocket", "idle-tcp",
 		"browser-wasm-br", "browser-wasm-gzip", "browser-cold", "browser-warm", "browser-L",
