@@ -1,6 +1,7 @@
 package gwclient
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -109,23 +110,23 @@ func ParseArg(kind byte, arg string) (Spec, error) {
 // splitDest splits "[bind:]port:host:hostport" into its listen part and
 // "host:hostport", where host may be a bracketed IPv6 address.
 func splitDest(s string) (listen, dest string, err error) {
-	const want = "want [bind:]port:host:hostport"
+	errWant := errors.New("want [bind:]port:host:hostport")
 	i := strings.LastIndex(s, ":")
 	if i < 0 {
-		return "", "", fmt.Errorf(want)
+		return "", "", errWant
 	}
 	var j int
 	if i > 0 && s[i-1] == ']' {
 		j = strings.LastIndex(s[:i], "[")
 		if j <= 0 || s[j-1] != ':' {
-			return "", "", fmt.Errorf(want)
+			return "", "", errWant
 		}
 		j--
 	} else {
 		j = strings.LastIndex(s[:i], ":")
 	}
 	if j <= 0 {
-		return "", "", fmt.Errorf(want)
+		return "", "", errWant
 	}
 	return s[:j], s[j+1:], nil
 }
