@@ -97,24 +97,31 @@ func (b *blackhole) copy(dst io.Writer, src io.Reader, gen int) {
 }
 
 // TestTunnelKeepaliveNoticesDeadTube: when the path to the gateway silently stops carrying bytes,
-// the tunnel's keepalives go unanswered, it takes the tube as dead, says why, reconnects, and -L
-// works again.
+// the tunnel's keepalives go unanswered, it takes the tube as dead, says why, reconnects, -L works
+// again, and its -R name, still held on the gateway by the old (silent) tube, is taken back.
 func TestTunnelKeepaliveNoticesDeadTube(t *testing.T) {
 	w := newWorld(t, gatewayOpts{sshListen: true})
 	echo := startEcho(t)
-	w.addUser(t, "alice", "--permit-open", fmt.Sprintf("127.0.0.1:%d", echo))
+	w.addUser(t, "alice", "--permit-open", fmt.Sprintf("127.0.0.1:%d", echo), "--permit-name", "myhost")
 	bh := startBlackhole(t, w.gw.sshAddr)
 	port := freePort(t)
 	local := fmt.Sprintf("127.0.0.1:%d", port)
 	tun := w.startTunnel(t, nil, append(w.tunnelArgs("alice"), "--keepalive", "200ms", "--keepalive-max", "2",
-		"-L", fmt.Sprintf("%d:127.0.0.1:%d", port, echo), "ssh://"+bh.addr())...)
+		"-L", fmt.Sprintf("%d:127.0.0.1:%d", port, echo), "-R", fmt.Sprintf("myhost:22:127.0.0.1:%d", w.target.port),
+		"ssh://"+bh.addr())...)
 	requireEcho(t, local)
+	if res := w.sshVia(t, "alice.tcp", "myhost"); res.code != 0 || strings.TrimSpace(res.stdout) != "ok" {
+		t.Fatalf("ssh -J alice.tcp myhost: %s", res)
+	}
 
 	bh.hole()
 	tun.mustWaitLine(t, regexp.MustCompile(`msg="tunnel down".*keepalives`), startTimeout)
 	t.Logf("%s", strings.Join(tun.out.linesMatching(`msg="tunnel down"`), "\n"))
 	waitLines(t, tun, `msg="tunnel up"`, 2, startTimeout)
 	requireEcho(t, local)
+	if res := w.sshVia(t, "alice.tcp", "myhost"); res.code != 0 || strings.TrimSpace(res.stdout) != "ok" {
+		t.Fatalf("ssh -J alice.tcp myhost after the tunnel reconnected: %s\n--- tunnel\n%s", res, tun.out)
+	}
 }
 
 // waitLines waits until p has printed n lines containing substr, failing the test after timeout.
