@@ -44,7 +44,7 @@ func TestBrowserHostAuth(t *testing.T) {
 		}
 		b.click("hostkey-accept")
 		b.waitScreenLine("welcome pwuser via password")
-		b.waitTextContains("console-status", "disconnected: the shell on "+host+" exited with status 0")
+		b.waitTextContains("console-status", "Session ended (exit 0)")
 	})
 	t.Run("keyboard-interactive", func(t *testing.T) {
 		b.t = t

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"sync"
 	"time"
 
@@ -25,10 +26,26 @@ type Console struct {
 	reason string
 }
 
+// DefaultLocale is sent as LANG and LC_CTYPE when the page names none: a
+// UTF-8 locale every system has, so that the shell reads what the page
+// types (é, 漢字) as characters, not as Meta keys.
+const DefaultLocale = "C.UTF-8"
+
+// LocaleEnv is the environment a console sends for locale, as OpenSSH's
+// SendEnv LANG LC_* does ("" is DefaultLocale).
+func LocaleEnv(locale string) map[string]string {
+	if locale == "" {
+		locale = DefaultLocale
+	}
+	return map[string]string{"LANG": locale, "LC_CTYPE": locale}
+}
+
 // OpenConsole starts a login shell with an xterm-256color PTY of cols x
-// rows. Output from the host goes to out, which may block to apply
-// backpressure (the host then waits, as SSH windows fill).
-func (h *Host) OpenConsole(cols, rows int, out io.Writer) (*Console, error) {
+// rows, after sending env (env requests; a host whose sshd does not accept
+// a variable, by its AcceptEnv, ignores it, as with OpenSSH). Output from
+// the host goes to out, which may block to apply backpressure (the host
+// then waits, as SSH windows fill).
+func (h *Host) OpenConsole(cols, rows int, env map[string]string, out io.Writer) (*Console, error) {
 	sess, err := h.client.NewSession()
 	if err != nil {
 		return nil, fmt.Errorf("open a session on %s: %w", h.Target, err)
@@ -39,6 +56,14 @@ func (h *Host) OpenConsole(cols, rows int, out io.Writer) (*Console, error) {
 	if err != nil {
 		sess.Close()
 		return nil, fmt.Errorf("session stdin: %w", err)
+	}
+	names := make([]string, 0, len(env))
+	for k := range env {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		_ = sess.Setenv(k, env[k]) // refused unless the sshd's AcceptEnv names it: not an error
 	}
 	modes := ssh.TerminalModes{ssh.ECHO: 1, ssh.TTY_OP_ISPEED: 38400, ssh.TTY_OP_OSPEED: 38400}
 	if err := sess.RequestPty("xterm-256color", rows, cols, modes); err != nil {

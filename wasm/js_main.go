@@ -85,7 +85,8 @@ func (c *client) gateway(url string) (*Gateway, error) {
 }
 
 // openConsole(opts) -> Promise<console>. opts: url, target, user, password,
-// key, passphrase, cols, rows, and callbacks hostKey({host,type,
+// key, passphrase, cols, rows, locale (LANG and LC_CTYPE; "" is C.UTF-8),
+// and callbacks hostKey({host,type,
 // fingerprint}) -> Promise<bool>, prompt({name,instruction,questions:
 // [{prompt,echo}]}) -> Promise<string[]>, onData(Uint8Array) -> Promise
 // (resolved when written: backpressure), onClose(reason).
@@ -131,7 +132,7 @@ func (c *client) jsOpenConsole(this js.Value, args []js.Value) any {
 		if err != nil {
 			return nil, err
 		}
-		con, err := h.OpenConsole(integer(opts, "cols", 80), integer(opts, "rows", 24), &jsWriter{opts: opts})
+		con, err := h.OpenConsole(integer(opts, "cols", 80), integer(opts, "rows", 24), LocaleEnv(str(opts, "locale")), &jsWriter{opts: opts})
 		if err != nil {
 			h.Close()
 			return nil, err

@@ -9,13 +9,18 @@ import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, 'dist');
+// Order matters: an asset is hashed after the assets it references (the
+// fonts before style.css, which names them in url()).
 const assets = {
+  'jetbrains-mono-400.woff2': 'node_modules/@fontsource/jetbrains-mono/files/jetbrains-mono-latin-400-normal.woff2',
+  'jetbrains-mono-700.woff2': 'node_modules/@fontsource/jetbrains-mono/files/jetbrains-mono-latin-700-normal.woff2',
   'wasm_exec.js': 'build/wasm_exec.js',
   'main.wasm': 'build/main.wasm',
   'xterm.js': 'node_modules/@xterm/xterm/lib/xterm.js',
   'xterm.css': 'node_modules/@xterm/xterm/css/xterm.css',
   'addon-fit.js': 'node_modules/@xterm/addon-fit/lib/addon-fit.js',
   'api.js': 'src/api.js',
+  'errors.js': 'src/errors.js',
   'app.js': 'src/app.js',
   'links.js': 'src/links.js',
   'password.js': 'src/password.js',
@@ -37,12 +42,21 @@ function emit(path, data) {
 }
 
 const names = {};
+const inCSS = new Set(); // assets referenced from a stylesheet, not from index.html
 const sizes = [];
 for (const [name, src] of Object.entries(assets)) {
   let data = readFileSync(join(here, src));
   if (name.endsWith('.js')) {
     // The npm builds point at source maps that are not shipped.
     data = Buffer.from(data.toString('utf8').replace(/\n\/\/# sourceMappingURL=\S+\s*$/, '\n'));
+  }
+  if (name.endsWith('.css')) {
+    // url(NAME) of an asset hashed before this one -> its hashed name.
+    data = Buffer.from(data.toString('utf8').replace(/url\(([^)'"]+)\)/g, (m, ref) => {
+      if (!names[ref]) return m;
+      inCSS.add(ref);
+      return `url(${names[ref]})`;
+    }));
   }
   const hash = createHash('sha256').update(data).digest('hex').slice(0, 12);
   const dot = name.lastIndexOf('.');
@@ -55,7 +69,10 @@ for (const [name, src] of Object.entries(assets)) {
 let html = readFileSync(join(here, 'src/index.html'), 'utf8');
 for (const [name, url] of Object.entries(names)) {
   const re = new RegExp(`(href|src|content)="${name.replace('.', '\\.')}"`, 'g');
-  if (!re.test(html)) throw new Error(`index.html does not reference ${name}`);
+  if (!re.test(html)) {
+    if (inCSS.has(name)) continue;
+    throw new Error(`index.html does not reference ${name}`);
+  }
   html = html.replace(re, `$1="${url}"`);
 }
 emit(join(dist, 'index.html'), Buffer.from(html));

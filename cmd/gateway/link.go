@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"sync"
 	"time"
@@ -23,7 +24,7 @@ type linkOptions struct {
 func linkFlags(cmd *cobra.Command, o *linkOptions) {
 	f := cmd.PersistentFlags()
 	f.StringVar(&o.data, "data", defaultData, dataUsage)
-	f.StringVar(&o.url, "url", "http://127.0.0.1:8080", "the gateway's public base URL, for printing links")
+	f.StringVar(&o.url, "url", "", "the gateway's public base URL, for printing links (default: the one serve recorded in the data dir, else "+fallbackURL+")")
 	f.StringVar(&o.shareDomain, "share-domain", "", "the gateway's share domain, as given to serve (links print as TOKEN.DOMAIN)")
 	f.DurationVar(&o.maxExpiry, "link-max-expiry", sharelink.DefaultMaxExpiry, "longest lifetime a link may have, as given to serve")
 	f.IntVar(&o.maxPerUser, "max-links-per-user", sharelink.DefaultMaxPerUser, "live links one user may have, as given to serve")
@@ -39,7 +40,14 @@ func (o linkOptions) open() (*sharelink.Service, *users.Store, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return &sharelink.Service{Store: ls, URLs: sharelink.URLs{Base: o.url, ShareDomain: o.shareDomain}, Policy: us.Policy}, us, nil
+	base := o.url
+	if base == "" {
+		if base, err = recordedPublicURL(o.data); err != nil {
+			return nil, nil, err
+		}
+		base = cmp.Or(base, fallbackURL)
+	}
+	return &sharelink.Service{Store: ls, URLs: sharelink.URLs{Base: base, ShareDomain: o.shareDomain}, Policy: us.Policy}, us, nil
 }
 
 // newLink is `gateway link`: the share links' command (internal/linkcmd)

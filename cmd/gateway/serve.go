@@ -213,6 +213,10 @@ func serve(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	httpBase := webauth.BaseURL(scheme, hln.Addr())
+	// `gateway link` prints links with it when not given --url.
+	if err := recordPublicURL(o.data, cmp.Or(o.links.url, httpBase)); err != nil {
+		log.Warn("gateway link will print links on "+fallbackURL+" unless given --url", "err", err)
+	}
 	srv, err := sshserver.New(sshserver.Config{
 		HostKeys: keys,
 		Users:    store,

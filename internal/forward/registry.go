@@ -345,6 +345,24 @@ func (r *Registry) List(owner Owner) []*Endpoint {
 	return eps
 }
 
+// ListUser returns every endpoint user publishes, from all their tubes,
+// ordered by key.
+func (r *Registry) ListUser(user string) []*Endpoint {
+	r.mu.Lock()
+	var eps []*Endpoint
+	for owner, set := range r.byOwner {
+		if owner.User() != user {
+			continue
+		}
+		for ep := range set {
+			eps = append(eps, ep)
+		}
+	}
+	r.mu.Unlock()
+	sort.Slice(eps, func(i, j int) bool { return eps[i].Key.String() < eps[j].Key.String() })
+	return eps
+}
+
 // Get returns the live endpoint at addr, or nil if none: for a
 // direct-tcpip target, Get(AddressOf(host, port)); for a share link,
 // Get of the address it stores.

@@ -232,3 +232,29 @@ func TestMaxPerUser(t *testing.T) {
 		t.Errorf("per-user counts left behind: %v", r.byUser)
 	}
 }
+
+func TestListUserSpansTubes(t *testing.T) {
+	r := newTestRegistry()
+	ctx := context.Background()
+	a1 := &echoOwner{user: "alice", id: "t1", alive: true}
+	a2 := &echoOwner{user: "alice", id: "t2", alive: true}
+	b1 := &echoOwner{user: "bob", id: "t3", alive: true}
+	for _, p := range []struct {
+		o    *echoOwner
+		name string
+	}{{a1, "db.alice"}, {a2, "web.alice"}, {b1, "pc.bob"}} {
+		if _, err := r.Publish(ctx, p.o, Policy{}, p.name, 22); err != nil {
+			t.Fatalf("publish %s: %v", p.name, err)
+		}
+	}
+	var got []string
+	for _, ep := range r.ListUser("alice") {
+		got = append(got, ep.Key.String()+"@"+ep.Owner.ID())
+	}
+	if want := "db.alice:22@t1 web.alice:22@t2"; strings.Join(got, " ") != want {
+		t.Fatalf("ListUser(alice) = %v, want %s", got, want)
+	}
+	if n := len(r.ListUser("carol")); n != 0 {
+		t.Fatalf("ListUser(carol) = %d endpoints, want none", n)
+	}
+}

@@ -27,6 +27,9 @@ func (s *Store) Revoke(id, user string) error {
 	}
 	s.idx.remove(l)
 	s.pending[id] = struct{}{}
+	if l.TokenHash != "" {
+		s.revokedHere[l.TokenHash] = s.ExpiresAt(l)
+	}
 	s.mu.Unlock()
 	err := s.flush()
 	if err == nil {
@@ -37,6 +40,7 @@ func (s *Store) Revoke(id, user string) error {
 		// with this process, so it does not happen.
 		s.mu.Lock()
 		delete(s.pending, id)
+		delete(s.revokedHere, l.TokenHash)
 		s.idx.add(l, s.live(l, s.opts.Now()))
 		s.mu.Unlock()
 		return fmt.Errorf("link %s is not revoked: %w: %v", id, ErrNotSaved, s.pathless(err))
@@ -60,10 +64,10 @@ func (s *Store) flush() error {
 	if len(ids) == 0 {
 		return nil
 	}
+	now := s.opts.Now()
 	err := s.save(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketLinks)
 		for _, id := range ids {
-			if err := b.Delete([]byte(id)); err != nil {
+			if err := buryLink(tx, id, s.ExpiresAt, now); err != nil {
 				return err
 			}
 		}
@@ -73,6 +77,11 @@ func (s *Store) flush() error {
 		return err
 	}
 	s.mu.Lock()
+	for h, until := range s.revokedHere {
+		if !now.Before(until) {
+			delete(s.revokedHere, h)
+		}
+	}
 	for _, id := range ids {
 		delete(s.pending, id)
 	}

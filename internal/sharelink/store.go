@@ -89,6 +89,9 @@ type Store struct {
 	// pending are links revoked in memory whose deletion is not saved yet:
 	// they stay revoked, whatever the file says, until it is.
 	pending map[string]struct{}
+	// revoked are the file's tombstones (see tombstone.go); revokedHere
+	// those of this process's revocations, saved or not.
+	revoked, revokedHere map[string]time.Time
 }
 
 // Open returns the store of data dir dir, making the database if needed
@@ -117,7 +120,8 @@ func Open(dir string, opts Options) (*Store, error) {
 		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &Store{path: filepath.Join(dir, "links.db"), opts: opts, log: opts.Log,
-		wake: make(chan struct{}, 1), idx: newIndex(), pending: make(map[string]struct{})}
+		wake: make(chan struct{}, 1), idx: newIndex(), pending: make(map[string]struct{}),
+		revoked: map[string]time.Time{}, revokedHere: map[string]time.Time{}}
 	s.commit = s.boltWrite
 	s.write.Lock()
 	defer s.write.Unlock()
@@ -153,7 +157,7 @@ func (s *Store) save(fn func(tx *bolt.Tx) error) error {
 			if err != nil {
 				return err
 			}
-			s.install(links, cur, stamp{})
+			s.install(links, readRevoked(tx), cur, stamp{})
 		}
 		return fn(tx)
 	})
@@ -166,8 +170,9 @@ func (s *Store) save(fn func(tx *bolt.Tx) error) error {
 	return nil
 }
 
-// install replaces the links in memory with links, read at counter seq.
-func (s *Store) install(links []*Link, seq uint64, st stamp) {
+// install replaces the links and tombstones in memory with those read at
+// counter seq.
+func (s *Store) install(links []*Link, revoked map[string]time.Time, seq uint64, st stamp) {
 	now := s.opts.Now()
 	idx := newIndex()
 	for _, l := range links {
@@ -179,7 +184,7 @@ func (s *Store) install(links []*Link, seq uint64, st stamp) {
 			idx.remove(l)
 		}
 	}
-	s.idx, s.seq, s.stamp = idx, seq, st
+	s.idx, s.revoked, s.seq, s.stamp = idx, revoked, seq, st
 	s.mu.Unlock()
 }
 
@@ -244,7 +249,7 @@ func (s *Store) reload(timeout time.Duration) error {
 		if err != nil {
 			return err
 		}
-		s.install(links, seq, st)
+		s.install(links, readRevoked(tx), seq, st)
 		return nil
 	})
 }

@@ -3,6 +3,7 @@ package shareproxy
 import (
 	"html/template"
 	"net/http"
+	"strings"
 )
 
 var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
@@ -18,6 +19,25 @@ type page struct {
 	Title, Text string
 }
 
+// writeGone answers 404 for a link that is not there: "this link was revoked"
+// for a revoked one (HTML for a browser, plain text for anything else),
+// else the not-found page.
+func writeGone(w http.ResponseWriter, r *http.Request, revoked bool) {
+	if !revoked {
+		writePage(w, pageNotFound)
+		return
+	}
+	if strings.Contains(r.Header.Get("Accept"), "text/html") {
+		writePage(w, pageRevoked)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(pageRevoked.Status)
+	_, _ = w.Write([]byte("this link was revoked\n"))
+}
+
 // writePage answers with a small HTML page. Error pages are never cached
 // and never framed.
 func writePage(w http.ResponseWriter, p page) {
@@ -30,6 +50,8 @@ func writePage(w http.ResponseWriter, p page) {
 }
 
 var (
+	pageRevoked = page{http.StatusNotFound, "This link was revoked",
+		"This link was revoked by the person who shared it; it no longer leads anywhere. Ask them for a new link if you still need it."}
 	pageNotFound = page{http.StatusNotFound, "Link not found",
 		"This share link does not exist: it may have expired or been revoked, or the address is mistyped."}
 	pageOffline = page{http.StatusBadGateway, "The tunnel behind this link is offline",

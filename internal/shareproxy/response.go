@@ -16,8 +16,9 @@ import (
 const pathLinkSandbox = "sandbox allow-scripts allow-forms allow-popups allow-popups-to-escape-sandbox allow-modals allow-downloads"
 
 // modifyResponse fixes up the tunnelled service's answer: redirects stay
-// under the link, cookies stay the service's own, and a path link's page
-// is sandboxed away from the gateway's origin.
+// under the link, cookies stay the service's own, a path link's page is
+// sandboxed away from the gateway's origin, and nothing is cached unless
+// the service says so.
 func (p *Proxy) modifyResponse(resp *http.Response) error {
 	t := targetOf(resp.Request.Context())
 	if t == nil {
@@ -26,6 +27,12 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if t.prefix != "" {
 		// Added beside any policy of the service's: browsers enforce all.
 		resp.Header.Add("Content-Security-Policy", pathLinkSandbox)
+	}
+	// A page seen through a link must not outlive the link in the
+	// viewer's cache (a revoked link's page would still show): no-store,
+	// unless the service says how to cache it.
+	if resp.Header.Get("Cache-Control") == "" && resp.Header.Get("Expires") == "" {
+		resp.Header.Set("Cache-Control", "no-store")
 	}
 	p.filterSetCookies(resp.Header, t.prefix, resp.Request.Host)
 	for _, h := range []string{"Location", "Content-Location"} {

@@ -32,7 +32,7 @@ func (p *Proxy) servePath(w http.ResponseWriter, r *http.Request) {
 	token := chi.URLParam(r, "token")
 	l, ok := p.cfg.Links.Store.ByToken(token)
 	if !ok {
-		writePage(w, pageNotFound)
+		writeGone(w, r, p.cfg.Links.Store.Revoked(token))
 		return
 	}
 	prefix := sharelink.PathPrefix + token
@@ -79,7 +79,7 @@ func (p *Proxy) WithHosts(next http.Handler) http.Handler {
 			l, ok = store.ByName(label)
 		}
 		if !ok {
-			writePage(w, pageNotFound)
+			writeGone(w, r, store.Revoked(label))
 			return
 		}
 		path := r.URL.EscapedPath()

@@ -90,7 +90,9 @@ func (t *Tube) connectTarget(ctx context.Context, host string, port int, origin 
 			// the target can only mean a real host of that name.
 			return t.dialPermitted(ctx, pol, host, port)
 		case !pol.AllowsOpen(host, addrOf(ep), port):
-			return nil, forward.Refusedf("%s may not connect to %s (published by another user; not in permit-open)", t.user, target)
+			// Worded as for any forbidden destination: whether another
+			// user publishes it is not this user's to learn.
+			return nil, notPermitted(t.user, target)
 		}
 		dctx, cancel := context.WithTimeout(ctx, t.srv.limits.DialTimeout)
 		defer cancel()
@@ -100,8 +102,52 @@ func (t *Tube) connectTarget(ctx context.Context, host string, port int, origin 
 		}
 		return c, nil
 	}
-	return t.dialPermitted(ctx, pol, host, port)
+	c, err := t.dialPermitted(ctx, pol, host, port)
+	if err != nil && t.mayReachName(pol, host, port) {
+		// A name the user could reach were it online (their own, or
+		// granted by NAME@OWNER): say that it is not, rather than
+		// "not permitted", which would be wrong, or a resolver's error.
+		var re *resolveError
+		if errors.Is(err, forward.ErrRefused) || errors.As(err, &re) {
+			return nil, fmt.Errorf("no such name online: %s is not published right now (start the ssh -R that publishes it)", target)
+		}
+	}
+	return c, err
 }
+
+// mayReachName reports whether host:port is a virtual name this user would
+// be let through to if it were online: a name in their namespace or one
+// their policy claims, or another user's granted by a NAME@OWNER:PORT rule.
+// Only for those may the answer differ from a forbidden destination's.
+func (t *Tube) mayReachName(pol forward.Policy, host string, port int) bool {
+	if forward.CheckName(host) != nil {
+		return false
+	}
+	if pol.Claims(t.user, host) {
+		return true
+	}
+	for _, r := range pol.Open {
+		if r.Owner != "" && pol.AllowsOpenName(r.Owner, host, port) {
+			return true
+		}
+	}
+	return false
+}
+
+// notPermitted is the refusal of a destination the user's policy does not
+// allow. It reads the same whether or not anything answers there.
+func notPermitted(user, target string) error {
+	return forward.Refusedf("%s may not connect to %s: not permitted by your policy (permit-open)", user, target)
+}
+
+// resolveError is a failure to resolve a name the policy permits.
+type resolveError struct {
+	host string
+	err  error
+}
+
+func (e *resolveError) Error() string { return fmt.Sprintf("resolve %s: %v", e.host, e.err) }
+func (e *resolveError) Unwrap() error { return e.err }
 
 // dialPermitted dials the real destination host:port, if the policy's
 // permit-open allows it.
@@ -129,10 +175,10 @@ func (t *Tube) permittedAddr(ctx context.Context, pol forward.Policy, host strin
 		if pol.AllowsOpen("", a, port) {
 			return a.Unmap(), nil
 		}
-		return netip.Addr{}, forward.Refusedf("%s may not connect to %s (not in permit-open)", t.user, target)
+		return netip.Addr{}, notPermitted(t.user, target)
 	}
 	if len(pol.Open) == 0 {
-		return netip.Addr{}, forward.Refusedf("%s may not connect to %s (not in permit-open)", t.user, target)
+		return netip.Addr{}, notPermitted(t.user, target)
 	}
 	rctx, cancel := context.WithTimeout(ctx, t.srv.limits.DialTimeout)
 	defer cancel()
@@ -141,9 +187,9 @@ func (t *Tube) permittedAddr(ctx context.Context, pol forward.Policy, host strin
 		// Say "refused" rather than leak whether a name resolves, unless
 		// the name itself is permitted.
 		if pol.AllowsOpen(host, netip.Addr{}, port) {
-			return netip.Addr{}, fmt.Errorf("resolve %s: %w", host, err)
+			return netip.Addr{}, &resolveError{host, err}
 		}
-		return netip.Addr{}, forward.Refusedf("%s may not connect to %s (not in permit-open)", t.user, target)
+		return netip.Addr{}, notPermitted(t.user, target)
 	}
 	for _, ip := range ips {
 		a, ok := netip.AddrFromSlice(ip)
@@ -151,7 +197,7 @@ func (t *Tube) permittedAddr(ctx context.Context, pol forward.Policy, host strin
 			return a.Unmap(), nil
 		}
 	}
-	return netip.Addr{}, forward.Refusedf("%s may not connect to %s (not in permit-open)", t.user, target)
+	return netip.Addr{}, notPermitted(t.user, target)
 }
 
 // addrOf is the IP of a published port's listener, for policy matching.

@@ -85,13 +85,18 @@ func (t *Tube) writeStatus(w io.Writer) {
 	nl := "\r\n"
 	fmt.Fprintf(w, "Tubegate: you are %s (connection %s from %s over %s, up %s)%s",
 		t.user, t.id, t.RemoteAddr(), t.transport, time.Since(t.started).Round(time.Second), nl)
-	eps := t.srv.cfg.Registry.List(t)
+	// All the user's endpoints, from every tube, as the page's home lists them.
+	eps := t.srv.cfg.Registry.ListUser(t.user)
 	if len(eps) == 0 {
-		fmt.Fprintf(w, "No forwards on this connection. Publish one with ssh -R, e.g. -R myhost:22:localhost:22%s", nl)
+		fmt.Fprintf(w, "You publish nothing. Publish a host with ssh -R, e.g. -R myhost.%s:22:localhost:22%s", t.user, nl)
 	} else {
-		fmt.Fprintf(w, "Forwards on this connection:%s", nl)
+		fmt.Fprintf(w, "Your endpoints (%d, from all your connections):%s", len(eps), nl)
 		for _, ep := range eps {
-			writeEndpoint(w, t.user, ep, nl)
+			via := "this connection"
+			if ep.Owner != forward.Owner(t) {
+				via = "connection " + ep.Owner.ID()
+			}
+			writeEndpoint(w, t.user, ep, via, nl)
 		}
 	}
 	t.mu.Lock()
@@ -103,9 +108,9 @@ func (t *Tube) writeStatus(w io.Writer) {
 	fmt.Fprintf(w, "There is no shell on the gateway: use -N for forwards, -J to reach a host.%s", nl)
 }
 
-func writeEndpoint(w io.Writer, user string, ep *forward.Endpoint, nl string) {
+func writeEndpoint(w io.Writer, user string, ep *forward.Endpoint, via, nl string) {
 	st := ep.Stats.Snapshot()
-	counts := fmt.Sprintf("%d open, %d total, %d B in, %d B out", st.Active, st.Total, st.BytesIn, st.BytesOut)
+	counts := fmt.Sprintf("%d open, %d total, %d B in, %d B out; %s", st.Active, st.Total, st.BytesIn, st.BytesOut, via)
 	if ep.Virtual {
 		fmt.Fprintf(w, "  %-24s virtual name (ssh -J %s@GATEWAY USER@%s -p %d)  %s%s",
 			ep.Key, user, ep.BindHost, ep.BindPort, counts, nl)

@@ -80,6 +80,9 @@ func (u *UI) asset(w http.ResponseWriter, r *http.Request) {
 func (u *UI) serve(w http.ResponseWriter, r *http.Request, name string) {
 	h := w.Header()
 	ctype := mime.TypeByExtension(path.Ext(name))
+	if ext, ok := extraTypes[path.Ext(name)]; ok {
+		ctype = ext
+	}
 	if ctype == "" {
 		ctype = "application/octet-stream"
 	}
@@ -108,6 +111,10 @@ func (u *UI) serve(w http.ResponseWriter, r *http.Request, name string) {
 	}
 	http.NotFound(w, r)
 }
+
+// extraTypes are the content types of assets the system's MIME table may
+// not know (the terminal's web font).
+var extraTypes = map[string]string{".woff2": "font/woff2"}
 
 var suffix = map[string]string{"br": ".br", "gzip": ".gz", "identity": ""}
 

@@ -4,8 +4,19 @@
 
 (() => {
   const $ = (id) => document.getElementById(id);
-  const state = { csrf: '', user: '', wasm: null, term: null, fit: null, console: null, poll: 0, attempt: 0 };
+  const state = { csrf: '', user: '', wasm: null, term: null, fit: null, console: null, poll: 0, attempt: 0, refused: 0 };
   const KNOWN_HOSTS = 'tubegate.knownHosts';
+  const TERM_FONT = '"JetBrains Mono"';
+
+  // fontReady waits (briefly) for the terminal's font: xterm.js measures
+  // its cells when it opens, and a font that arrives later would not fit them.
+  async function fontReady() {
+    if (!document.fonts) return;
+    await Promise.race([
+      Promise.all([document.fonts.load('14px ' + TERM_FONT), document.fonts.load('bold 14px ' + TERM_FONT)]).catch(() => {}),
+      new Promise((r) => setTimeout(r, 3000)),
+    ]);
+  }
 
   function show(id, on) { $(id).hidden = !on; }
   function setError(id, msg) { const el = $(id); el.textContent = msg || ''; el.hidden = !msg; }
@@ -119,8 +130,10 @@
     $('hostkey-type').textContent = info.type;
     $('hostkey-fingerprint').textContent = info.fingerprint;
     show('hostkey-new-panel', true);
+    $('hostkey-accept').focus();
     return new Promise((resolve) => {
       const done = (ok) => {
+        $('hostkey-new-panel').onkeydown = null;
         show('hostkey-new-panel', false);
         if (ok) {
           const k = knownHosts();
@@ -131,6 +144,9 @@
       };
       $('hostkey-accept').onclick = () => done(true);
       $('hostkey-reject').onclick = () => done(false);
+      $('hostkey-new-panel').onkeydown = (ev) => {
+        if (ev.key === 'Escape') { ev.preventDefault(); done(false); }
+      };
     });
   }
 
@@ -164,7 +180,9 @@
   function terminal() {
     if (state.term) return state.term;
     show('terminal-box', true);
-    const term = new Terminal({ cursorBlink: true, scrollback: 5000, fontFamily: 'ui-monospace, monospace', fontSize: 14 });
+    // The bundled JetBrains Mono: the system's default monospace font at
+    // 14 px drew underscores below the row, where they were clipped.
+    const term = new Terminal({ cursorBlink: true, scrollback: 5000, fontFamily: TERM_FONT + ', ui-monospace, monospace', fontSize: 14 });
     const fit = new FitAddon.FitAddon();
     term.loadAddon(fit);
     term.open($('terminal'));
@@ -190,10 +208,33 @@
     ev.target.value = '';
   });
 
-  function setStatus(msg, isError) {
+  // setStatus shows msg, and the raw detail one click away.
+  function setStatus(msg, isError, detail) {
     const el = $('console-status');
-    el.textContent = msg;
+    const text = document.createElement('span');
+    text.id = 'console-status-text';
+    text.textContent = msg;
+    el.replaceChildren(text);
+    if (detail && detail !== msg) {
+      const box = document.createElement('details');
+      box.id = 'console-status-detail';
+      const sum = document.createElement('summary');
+      sum.textContent = 'Details';
+      const code = document.createElement('code');
+      code.textContent = detail;
+      box.append(sum, code);
+      el.append(box);
+    }
     el.classList.toggle('error', !!isError);
+  }
+
+  // clearSecrets empties the password and the key's passphrase once
+  // used; the key too after a login, unless the person asked to keep it
+  // (after a failed one it stays, to try again with the right passphrase).
+  function clearSecrets(loggedIn) {
+    $('console-password').value = '';
+    $('console-passphrase').value = '';
+    if (loggedIn && !$('console-key-keep').checked) $('console-key').value = '';
   }
 
   $('console-form').addEventListener('submit', async (ev) => {
@@ -202,22 +243,26 @@
     // without its close reason overwriting this attempt's status.
     const attempt = ++state.attempt;
     show('hostkey-changed-panel', false);
+    setError('console-password-error', '');
     $('console-connect').disabled = true;
     setStatus('connecting…');
+    const target = $('console-target').value.trim();
+    const user = $('console-user').value.trim();
     try {
       const tg = await wasm();
+      await fontReady();
       const term = terminal();
       if (state.console) { state.console.close(); state.console = null; }
       term.reset();
-      const target = $('console-target').value.trim();
       let con = null;
       con = await tg.openConsole({
         url: tubeURL(),
         target,
-        user: $('console-user').value.trim(),
+        user,
         password: $('console-password').value,
         key: $('console-key').value,
         passphrase: $('console-passphrase').value,
+        locale: $('console-locale').value.trim(),
         cols: term.cols,
         rows: term.rows,
         hostKey: checkHostKey,
@@ -226,14 +271,19 @@
         onClose: (reason) => {
           if (state.console === con) state.console = null;
           if (attempt !== state.attempt) return;
-          setStatus('disconnected: ' + reason, true);
           $('console-disconnect').hidden = true;
           document.body.dataset.console = 'closed';
+          const exit = /exited with status (\d+)$/.exec(reason);
+          if (exit) {
+            setStatus(`Session ended (exit ${exit[1]})`, false); // a normal end, whatever the status
+            return;
+          }
+          setStatus('disconnected: ' + window.tubegateExplain(reason, target, user).text, true, reason);
         },
       });
       if (attempt !== state.attempt) { con.close(); return; }
       state.console = con;
-      $('console-password').value = '';
+      clearSecrets(true);
       setStatus('connected to ' + target);
       document.body.dataset.console = 'open';
       $('console-disconnect').hidden = false;
@@ -241,7 +291,10 @@
       startPolling();
     } catch (e) {
       if (attempt !== state.attempt) return;
-      setStatus('not connected: ' + e.message, true);
+      clearSecrets(false);
+      const why = window.tubegateExplain(e.message, target, user);
+      if (why.field) setError(why.field, why.text);
+      setStatus('not connected: ' + why.text, true, e.message);
       document.body.dataset.console = 'failed';
     } finally {
       $('console-connect').disabled = false;
@@ -313,7 +366,27 @@
       row.dataset.active = f.active;
       row.dataset.total = f.total;
     }
-    for (const row of [...body.children]) if (!seen.has(row.dataset.id)) row.remove();
+    for (const row of [...body.children]) if (!row.dataset.refused && !seen.has(row.dataset.id)) row.remove();
+  }
+
+  // refusedRow keeps a forward that was refused in the table, with the
+  // reason, until the person dismisses it.
+  function refusedRow(spec, reason) {
+    const row = document.createElement('tr');
+    row.className = 'refused';
+    row.dataset.refused = 'true';
+    row.dataset.id = 'refused-' + (++state.refused);
+    cell(row, spec, 'spec');
+    const why = cell(row, 'refused: ' + reason, 'reason');
+    why.colSpan = 4;
+    const actions = cell(row, '', 'actions');
+    const rm = document.createElement('button');
+    rm.type = 'button';
+    rm.className = 'forward-dismiss';
+    rm.textContent = 'Dismiss';
+    rm.onclick = () => row.remove();
+    actions.append(rm);
+    $('forwards').append(row);
   }
 
   async function shareLink(row, endpoint) {
@@ -348,6 +421,8 @@
       renderForwards();
     } catch (e) {
       setError('forward-error', e.message);
+      const spec = $('forward-spec').value.trim();
+      if (spec) refusedRow(spec, e.message);
     } finally {
       $('forward-add').disabled = false;
     }

@@ -34,6 +34,11 @@
     let s;
     try { s = await window.tubegateAPI('GET', '/api/session'); } catch (e) { return; }
     $('password-missing').hidden = s.has_password;
+    // Until a password is set, the form comes first, above the fold; then
+    // it goes back to the end of the page.
+    const app = $('app');
+    if (!s.has_password && app.firstElementChild !== section()) app.prepend(section());
+    if (s.has_password && app.lastElementChild !== section()) app.append(section());
     $('password-current-label').hidden = !s.has_password;
     document.body.dataset.hasPassword = s.has_password ? 'yes' : 'no';
   }
