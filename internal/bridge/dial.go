@@ -73,11 +73,18 @@ func Dial(ctx context.Context, rawURL string, opts DialOptions) (net.Conn, error
 		// The upgrade needs HTTP/1.1: never negotiate h2.
 		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
 	}
-	if socks != nil {
+	switch {
+	case socks != nil:
 		tr.Proxy, tr.DialContext = http.ProxyURL(socks), dial
-	} else {
-		// The transport gets the connection made above (TLS, for wss://,
-		// is its part), and no other.
+	case u.Scheme == "wss":
+		tc, err := clientHandshake(ctx, raw, u.Hostname(), opts.TLSConfig)
+		if err != nil {
+			raw.Close()
+			return nil, fmt.Errorf("dial %s: %w", u.Redacted(), err)
+		}
+		raw, tr.DialTLSContext = tc, oneConn(tc)
+	default:
+		// The transport gets the connection made above, and no other.
 		tr.DialContext = oneConn(raw)
 	}
 	ws, resp, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{
@@ -95,6 +102,25 @@ func Dial(ctx context.Context, rawURL string, opts DialOptions) (net.Conn, error
 		return nil, fmt.Errorf("dial %s: %w", u.Redacted(), err)
 	}
 	return newConn(context.Background(), ws, nil, addr{u.Host}), nil
+}
+
+// clientHandshake runs TLS for wss:// over c, for HTTP/1.1 (the upgrade
+// needs it), so that a certificate error is reported as one plain line.
+func clientHandshake(ctx context.Context, c net.Conn, host string, cfg *tls.Config) (*tls.Conn, error) {
+	if cfg == nil {
+		cfg = &tls.Config{MinVersion: tls.VersionTLS12}
+	} else {
+		cfg = cfg.Clone()
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = host
+	}
+	cfg.NextProtos = []string{"http/1.1"}
+	tc := tls.Client(c, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, fmt.Errorf("TLS with %s: %w", host, err)
+	}
+	return tc, nil
 }
 
 // oneConn is a DialContext that returns c the first time and fails after.
