@@ -109,8 +109,8 @@ func dialConnect(ctx context.Context, t target, pu *url.URL, dial dialFunc, tlsC
 	}
 	if err != nil {
 		c.Close()
-		if ctx.Err() != nil && !strings.Contains(err.Error(), ctx.Err().Error()) {
-			err = fmt.Errorf("%w (%w)", err, ctx.Err())
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			err = fmt.Errorf("%w (%w)", err, cerr) // say why the read timed out
 		}
 		return nil, err
 	}
