@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system tools the tests need, only where they are missing:
-# OpenSSH client and server and Chromium from Debian's packages. Never
+# OpenSSH client and server, squid (the proxy the e2e tests go through, with
+# its basic_ncsa_auth helper) and Chromium from Debian's packages. Never
 # downloads a prebuilt binary or browser.
 set -euo pipefail
 
@@ -8,6 +9,8 @@ need=()
 command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+{ [ -x /usr/sbin/squid ] && [ -x /usr/lib/squid/basic_ncsa_auth ]; } || need+=(squid)
 if [ "${TUBEGATE_NO_BROWSER:-}" = "" ]; then
 	command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi

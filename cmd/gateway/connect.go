@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -30,11 +28,18 @@ HTTP(S) out:
 
   ssh -o ProxyCommand='gateway connect wss://gw.example.com/ssh' alice@gw
 
-HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured. It exits non-zero with a
-one-line reason on a bad URL, a refusal or a TLS error.`,
+Through a proxy: HTTPS_PROXY (for wss://), HTTP_PROXY (for ws://) and
+NO_PROXY are honoured, with credentials as http://user:pass@proxy:3128; the
+proxy is asked to CONNECT to the gateway, for ws:// as for wss://. --ca
+trusts a private CA: the gateway's own, or a TLS-intercepting proxy's. It
+exits non-zero with a one-line reason on a bad URL, a refusal (the
+gateway's or the proxy's) or a TLS error.`,
+		Example: `  gateway connect wss://gw.example.com/ssh
+  HTTPS_PROXY=http://alice:secret@proxy.corp:3128 gateway connect wss://gw.example.com/ssh
+  gateway connect --ca corp-root.pem wss://gw.example.com/ssh`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			tlsCfg, err := clientTLS(caFile)
+			tlsCfg, err := bridge.ClientTLS(caFile)
 			if err != nil {
 				return err
 			}
@@ -50,27 +55,9 @@ one-line reason on a bad URL, a refusal or a TLS error.`,
 			return relay(ctx, conn, os.Stdin, os.Stdout)
 		},
 	}
-	cmd.Flags().StringVar(&caFile, "ca", "", "PEM file of a CA to trust for wss:// besides the system roots")
+	cmd.Flags().StringVar(&caFile, "ca", "", "PEM file of CAs to trust for wss:// besides the system roots (a private CA, or a TLS-intercepting proxy's)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up if the WebSocket is not open by then")
 	return cmd
-}
-
-func clientTLS(caFile string) (*tls.Config, error) {
-	if caFile == "" {
-		return nil, nil
-	}
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, fmt.Errorf("--ca: %w", err)
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
-	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("--ca %s: no PEM certificate found", caFile)
-	}
-	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
 // relayBuf is the copy buffer of each direction: a stdin read of a bulk

@@ -27,6 +27,7 @@ SSH server at once; SSH reaches it over a WebSocket (/ssh) or plain TCP.
 
 Every flag can also be set with an environment variable: GATEWAY_ and the
 flag's name in upper case with - as _ (for example GATEWAY_SSH_LISTEN).`,
+		Version:       buildVersion(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {

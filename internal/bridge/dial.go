@@ -5,25 +5,31 @@ package bridge
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"sync"
 
 	"github.com/coder/websocket"
 )
 
 // DialOptions configure a native client's WebSocket.
 type DialOptions struct {
-	// TLSConfig is used for wss:// (nil: the system roots).
+	// TLSConfig is used for wss:// (nil: the system roots), and for an
+	// https:// proxy. ClientTLS makes one that trusts a private CA.
 	TLSConfig *tls.Config
-	// Proxy picks the HTTP proxy per request (nil: HTTPS_PROXY, HTTP_PROXY
-	// and NO_PROXY from the environment).
+	// Proxy picks the proxy for the gateway, given a request for the
+	// URL with ws/wss as http/https (nil: ProxyFromEnvironment). An http://
+	// or https:// proxy is asked to CONNECT to the gateway; socks5:// is
+	// used as net/http does.
 	Proxy func(*http.Request) (*url.URL, error)
 	// Header is sent with the upgrade request.
 	Header http.Header
-	// DialContext dials the TCP connection under the WebSocket (nil: a
-	// net.Dialer). Tools use it to hold the raw connection.
+	// DialContext dials the TCP connection under the WebSocket, to the
+	// gateway or to the proxy (nil: a net.Dialer). Tools use it to hold the
+	// raw connection.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
@@ -43,7 +49,8 @@ func ParseURL(raw string) (*url.URL, error) {
 }
 
 // Dial opens a WebSocket to a gateway and returns it as a net.Conn
-// carrying the SSH stream.
+// carrying the SSH stream. Through an HTTP proxy it first opens a CONNECT
+// tunnel to the gateway, for ws:// as for wss:// (see dialTarget).
 func Dial(ctx context.Context, rawURL string, opts DialOptions) (net.Conn, error) {
 	u, err := ParseURL(rawURL)
 	if err != nil {
@@ -51,14 +58,34 @@ func Dial(ctx context.Context, rawURL string, opts DialOptions) (net.Conn, error
 	}
 	proxy := opts.Proxy
 	if proxy == nil {
-		proxy = http.ProxyFromEnvironment
+		proxy = ProxyFromEnvironment()
+	}
+	dial := opts.DialContext
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	raw, socks, err := dialTarget(ctx, targetOf(u), proxy, dial, opts.TLSConfig)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", u.Redacted(), err)
 	}
 	tr := &http.Transport{
-		Proxy:           proxy,
-		DialContext:     opts.DialContext,
 		TLSClientConfig: opts.TLSConfig,
 		// The upgrade needs HTTP/1.1: never negotiate h2.
 		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
+	}
+	switch {
+	case socks != nil:
+		tr.Proxy, tr.DialContext = http.ProxyURL(socks), dial
+	case u.Scheme == "wss":
+		tc, err := clientHandshake(ctx, raw, u.Hostname(), opts.TLSConfig)
+		if err != nil {
+			raw.Close()
+			return nil, fmt.Errorf("dial %s: %w", u.Redacted(), err)
+		}
+		raw, tr.DialTLSContext = tc, oneConn(tc)
+	default:
+		// The transport gets the connection made above, and no other.
+		tr.DialContext = oneConn(raw)
 	}
 	ws, resp, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{
 		HTTPClient:      &http.Client{Transport: tr},
@@ -66,12 +93,47 @@ func Dial(ctx context.Context, rawURL string, opts DialOptions) (net.Conn, error
 		CompressionMode: websocket.CompressionDisabled,
 	})
 	if err != nil {
+		if raw != nil {
+			raw.Close()
+		}
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 			return nil, fmt.Errorf("dial %s: refused: %s", u.Redacted(), resp.Status)
 		}
 		return nil, fmt.Errorf("dial %s: %w", u.Redacted(), err)
 	}
 	return newConn(context.Background(), ws, nil, addr{u.Host}), nil
+}
+
+// clientHandshake runs TLS for wss:// over c, for HTTP/1.1 (the upgrade
+// needs it), so that a certificate error is reported as one plain line.
+func clientHandshake(ctx context.Context, c net.Conn, host string, cfg *tls.Config) (*tls.Conn, error) {
+	if cfg == nil {
+		cfg = &tls.Config{MinVersion: tls.VersionTLS12}
+	} else {
+		cfg = cfg.Clone()
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = host
+	}
+	cfg.NextProtos = []string{"http/1.1"}
+	tc := tls.Client(c, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, fmt.Errorf("TLS with %s: %w", host, err)
+	}
+	return tc, nil
+}
+
+// oneConn is a DialContext that returns c the first time and fails after.
+func oneConn(c net.Conn) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	var once sync.Once
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var out net.Conn
+		once.Do(func() { out = c })
+		if out == nil {
+			return nil, errors.New("the connection to the gateway was already used")
+		}
+		return out, nil
+	}
 }
 
 type addr struct{ host string }

@@ -1,12 +1,15 @@
 // Package datadir holds the small file helpers every part of the gateway's
-// state directory uses: atomic writes and a cross-process lock.
+// state directory uses: atomic writes, a cross-process lock and file
+// identity. It builds on Unix and Windows; the modes it asks for (0700
+// directories, 0600 files) are enforced by Unix permissions, while on
+// Windows Go maps them to the read-only bit only and the directory is as
+// private as its parent's ACL (the user's profile is private to that user).
 package datadir
 
 import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 )
 
 // Ensure creates dir (mode 0700) if it does not exist.
@@ -51,18 +54,19 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 
 // Lock takes an exclusive advisory lock on path (created if missing) and
 // returns the function that releases it. It serializes read-modify-write
-// cycles between the server and the command line.
+// cycles between the server and the command line. (flock(2) on Unix,
+// LockFileEx on Windows: see lock_*.go.)
 func Lock(path string) (func(), error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+	if err := lockFile(f); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	return func() {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		unlockFile(f)
 		f.Close()
 	}, nil
 }

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -126,8 +125,6 @@ func statFile(path string) (stamp, error) {
 		return stamp{}, err
 	}
 	st := stamp{mod: fi.ModTime(), size: fi.Size()}
-	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.ino = sys.Ino
-	}
+	st.ino = FileID(path, fi)
 	return st, nil
 }

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"syscall"
+
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/tubegate/tubegate/internal/datadir"
 )
 
 // The links database (links.db) is a bbolt file: one key per link in the
@@ -47,9 +49,7 @@ func statFile(path string) (stamp, error) {
 		return stamp{}, err
 	}
 	st := stamp{mod: fi.ModTime(), size: fi.Size()}
-	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.ino = sys.Ino
-	}
+	st.ino = datadir.FileID(path, fi)
 	return st, nil
 }
 
