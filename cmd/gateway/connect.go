@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -16,11 +17,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tubegate/tubegate/internal/bridge"
+	"github.com/tubegate/tubegate/internal/resume"
 )
 
 func newConnect() *cobra.Command {
 	var caFile string
 	var timeout time.Duration
+	var noResume bool
+	var ropts resume.Options
 	cmd := &cobra.Command{
 		Use:   "connect URL",
 		Short: "Carry stdin/stdout over a WebSocket to the gateway (an ssh ProxyCommand)",
@@ -30,8 +34,17 @@ HTTP(S) out:
 
   ssh -o ProxyCommand='gateway connect wss://gw.example.com/ssh' alice@gw
 
+The tube is resumable (the tubegate.resume.v1 protocol, see docs/resume.md):
+when the WebSocket drops or goes silent (a reset, a dead NAT, a laptop
+that slept) connect redials and resumes it within the gateway's resume
+window (2 minutes by default), resending what was lost, so ssh sees a
+pause and never a disconnect; nothing changes on the ssh side. Each
+outage is reported on stderr. --no-resume speaks the raw protocol: one
+drop then ends the ssh session.
+
 HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured. It exits non-zero with a
-one-line reason on a bad URL, a refusal or a TLS error.`,
+one-line reason on a bad URL, a refusal, a TLS error, or a tube the
+gateway could not resume.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			tlsCfg, err := clientTLS(caFile)
@@ -41,7 +54,13 @@ one-line reason on a bad URL, a refusal or a TLS error.`,
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			dctx, cancel := context.WithTimeout(ctx, timeout)
-			conn, err := bridge.Dial(dctx, args[0], bridge.DialOptions{TLSConfig: tlsCfg})
+			var conn net.Conn
+			if noResume {
+				conn, err = bridge.Dial(dctx, args[0], bridge.DialOptions{TLSConfig: tlsCfg})
+			} else {
+				ropts.OnState = reportState(cmd.ErrOrStderr())
+				conn, err = bridge.DialResume(dctx, args[0], bridge.DialOptions{TLSConfig: tlsCfg}, ropts)
+			}
 			cancel()
 			if err != nil {
 				return err
@@ -52,7 +71,25 @@ one-line reason on a bad URL, a refusal or a TLS error.`,
 	}
 	cmd.Flags().StringVar(&caFile, "ca", "", "PEM file of a CA to trust for wss:// besides the system roots")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up if the WebSocket is not open by then")
+	cmd.Flags().BoolVar(&noResume, "no-resume", false, "raw tube: no resumption (a dropped WebSocket ends the session)")
+	cmd.Flags().DurationVar(&ropts.Heartbeat, "resume-heartbeat", resume.DefaultHeartbeat, "idle heartbeat of a resumable tube, both ways (1s to 20s)")
+	cmd.Flags().DurationVar(&ropts.Timeout, "resume-timeout", 0, "take the WebSocket for dead after this long without a message, and resume (default 3 × --resume-heartbeat)")
 	return cmd
+}
+
+// reportState writes a resumable tube's outages and resumes to w, one
+// line each, as ssh shows a ProxyCommand's stderr.
+func reportState(w io.Writer) func(resume.State) {
+	return func(s resume.State) {
+		switch s.Kind {
+		case resume.Reconnecting, resume.Resumed:
+			fmt.Fprintf(w, "gateway connect: %s\n", s)
+		case resume.Failed:
+			if !errors.Is(s.Err, net.ErrClosed) && !errors.Is(s.Err, io.EOF) {
+				fmt.Fprintf(w, "gateway connect: %s\n", s)
+			}
+		}
+	}
 }
 
 func clientTLS(caFile string) (*tls.Config, error) {
