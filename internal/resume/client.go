@@ -308,6 +308,14 @@ func (c *Conn) Close() error {
 // Unacked returns the bytes kept until the gateway acknowledges them.
 func (c *Conn) Unacked() int { return c.e.unacked() }
 
+// Offsets returns the bytes written so far and the bytes received from
+// the gateway so far.
+func (c *Conn) Offsets() (sent, received uint64) {
+	c.e.mu.Lock()
+	defer c.e.mu.Unlock()
+	return c.e.sendNext, c.e.recvNext
+}
+
 // Attached reports whether a transport carries the tube now.
 func (c *Conn) Attached() bool { return c.e.attached() }
 
