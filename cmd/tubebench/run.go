@@ -120,6 +120,19 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	}
 	rep.addPaths(cfg, ran, results)
 
+	if cfg.RecoveryRuns > 0 {
+		fmt.Fprintf(progress, "tubebench: recovery after a reset, %d runs each\n", cfg.RecoveryRuns)
+		resumed, redialed, err := measureRecovery(ctx, gw, id, tg, cfg.RecoveryRuns)
+		if err != nil {
+			err = fmt.Errorf("%s: %w", figRecovery, err)
+			fmt.Fprintf(progress, "tubebench: FAILED %v\n", err)
+			rep.Failures = append(rep.Failures, err.Error())
+			rep.addRecoveryFailed(err)
+		} else {
+			rep.addRecovery(resumed, redialed)
+		}
+	}
+
 	var br browserResult
 	var brErr error
 	if cfg.BrowserRuns > 0 {
