@@ -60,7 +60,6 @@ func (w *world) appendProxiedHosts(t *testing.T, p *faultproxy.Proxy, users ...s
 	}
 }
 
-
 // TestResumeBulkAcrossResets (issue 9, result 1): 64 MiB each way through
 // `ssh -L` over `gateway connect`, with the fault proxy resetting the
 // connection three times in the middle: the sha256 matches both ways and

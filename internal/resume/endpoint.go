@@ -444,9 +444,10 @@ func (e *endpoint) protocolError(gen uint64, err error) {
 	}
 }
 
-// onTick runs every half heartbeat while a transport is attached: it
-// sends a heartbeat ACK when nothing went out for half a heartbeat and
-// drops a transport that brought nothing for the timeout.
+// onTick runs every heartbeat while a transport is attached: it sends a
+// heartbeat ACK unless something went out in the last half heartbeat (so
+// a message goes at least every 1.5 heartbeats), and drops a transport
+// that brought nothing for the timeout.
 func (e *endpoint) onTick() {
 	e.mu.Lock()
 	if e.tr == nil || e.err != nil {
@@ -466,7 +467,7 @@ func (e *endpoint) onTick() {
 	if now.Sub(e.lastSend) >= e.heartbeat/2 || e.recvNext > e.ackedRecv {
 		e.ackDue = true
 	}
-	e.tick.Reset(e.heartbeat / 2)
+	e.tick.Reset(e.heartbeat)
 	e.mu.Unlock()
 	e.kickIfDue()
 }
@@ -559,9 +560,9 @@ func (e *endpoint) attach(tr Transport, peerRecv uint64, greet func(recv uint64)
 	now := time.Now()
 	e.lastRecv, e.lastSend = now, now
 	if e.tick == nil {
-		e.tick = time.AfterFunc(e.heartbeat/2, e.onTick)
+		e.tick = time.AfterFunc(e.heartbeat, e.onTick)
 	} else {
-		e.tick.Reset(e.heartbeat / 2)
+		e.tick.Reset(e.heartbeat)
 	}
 	ctx := e.trCtx
 	e.broadcast()
