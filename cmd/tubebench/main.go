@@ -139,5 +139,5 @@ func (c Config) Budget() time.Duration {
 		browser = time.Duration(2*c.BrowserRuns+5)*browserStep + browserBulkTime(c)
 	}
 	recovery := time.Duration(2*c.RecoveryRuns) * recoveryWait / 10 // a recovery takes well under a tenth of its bound
-	return time.Duration(paths)*(4*(c.Duration+c.IOGrace)+30*time.Second) + time.Duration(c.Tubes)*40*time.Millisecond + browser + recovery + time.Minute
+	return time.Duration(paths)*(4*(c.Duration+c.IOGrace)+30*time.Second) + time.Duration(c.Tubes)*60*time.Millisecond + browser + recovery + time.Minute
 }

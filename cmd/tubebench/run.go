@@ -144,7 +144,7 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	}
 
 	if cfg.Tubes > 0 {
-		for _, tr := range []string{transportWS, transportTCP} {
+		for _, tr := range []string{transportWS, transportWSResume, transportTCP} {
 			fmt.Fprintf(progress, "tubebench: %d idle tubes over %s\n", cfg.Tubes, tr)
 			ir, err := idleOnFreshGateway(ctx, cfg, dir, id, tr)
 			if err != nil {
@@ -231,8 +231,11 @@ func shortCipher(c string) string {
 }
 
 func trName(tr string) string {
-	if tr == transportWS {
+	switch tr {
+	case transportWS:
 		return "WS"
+	case transportWSResume:
+		return "WS resumable"
 	}
 	return "TCP"
 }
