@@ -51,7 +51,10 @@ gateway could not resume.`,
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			// OpenSSH ends its ProxyCommand with SIGHUP: the tube is then
+			// closed with a close frame, so that the gateway does not hold
+			// a resumable tube for a client that is gone.
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 			defer stop()
 			dctx, cancel := context.WithTimeout(ctx, timeout)
 			var conn net.Conn
