@@ -56,8 +56,13 @@ func TestDialResumeSurvivesDrop(t *testing.T) {
 	c.(*resumeClientConn).Resume().Drop()
 	echoOnce(t, c, strings.Repeat("after ", 1000))
 	var kinds []string
-	for len(states) > 0 {
-		kinds = append(kinds, (<-states).Kind.String())
+	for len(kinds) < 3 {
+		select {
+		case s := <-states:
+			kinds = append(kinds, s.Kind.String())
+		case <-time.After(10 * time.Second):
+			t.Fatalf("states so far %v", kinds)
+		}
 	}
 	if strings.Join(kinds, ",") != "connected,reconnecting,resumed" {
 		t.Errorf("states %v", kinds)
