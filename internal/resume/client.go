@@ -108,6 +108,8 @@ type Conn struct {
 	mu     sync.Mutex // token and window, between outages
 	token  [TokenSize]byte
 	window time.Duration
+
+	stateMu sync.Mutex // OnState is called by one goroutine at a time
 }
 
 var _ net.Conn = (*Conn)(nil)
@@ -149,6 +151,7 @@ func Dial(ctx context.Context, dial Dialer, opts Options) (*Conn, error) {
 		c.remote = placeholder("gateway")
 	}
 	c.e.lost = c.lost
+	c.e.onEnd = func(err error) { c.state(State{Kind: Failed, Err: err}) }
 	if err := c.e.attach(tr, 0, nil); err != nil {
 		tr.Close(0, "")
 		return nil, err
@@ -171,6 +174,8 @@ func handshake(ctx context.Context, tr Transport, h hello) (welcome, error) {
 
 func (c *Conn) state(s State) {
 	if c.opts.OnState != nil {
+		c.stateMu.Lock()
+		defer c.stateMu.Unlock()
 		c.opts.OnState(s)
 	}
 }
@@ -197,12 +202,8 @@ func (c *Conn) lost(err error) {
 	go c.reconnect(err, time.Now().Add(window))
 }
 
-// fail ends the stream with err and reports it.
-func (c *Conn) fail(err error) {
-	if c.e.end(err, 0, "") {
-		c.state(State{Kind: Failed, Err: err})
-	}
-}
+// fail ends the stream with err (onEnd reports it).
+func (c *Conn) fail(err error) { c.e.end(err, 0, "") }
 
 // permanent marks a refusal that a redial cannot change.
 type permanent struct{ err error }
@@ -299,9 +300,7 @@ func (c *Conn) Write(p []byte) (int, error) { return c.e.Write(p) }
 // Close ends the tube: the gateway is told (close 1000) if a transport is
 // up, and redials stop.
 func (c *Conn) Close() error {
-	if c.e.end(net.ErrClosed, CloseNormal, "closed by the client") {
-		c.state(State{Kind: Failed, Err: net.ErrClosed})
-	}
+	c.e.end(net.ErrClosed, CloseNormal, "closed by the client")
 	return nil
 }
 

@@ -74,6 +74,9 @@ type endpoint struct {
 	// generation failed with err; it is not told of ends the endpoint
 	// chose itself.
 	lost func(err error)
+	// onEnd is told (without locks held) once the stream has ended, for
+	// whatever reason.
+	onEnd func(err error)
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced on every change waiters care about
@@ -603,6 +606,9 @@ func (e *endpoint) end(err error, code int, reason string) bool {
 		tr.Close(code, reason)
 	}
 	cancel()
+	if e.onEnd != nil {
+		e.onEnd(err)
+	}
 	return true
 }
 

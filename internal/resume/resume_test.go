@@ -356,6 +356,12 @@ func TestBadFrameClosesTube(t *testing.T) {
 			t.Errorf("frame % x: the session read %v, want a bad frame error", bad[:3], err)
 		}
 	}
+	f.srv.mu.Lock()
+	left := len(f.srv.byToken)
+	f.srv.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d tokens of tubes ended by bad frames are still known", left)
+	}
 	c, s := f.connect(f.opts())
 	c.Write([]byte("still serving"))
 	buf := make([]byte, 13)
@@ -377,9 +383,7 @@ func TestWindowPassedEndsTube(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "window") {
 		t.Errorf("client read %v, want a window error", err)
 	}
-	if f.srv.Detached() != 0 {
-		t.Errorf("%d tubes still counted detached", f.srv.Detached())
-	}
+	waitFor(t, "the ended tube counted out of the detached ones", func() bool { return f.srv.Detached() == 0 })
 }
 
 // TestWindowZeroEndsOnDrop: resumption off ends the tube on a drop, and

@@ -123,6 +123,10 @@ func (s *Server) Accept(ctx context.Context, tr Transport, source string, local,
 	}
 	sess := &Session{srv: s, e: newEndpoint(s.cfg.Bound, heartbeat, 0), local: local, remote: remote, logger: s.log}
 	sess.e.lost = sess.lost
+	sess.e.onEnd = func(error) {
+		s.forget(sess)
+		sess.reattached() // counts the tube out of the detached ones
+	}
 	token, err := s.issue(sess)
 	if err != nil {
 		tr.Close(1011, "internal error")
@@ -337,12 +341,8 @@ func (s *Session) windowPassed() {
 	s.end(ErrWindowPassed, 0, "")
 }
 
-// end ends the stream and forgets the tube.
-func (s *Session) end(err error, code int, reason string) {
-	s.srv.forget(s)
-	s.reattached() // counts the tube out of the detached ones
-	s.e.end(err, code, reason)
-}
+// end ends the stream; onEnd forgets the tube.
+func (s *Session) end(err error, code int, reason string) { s.e.end(err, code, reason) }
 
 // Detached reports whether the tube waits for its client to resume it:
 // its keepalive must then leave it to the resume window.
