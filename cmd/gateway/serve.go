@@ -252,6 +252,10 @@ func serve(ctx context.Context, o serveOptions) error {
 	go links.proxy.Run(tubeCtx)
 	go links.svc.Store.Run(tubeCtx, time.Second) // retries revocations that could not be saved
 	go srv.WatchUsers(tubeCtx)
+	resumer := newResumeServer(o.resumeWindow, log, failures, sshMetrics)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tubegate_tubes_detached", Help: "Resumable tubes whose connection dropped, waiting for their client.",
+	}, func() float64 { return float64(resumer.Detached()) }))
 	var metricsHandler http.Handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	switch o.metrics {
 	case "loopback":
@@ -267,7 +271,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		// Every route sees the web session; a tube opened from one ends with it.
 		Sessions: auth.Sessions,
 		Mount:    []func(chi.Router){links.proxy.Mount, auth.Mount, page.Mount},
-		Resume:   newResumeServer(o.resumeWindow, log, failures, sshMetrics),
+		Resume:   resumer,
 	})
 	hs := front.server(links.proxy.WithHosts(handler), log) // share-domain hosts never reach the page
 	hs.TLSConfig = tlsConfig
