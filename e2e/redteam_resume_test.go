@@ -6,7 +6,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -256,6 +258,18 @@ func TestRedteamResumeTokens(t *testing.T) {
 	}
 	if throttled == 0 {
 		t.Errorf("12 more forged tokens: %d refused, none throttled", refused)
+	}
+	resp, err := w.gw.httpClient(t).Get("http://" + w.gw.httpAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, m := range []string{`tubegate_resumes_total{outcome="accepted"}`, `tubegate_resumes_total{outcome="refused"}`,
+		`tubegate_resumes_total{outcome="throttled"}`, `tubegate_resumes_total{outcome="expired"}`} {
+		if !strings.Contains(string(body), m) {
+			t.Errorf("/metrics has no %s", m)
+		}
 	}
 	redteam(t, "12 more forged resume tokens from one address", "throttled (close 4429) once the budget of 10 failures is spent",
 		fmt.Sprintf("%d refused (4401), %d throttled (4429)", refused, throttled))
