@@ -94,7 +94,8 @@ func TestBrowser(t *testing.T) {
 		b.waitJS("the page to stay logged in as bob", `document.body.dataset.user === "bob"`)
 	})
 
-	owner := w.remoteForward(t, fmt.Sprintf("myhost:22:localhost:%d", w.target.port), "alice.ws")
+	// A raw tube: the test kills it below and expects the console to end at once.
+	owner := w.remoteForward(t, fmt.Sprintf("myhost:22:localhost:%d", w.target.port), "alice.wsraw")
 	firstFP := fingerprint(t, w.target.hostKeyPub)
 
 	step("console with host key on first use", func(t *testing.T) {
@@ -214,7 +215,7 @@ func TestBrowser(t *testing.T) {
 			t.Fatalf("want an encrypted PEM key, got:\n%s", pem)
 		}
 		keyHost := startSSHD(t, w.tl, shortTempDir(t), readFile(t, key+".pub"))
-		w.remoteForward(t, fmt.Sprintf("keyhost:22:localhost:%d", keyHost.port), "alice.ws")
+		w.remoteForward(t, fmt.Sprintf("keyhost:22:localhost:%d", keyHost.port), "alice.wsraw") // raw: killed at the end of this step, the console through it must end
 		w.gw.mustCLI(t, "", "user", "set", "bob", "--permit-open", "myhost@alice:22", "--permit-open", "keyhost@alice:22",
 			"--permit-open", fmt.Sprintf("127.0.0.1:%d", echo))
 		b.fill("console-target", "keyhost")

@@ -83,7 +83,9 @@ func TestListenerLifecycle(t *testing.T) {
 		requireEcho(t, fixedAddr)
 	})
 
-	for _, transport := range []string{"ws", "tcp"} {
+	// A raw WebSocket tube (wsraw): a resumable one waits --resume-window for its client (see
+	// TestResumeWindowPassedEndsTube).
+	for _, transport := range []string{"wsraw", "tcp"} {
 		t.Run("killed tube over "+transport, func(t *testing.T) {
 			port := freePort(t)
 			spec := fmt.Sprintf("%d:127.0.0.1:%d", port, echo)

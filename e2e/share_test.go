@@ -33,7 +33,7 @@ func newShareWorld(t *testing.T) *shareWorld {
 	w.addUser(t, "bob")
 	w.alpha = startShareBackend(t, "alpha")
 	w.beta = startShareBackend(t, "beta")
-	w.alice = w.remoteForward(t, w.aliceSpec(), "alice.ws")
+	w.alice = w.remoteForward(t, w.aliceSpec(), "alice.wsraw") // raw: TestShareLinkOffline kills it
 	bobPort := freePort(t)
 	w.bob = w.remoteForward(t, fmt.Sprintf("127.0.0.1:%d:localhost:%d", bobPort, w.beta.port), "bob.tcp")
 	w.bobKey = fmt.Sprintf("127.0.0.1:%d", bobPort)

@@ -14,7 +14,7 @@ import (
 // its own data dir, and an ssh_config/known_hosts pair through which every ssh invocation runs.
 //
 // The ssh_config has, for every gateway user NAME, a host NAME.ws (over `gateway connect` as
-// ProxyCommand) and, with --ssh-listen, NAME.tcp (native TCP). The names localhost and myhost
+// ProxyCommand, resumable), NAME.wsraw (the same with --no-resume) and, with --ssh-listen, NAME.tcp (native TCP). The names localhost and myhost
 // stand for the throw-away sshd: they log in as the current user with the target key and check
 // the sshd's host key. All hosts run with BatchMode, IdentitiesOnly and StrictHostKeyChecking=yes
 // against a known_hosts written from the gateway's data dir and the sshd's host key.
@@ -89,6 +89,10 @@ func (w *world) writeConfig(t *testing.T) {
 	for _, name := range w.users {
 		key := filepath.Join(w.dir, name)
 		fmt.Fprintf(&b, "Host %s.ws\n  HostName gw\n  User %s\n  IdentityFile %s\n  HostKeyAlias gw\n  ProxyCommand %s\n\n",
+			name, name, key, w.proxyCommand())
+		// NAME.wsraw: a raw tube (--no-resume), for tests that kill the client and expect its tube to
+		// die at once; a resumable tube (NAME.ws) waits --resume-window for its client instead.
+		fmt.Fprintf(&b, "Host %s.wsraw\n  HostName gw\n  User %s\n  IdentityFile %s\n  HostKeyAlias gw\n  ProxyCommand %s --no-resume\n\n",
 			name, name, key, w.proxyCommand())
 		if w.gw != nil && w.gw.sshAddr != "" {
 			host, port := splitHostPort(t, w.gw.sshAddr)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -14,11 +15,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tubegate/tubegate/internal/bridge"
+	"github.com/tubegate/tubegate/internal/resume"
 )
 
 func newConnect() *cobra.Command {
 	var caFile string
 	var timeout time.Duration
+	var noResume bool
+	var ropts resume.Options
 	cmd := &cobra.Command{
 		Use:   "connect URL",
 		Short: "Carry stdin/stdout over a WebSocket to the gateway (an ssh ProxyCommand)",
@@ -28,12 +32,21 @@ HTTP(S) out:
 
   ssh -o ProxyCommand='gateway connect wss://gw.example.com/ssh' alice@gw
 
+The tube is resumable (the tubegate.resume.v1 protocol, see docs/resume.md):
+when the WebSocket drops or goes silent (a reset, a dead NAT, a laptop
+that slept) connect redials and resumes it within the gateway's resume
+window (2 minutes by default), resending what was lost, so ssh sees a
+pause and never a disconnect; nothing changes on the ssh side. Each
+outage is reported on stderr. --no-resume speaks the raw protocol: one
+drop then ends the ssh session.
+
 Through a proxy: HTTPS_PROXY (for wss://), HTTP_PROXY (for ws://) and
 NO_PROXY are honoured, with credentials as http://user:pass@proxy:3128; the
 proxy is asked to CONNECT to the gateway, for ws:// as for wss://. --ca
 trusts a private CA: the gateway's own, or a TLS-intercepting proxy's. It
 exits non-zero with a one-line reason on a bad URL, a refusal (the
-gateway's or the proxy's) or a TLS error.`,
+gateway's or the proxy's), a TLS error, or a tube the gateway could not
+resume.`,
 		Example: `  gateway connect wss://gw.example.com/ssh
   HTTPS_PROXY=http://alice:secret@proxy.corp:3128 gateway connect wss://gw.example.com/ssh
   gateway connect --ca corp-root.pem wss://gw.example.com/ssh`,
@@ -43,10 +56,19 @@ gateway's or the proxy's) or a TLS error.`,
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			// OpenSSH ends its ProxyCommand with SIGHUP: the tube is then
+			// closed with a close frame, so that the gateway does not hold
+			// a resumable tube for a client that is gone.
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 			defer stop()
 			dctx, cancel := context.WithTimeout(ctx, timeout)
-			conn, err := bridge.Dial(dctx, args[0], bridge.DialOptions{TLSConfig: tlsCfg})
+			var conn net.Conn
+			if noResume {
+				conn, err = bridge.Dial(dctx, args[0], bridge.DialOptions{TLSConfig: tlsCfg})
+			} else {
+				ropts.OnState = reportState(cmd.ErrOrStderr())
+				conn, err = bridge.DialResume(dctx, args[0], bridge.DialOptions{TLSConfig: tlsCfg}, ropts)
+			}
 			cancel()
 			if err != nil {
 				return err
@@ -57,7 +79,25 @@ gateway's or the proxy's) or a TLS error.`,
 	}
 	cmd.Flags().StringVar(&caFile, "ca", "", "PEM file of CAs to trust for wss:// besides the system roots (a private CA, or a TLS-intercepting proxy's)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 30*time.Second, "give up if the WebSocket is not open by then")
+	cmd.Flags().BoolVar(&noResume, "no-resume", false, "raw tube: no resumption (a dropped WebSocket ends the session)")
+	cmd.Flags().DurationVar(&ropts.Heartbeat, "resume-heartbeat", resume.DefaultHeartbeat, "idle heartbeat of a resumable tube, both ways (1s to 20s)")
+	cmd.Flags().DurationVar(&ropts.Timeout, "resume-timeout", 0, "take the WebSocket for dead after this long without a message, and resume (default 3 × --resume-heartbeat)")
 	return cmd
+}
+
+// reportState writes a resumable tube's outages and resumes to w, one
+// line each, as ssh shows a ProxyCommand's stderr.
+func reportState(w io.Writer) func(resume.State) {
+	return func(s resume.State) {
+		switch s.Kind {
+		case resume.Reconnecting, resume.Resumed:
+			fmt.Fprintf(w, "gateway connect: %s\n", s)
+		case resume.Failed:
+			if !errors.Is(s.Err, net.ErrClosed) && !errors.Is(s.Err, io.EOF) {
+				fmt.Fprintf(w, "gateway connect: %s\n", s)
+			}
+		}
+	}
 }
 
 // relayBuf is the copy buffer of each direction: a stdin read of a bulk

@@ -27,6 +27,7 @@ import (
 	"github.com/tubegate/tubegate/internal/forward"
 	"github.com/tubegate/tubegate/internal/hostkeys"
 	"github.com/tubegate/tubegate/internal/httpapi"
+	"github.com/tubegate/tubegate/internal/resume"
 	"github.com/tubegate/tubegate/internal/sshserver"
 	"github.com/tubegate/tubegate/internal/throttle"
 	"github.com/tubegate/tubegate/internal/users"
@@ -45,6 +46,7 @@ type serveOptions struct {
 	maxForwards             int // Registry.MaxPerOwner
 	maxForwardsPerUser      int // Registry.MaxPerUser
 	links                   linkServeOptions
+	resumeWindow            time.Duration
 	http                    httpServeOptions
 }
 
@@ -91,6 +93,7 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f.IntVar(&o.maxForwards, "max-forwards", forward.DefaultMaxPerOwner, "forwards per tube")
 	f.IntVar(&o.maxForwardsPerUser, "max-forwards-per-user", forward.DefaultMaxPerUser, "forwards per user, across their tubes")
 	f.IntVar(&o.limits.MaxTubesPerUser, "max-tubes-per-user", l.MaxTubesPerUser, "live tubes per user")
+	f.DurationVar(&o.resumeWindow, "resume-window", resume.DefaultWindow, "how long a resumable WebSocket tube whose connection dropped waits for its client to resume it (0: tubes end on a drop)")
 	f.IntVar(&o.limits.MaxHandshakesPerSource, "max-handshakes-per-source", l.MaxHandshakesPerSource, "concurrent unauthenticated connections per source address")
 	return cmd
 }
@@ -116,6 +119,19 @@ func listenHTTP(o serveOptions, front *httpFront, log *slog.Logger, accepts acce
 	}
 	cfg := &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}
 	return tls.NewListener(ln, cfg), "https", cfg, nil
+}
+
+// newResumeServer makes the registry of resumable tubes: failed resumes
+// count against the source's throttle, as wrong passwords do.
+func newResumeServer(window time.Duration, log *slog.Logger, failures *throttle.Failures, m *sshserver.Metrics) *resume.Server {
+	return resume.NewServer(resume.ServerConfig{
+		Window: max(window, 0),
+		Log:    log,
+		Check: func(ctx context.Context, source string, lookup func() bool) (bool, error) {
+			return failures.Check(ctx, "resume", source, lookup)
+		},
+		Count: m.Resumed,
+	})
 }
 
 func newLogger(level string) (*slog.Logger, error) {
@@ -217,12 +233,13 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err := recordPublicURL(o.data, cmp.Or(o.links.url, httpBase)); err != nil {
 		log.Warn("gateway link will print links on "+fallbackURL+" unless given --url", "err", err)
 	}
+	sshMetrics := sshserver.NewMetrics(reg)
 	srv, err := sshserver.New(sshserver.Config{
 		HostKeys: keys,
 		Users:    store,
 		Registry: registry,
 		Log:      log,
-		Metrics:  sshserver.NewMetrics(reg),
+		Metrics:  sshMetrics,
 		Limits:   o.limits,
 		// The SSH listener, like every listener, rides out EMFILE.
 		AcceptMetrics: accepts,
@@ -239,6 +256,10 @@ func serve(ctx context.Context, o serveOptions) error {
 	go links.proxy.Run(tubeCtx)
 	go links.svc.Store.Run(tubeCtx, time.Second) // retries revocations that could not be saved
 	go srv.WatchUsers(tubeCtx)
+	resumer := newResumeServer(o.resumeWindow, log, failures, sshMetrics)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tubegate_tubes_detached", Help: "Resumable tubes whose connection dropped, waiting for their client.",
+	}, func() float64 { return float64(resumer.Detached()) }))
 	var metricsHandler http.Handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	switch o.metrics {
 	case "loopback":
@@ -254,6 +275,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		// Every route sees the web session; a tube opened from one ends with it.
 		Sessions: auth.Sessions,
 		Mount:    []func(chi.Router){links.proxy.Mount, auth.Mount, page.Mount},
+		Resume:   resumer,
 	})
 	hs := front.server(links.proxy.WithHosts(handler), log) // share-domain hosts never reach the page
 	hs.TLSConfig = tlsConfig

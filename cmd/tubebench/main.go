@@ -5,7 +5,8 @@
 // throw-away sshd; the gateway's memory per idle tube; and the browser
 // client's figures: the wasm's bytes on the wire, and in headless Chromium
 // the time from page load to a shell prompt and MB/s through a -L set up
-// from the page. It runs the real gateway binary, real OpenSSH and Debian's
+// from the page; and the time from a reset to bytes flowing again, over a
+// resumed tube and over a new one. It runs the real gateway binary, real OpenSSH and Debian's
 // Chromium, all on loopback, and prints one Markdown table (or JSON with
 // --json).
 //
@@ -42,6 +43,7 @@ func main() {
 	f.StringSliceVar(&cfg.GatewayFlags, "gateway-flag", nil, "extra flag for gateway serve (repeatable), e.g. --gateway-flag=--pprof=127.0.0.1:6060")
 	f.StringVar(&paths, "paths", "", "only measure paths whose id matches this regexp (baselines always run)")
 	f.StringSliceVar(&cfg.Figures, "figures", cfg.Figures, "which path figures to take: bulk, rtt, conns, parallel")
+	f.IntVar(&cfg.RecoveryRuns, "recovery-runs", cfg.RecoveryRuns, "resets for the time to bytes flowing again, resumed and with a new tube (0: skip)")
 	f.IntVar(&cfg.BrowserRuns, "browser-runs", cfg.BrowserRuns, "page loads to a shell prompt in headless Chromium, with the HTTP cache off and again on (0: skip the browser figures)")
 	f.StringVar(&cfg.Chromium, "chromium", "", "the Chromium binary (default: chromium on PATH, else /usr/bin/chromium)")
 	f.StringVar(&cfg.ProfileDir, "profile", "", "save CPU profiles of the gateway and of the client side per figure, and heap and goroutine profiles of idle tubes, in this directory")
@@ -100,6 +102,7 @@ type Config struct {
 	Figures       []string       `json:"figures"`
 	ProfileDir    string         `json:"-"`
 	BrowserRuns   int            `json:"browser_runs"`
+	RecoveryRuns  int            `json:"recovery_runs"`
 	Chromium      string         `json:"-"`
 	// IOGrace bounds each figure's last I/O past its duration: a figure
 	// whose path stalls fails after it, with the figure and path named.
@@ -121,6 +124,7 @@ func defaultConfig() Config {
 		OpenSSHClient: true,
 		Figures:       []string{"bulk", "rtt", "conns", "parallel"},
 		BrowserRuns:   5,
+		RecoveryRuns:  5,
 		IOGrace:       ioGrace,
 	}
 }
@@ -134,5 +138,6 @@ func (c Config) Budget() time.Duration {
 	if c.BrowserRuns > 0 {
 		browser = time.Duration(2*c.BrowserRuns+5)*browserStep + browserBulkTime(c)
 	}
-	return time.Duration(paths)*(4*(c.Duration+c.IOGrace)+30*time.Second) + time.Duration(c.Tubes)*40*time.Millisecond + browser + time.Minute
+	recovery := time.Duration(2*c.RecoveryRuns) * recoveryWait / 10 // a recovery takes well under a tenth of its bound
+	return time.Duration(paths)*(4*(c.Duration+c.IOGrace)+30*time.Second) + time.Duration(c.Tubes)*60*time.Millisecond + browser + recovery + time.Minute
 }

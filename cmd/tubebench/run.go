@@ -124,6 +124,19 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	}
 	rep.addPaths(cfg, ran, results)
 
+	if cfg.RecoveryRuns > 0 {
+		fmt.Fprintf(progress, "tubebench: recovery after a reset, %d runs each\n", cfg.RecoveryRuns)
+		resumed, redialed, err := measureRecovery(ctx, gw, id, tg, cfg.RecoveryRuns)
+		if err != nil {
+			err = fmt.Errorf("%s: %w", figRecovery, err)
+			fmt.Fprintf(progress, "tubebench: FAILED %v\n", err)
+			rep.Failures = append(rep.Failures, err.Error())
+			rep.addRecoveryFailed(err)
+		} else {
+			rep.addRecovery(resumed, redialed)
+		}
+	}
+
 	var br browserResult
 	var brErr error
 	if cfg.BrowserRuns > 0 {
@@ -135,7 +148,7 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	}
 
 	if cfg.Tubes > 0 {
-		for _, tr := range []string{transportWS, transportTCP} {
+		for _, tr := range []string{transportWS, transportWSResume, transportTCP} {
 			fmt.Fprintf(progress, "tubebench: %d idle tubes over %s\n", cfg.Tubes, tr)
 			ir, err := idleOnFreshGateway(ctx, cfg, dir, id, tr)
 			if err != nil {
@@ -222,8 +235,11 @@ func shortCipher(c string) string {
 }
 
 func trName(tr string) string {
-	if tr == transportWS {
+	switch tr {
+	case transportWS:
 		return "WS"
+	case transportWSResume:
+		return "WS resumable"
 	}
 	return "TCP"
 }

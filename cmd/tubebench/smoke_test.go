@@ -31,6 +31,7 @@ func TestBenchSmoke(t *testing.T) {
 	cfg.Tubes = 8
 	cfg.MaxPings = 200
 	cfg.BrowserRuns = 1
+	cfg.RecoveryRuns = 2
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var progress io.Writer = io.Discard
@@ -56,7 +57,7 @@ func TestBenchSmoke(t *testing.T) {
 			paths[r.PathID] = true
 		}
 	}
-	for _, f := range []string{figBulk, figP50, figP99, figConns, figParallel, figIdleRSS, figIdleGo,
+	for _, f := range []string{figBulk, figP50, figP99, figConns, figParallel, figIdleRSS, figIdleGo, figRecovery,
 		figWasmBytes, figPageLoad, figBrowserMBs} {
 		if !figures[f] {
 			t.Errorf("no %q figure", f)

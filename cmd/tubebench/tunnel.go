@@ -12,12 +12,15 @@ import (
 	"github.com/tubegate/tubegate/internal/bridge"
 	"github.com/tubegate/tubegate/internal/forward"
 	"github.com/tubegate/tubegate/internal/gwproc"
+	"github.com/tubegate/tubegate/internal/resume"
 )
 
 // Transports a tube can use.
 const (
 	transportWS  = "websocket"
 	transportTCP = "tcp"
+	// transportWSResume is a resumable WebSocket tube (bridge.DialResume).
+	transportWSResume = "websocket-resume"
 )
 
 // dialTube opens one SSH connection to the gateway as the bench user, over
@@ -32,6 +35,9 @@ func dialTube(ctx context.Context, g *gateway, transport, cipher string, id *ide
 	case transportWS:
 		addr = g.WSURL()
 		c, err = bridge.Dial(ctx, addr, bridge.DialOptions{})
+	case transportWSResume:
+		addr = g.WSURL()
+		c, err = bridge.DialResume(ctx, addr, bridge.DialOptions{}, resume.Options{})
 	case transportTCP:
 		addr = g.SSHTCP
 		var d net.Dialer

@@ -13,6 +13,8 @@ import (
 	"sync"
 
 	"github.com/coder/websocket"
+
+	"github.com/tubegate/tubegate/internal/resume"
 )
 
 // DialOptions configure a native client's WebSocket.
@@ -56,6 +58,45 @@ func Dial(ctx context.Context, rawURL string, opts DialOptions) (net.Conn, error
 	if err != nil {
 		return nil, err
 	}
+	ws, err := dialWS(ctx, u, opts, nil)
+	if err != nil {
+		return nil, err
+	}
+	return newConn(context.Background(), ws, nil, addr{u.Host}), nil
+}
+
+// DialResume opens a resumable tube to a gateway: a net.Conn carrying the
+// SSH stream that redials and resumes by itself when its WebSocket drops
+// (see package resume; ropts.OnState hears of it). It fails if the
+// gateway does not offer resumption.
+func DialResume(ctx context.Context, rawURL string, opts DialOptions, ropts resume.Options) (net.Conn, error) {
+	u, err := ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	dial := func(ctx context.Context) (resume.Transport, error) {
+		ws, err := dialWS(ctx, u, opts, []string{resume.Subprotocol})
+		if err != nil {
+			return nil, err
+		}
+		if ws.Subprotocol() != resume.Subprotocol {
+			ws.Close(websocket.StatusPolicyViolation, "resumption needed")
+			return nil, fmt.Errorf("dial %s: the gateway does not offer resumable tubes (use --no-resume)", u.Redacted())
+		}
+		return newTransport(ws), nil
+	}
+	if ropts.RemoteAddr == nil {
+		ropts.RemoteAddr = addr{u.Host}
+	}
+	rc, err := resume.Dial(ctx, dial, ropts)
+	if err != nil {
+		return nil, err
+	}
+	return newResumeClientConn(rc), nil
+}
+
+// dialWS opens the WebSocket, asking for subprotocols.
+func dialWS(ctx context.Context, u *url.URL, opts DialOptions, subprotocols []string) (*websocket.Conn, error) {
 	proxy := opts.Proxy
 	if proxy == nil {
 		proxy = ProxyFromEnvironment()
@@ -91,6 +132,7 @@ func Dial(ctx context.Context, rawURL string, opts DialOptions) (net.Conn, error
 		HTTPClient:      &http.Client{Transport: tr},
 		HTTPHeader:      opts.Header,
 		CompressionMode: websocket.CompressionDisabled,
+		Subprotocols:    subprotocols,
 	})
 	if err != nil {
 		if raw != nil {
@@ -101,7 +143,7 @@ func Dial(ctx context.Context, rawURL string, opts DialOptions) (net.Conn, error
 		}
 		return nil, fmt.Errorf("dial %s: %w", u.Redacted(), err)
 	}
-	return newConn(context.Background(), ws, nil, addr{u.Host}), nil
+	return ws, nil
 }
 
 // clientHandshake runs TLS for wss:// over c, for HTTP/1.1 (the upgrade

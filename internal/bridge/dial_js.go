@@ -8,6 +8,8 @@ import (
 	"net"
 
 	"github.com/coder/websocket"
+
+	"github.com/tubegate/tubegate/internal/resume"
 )
 
 // DialOptions configure a browser WebSocket. The browser sends its own
@@ -22,6 +24,34 @@ func Dial(ctx context.Context, rawURL string, opts DialOptions) (net.Conn, error
 		return nil, fmt.Errorf("dial %s: %w", rawURL, err)
 	}
 	return newConn(context.Background(), ws, addr{"browser"}, addr{rawURL}), nil
+}
+
+// DialResume opens a resumable tube from the browser: a net.Conn that
+// redials and resumes by itself when its WebSocket drops (see package
+// resume; ropts.OnState hears of it, to show "reconnecting…").
+func DialResume(ctx context.Context, rawURL string, opts DialOptions, ropts resume.Options) (net.Conn, error) {
+	dial := func(ctx context.Context) (resume.Transport, error) {
+		ws, _, err := websocket.Dial(ctx, rawURL, &websocket.DialOptions{Subprotocols: []string{resume.Subprotocol}})
+		if err != nil {
+			return nil, fmt.Errorf("dial %s: %w", rawURL, err)
+		}
+		if ws.Subprotocol() != resume.Subprotocol {
+			ws.Close(websocket.StatusPolicyViolation, "resumption needed")
+			return nil, fmt.Errorf("dial %s: the gateway does not offer resumable tubes", rawURL)
+		}
+		return newTransport(ws), nil
+	}
+	if ropts.LocalAddr == nil {
+		ropts.LocalAddr = addr{"browser"}
+	}
+	if ropts.RemoteAddr == nil {
+		ropts.RemoteAddr = addr{rawURL}
+	}
+	rc, err := resume.Dial(ctx, dial, ropts)
+	if err != nil {
+		return nil, err
+	}
+	return newResumeClientConn(rc), nil
 }
 
 type addr struct{ host string }

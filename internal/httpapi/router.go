@@ -14,7 +14,9 @@ import (
 
 	"github.com/tubegate/tubegate/internal/bridge"
 	"github.com/tubegate/tubegate/internal/edge"
+	"github.com/tubegate/tubegate/internal/resume"
 	"github.com/tubegate/tubegate/internal/sshserver"
+	"github.com/tubegate/tubegate/internal/throttle"
 	"github.com/tubegate/tubegate/internal/webapi"
 )
 
@@ -33,6 +35,9 @@ type Config struct {
 	Sessions func(http.Handler) http.Handler
 	// Mount adds further routes: the page, its API, share links.
 	Mount []func(chi.Router)
+	// Resume, if set, offers resumable tubes on /ssh (the
+	// tubegate.resume.v1 subprotocol); nil: raw tubes only.
+	Resume *resume.Server
 }
 
 // New returns the gateway's HTTP handler.
@@ -77,9 +82,12 @@ func tubeHandler(cfg Config) http.HandlerFunc {
 		// A tube is long-lived on purpose: the HTTP server's read deadline
 		// is not for it (its limits are the tube limits).
 		_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
-		c, err := bridge.Accept(w, r)
+		c, err := bridge.AcceptTube(cfg.Context, w, r, cfg.Resume, throttle.Source(r.RemoteAddr))
 		if err != nil {
-			log.Info("websocket upgrade failed", "err", err)
+			log.Info("websocket tube not started", "err", err)
+			return
+		}
+		if c == nil { // a resume: the tube's own goroutine carries on
 			return
 		}
 		// The tube outlives the request (the connection is hijacked): serve it

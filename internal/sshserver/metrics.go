@@ -12,6 +12,7 @@ type Metrics struct {
 	handshakeErr prometheus.Counter
 	authFail     *prometheus.CounterVec
 	refusals     *prometheus.CounterVec
+	resumes      *prometheus.CounterVec
 }
 
 // NewMetrics makes the collectors and registers them with reg.
@@ -32,8 +33,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tubegate_refusals_total", Help: "Requests refused by policy or limits, by kind.",
 		}, []string{"kind"}),
+		resumes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tubegate_resumes_total",
+			Help: "Resumes of resumable tubes, by outcome: accepted, refused, throttled, bad_hello, expired (window passed).",
+		}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.tubes, m.tubesTotal, m.handshakeErr, m.authFail, m.refusals)
+	reg.MustRegister(m.tubes, m.tubesTotal, m.handshakeErr, m.authFail, m.refusals, m.resumes)
 	return m
 }
 
@@ -65,5 +70,12 @@ func (m *Metrics) authFailed(method string) {
 func (m *Metrics) refused(kind string) {
 	if m != nil {
 		m.refusals.WithLabelValues(kind).Inc()
+	}
+}
+
+// Resumed counts one resume outcome (see resume.ServerConfig.Count).
+func (m *Metrics) Resumed(outcome string) {
+	if m != nil {
+		m.resumes.WithLabelValues(outcome).Inc()
 	}
 }

@@ -198,6 +198,9 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn, opts ConnOptions) {
 	id := "t" + strconv.FormatUint(s.nextID.Add(1), 10)
 	log := s.log.With("tube", id, "remote", c.RemoteAddr().String(), "transport", opts.Transport)
 	defer contain(log, c)
+	if ls, ok := c.(logSetter); ok {
+		ls.SetLog(log)
+	}
 	src := throttle.Source(c.RemoteAddr().String())
 	if !s.beginHandshake(src) {
 		log.Warn("tube refused: too many unauthenticated connections from this source",
@@ -222,6 +225,9 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn, opts ConnOptions) {
 	user := sc.Permissions.Extensions[extUser]
 	t := newTube(s, id, c, sc, opts.Transport, log.With("user", user))
 	t.alive = opts.Alive
+	if ls, ok := c.(logSetter); ok {
+		ls.SetLog(t.log)
+	}
 	if err := s.addTube(t, &slot); err != nil {
 		t.log.Warn("tube refused", "err", err)
 		sc.Close()

@@ -140,12 +140,20 @@ func (t *Tube) keepalive(ctx context.Context) {
 			answered = time.Now()
 		}
 	}
+	detached, _ := t.raw.(detachable)
 	tick := func() {
 		if ctx.Err() != nil {
 			return
 		}
 		mu.Lock()
 		defer mu.Unlock()
+		if detached != nil && detached.Detached() {
+			// The client is away: the resume window governs, and the
+			// silence starts again when it is back.
+			answered = time.Now()
+			timer.Reset(interval)
+			return
+		}
 		if quiet := time.Since(answered); quiet >= silence {
 			t.log.Warn("tube closed: keepalives unanswered", "silent_for", quiet.Round(time.Millisecond),
 				"limit", silence)
@@ -207,6 +215,14 @@ func (t *Tube) tellSessions(msg string) <-chan struct{} {
 
 // tellTimeout bounds how long shutdown waits for its words to be written.
 const tellTimeout = time.Second
+
+// detachable is what a resumable carrier implements: while it is
+// detached the keepalive leaves the tube to the resume window.
+type detachable interface{ Detached() bool }
+
+// logSetter is what a carrier that logs on its own implements, to log
+// with the tube's id and user.
+type logSetter interface{ SetLog(*slog.Logger) }
 
 // goAway is what a carrier that can say why it closes implements (the
 // WebSocket bridge).

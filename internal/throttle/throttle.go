@@ -57,7 +57,7 @@ func WithMetrics(reg prometheus.Registerer) Option {
 	return func(f *Failures) {
 		f.checks = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tubegate_password_checks_total",
-			Help: "Password checks run (one bcrypt each), by path: web, share, ssh.",
+			Help: "Password checks run (one bcrypt each), by path: web, share, ssh; and resume token checks (path resume).",
 		}, []string{"path"})
 		f.throttled = prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tubegate_password_throttled_total",

@@ -1,0 +1,646 @@
+package resume
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+)
+
+// Transport is one message transport under a stream: a WebSocket, as
+// package bridge adapts it. A stream uses one at a time.
+type Transport interface {
+	// ReadMessage returns the next message, which the caller then owns.
+	// A close frame from the peer is returned as a *CloseError; any other
+	// error is a drop (the stream may resume on another transport).
+	ReadMessage(ctx context.Context) ([]byte, error)
+	// WriteMessage sends p as one message and does not keep p.
+	WriteMessage(ctx context.Context, p []byte) error
+	// Close ends the transport with a close frame of code and reason, or,
+	// when code is 0, at once without one (as a drop looks to the peer).
+	Close(code int, reason string) error
+}
+
+// ErrBadFrame is wrapped by errors about messages that break the
+// protocol; a Transport returns it for a message of the wrong kind (a
+// WebSocket text message).
+var ErrBadFrame = errBadFrame
+
+// Defaults of the options.
+const (
+	DefaultBound     = 8 << 20          // unacknowledged bytes each side keeps
+	DefaultHeartbeat = 10 * time.Second // idle ACK period
+	DefaultWindow    = 2 * time.Minute  // how long the gateway keeps a dropped tube
+	// MinHeartbeat and MaxHeartbeat bound the heartbeat a client asks for.
+	MinHeartbeat = time.Second
+	MaxHeartbeat = 20 * time.Second
+)
+
+const (
+	// maxChunk is the largest payload of one DATA frame.
+	maxChunk = 256 << 10
+	// recvQueueMax bounds the received bytes waiting for Read: beyond it
+	// the transport is not read (the peer's bound then stops its writer).
+	recvQueueMax = 1 << 20
+	// ackEvery received bytes not yet acknowledged are acknowledged at once.
+	ackEvery = 256 << 10
+	// ackDelay is how soon fewer bytes are acknowledged when nothing is
+	// sent to carry the ack.
+	ackDelay = 20 * time.Millisecond
+	// deadFactor × heartbeat of silence makes a transport dead.
+	deadFactor = 3
+)
+
+// chunk is one Write's bytes (up to maxChunk), with room for a DATA
+// header in front, kept until the peer acknowledges them.
+type chunk struct {
+	off uint64 // stream offset of buf[dataHeader]
+	buf []byte
+}
+
+func (c *chunk) end() uint64 { return c.off + uint64(len(c.buf)-dataHeader) }
+
+// endpoint is one side of a stream: what the client's Conn and the
+// server's Session share.
+type endpoint struct {
+	bound     int
+	heartbeat time.Duration
+	timeout   time.Duration
+	// lost is told (without locks held) that the transport of the current
+	// generation failed with err; it is not told of ends the endpoint
+	// chose itself.
+	lost func(err error)
+	// onEnd is told (without locks held) once the stream has ended, for
+	// whatever reason.
+	onEnd func(err error)
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced on every change waiters care about
+	done    chan struct{} // closed when the stream ends
+
+	chunks   []*chunk // not yet acknowledged, in order
+	sendBase uint64   // bytes the peer has acknowledged
+	sendNext uint64   // bytes written
+
+	recvNext  uint64   // bytes received
+	readQ     [][]byte // received, not yet read
+	readQLen  int
+	ackedRecv uint64 // the last ack sent
+	ackDue    bool
+	ackTimer  *time.Timer
+
+	err    error // why the stream ended (io.EOF: the peer ended it)
+	rdl    time.Time
+	wdl    time.Time
+	stall  bool // the reader waits for room in readQ
+	waitWr int  // writers waiting for the peer's acks
+
+	tr       Transport // nil while detached
+	gen      uint64    // counts attached transports
+	trCancel context.CancelFunc
+	trCtx    context.Context
+	lastRecv time.Time
+	lastSend time.Time
+	tick     *time.Timer
+
+	writeMu  sync.Mutex // one sender on the transport at a time
+	wireNext uint64     // next offset to send on tr; written under both locks
+}
+
+func newEndpoint(bound int, heartbeat, timeout time.Duration) *endpoint {
+	if bound <= 0 {
+		bound = DefaultBound
+	}
+	if heartbeat <= 0 {
+		heartbeat = DefaultHeartbeat
+	}
+	if timeout <= 0 {
+		timeout = deadFactor * heartbeat
+	}
+	return &endpoint{
+		bound: bound, heartbeat: heartbeat, timeout: timeout,
+		changed: make(chan struct{}), done: make(chan struct{}),
+	}
+}
+
+// broadcast wakes every waiter; e.mu is held.
+func (e *endpoint) broadcast() {
+	close(e.changed)
+	e.changed = make(chan struct{})
+}
+
+// waitLocked waits for a change or the deadline; e.mu is held, released
+// while waiting and held again on return. It reports false at the deadline.
+func (e *endpoint) waitLocked(deadline time.Time) bool {
+	ch := e.changed
+	e.mu.Unlock()
+	defer e.mu.Lock()
+	if deadline.IsZero() {
+		<-ch
+		return true
+	}
+	d := time.Until(deadline)
+	if d <= 0 {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+func expired(deadline time.Time) bool {
+	return !deadline.IsZero() && !time.Now().Before(deadline)
+}
+
+// Read reads received bytes, waiting while there are none; it returns
+// io.EOF once the peer has ended the stream and everything is read.
+func (e *endpoint) Read(p []byte) (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for {
+		if len(e.readQ) > 0 {
+			n := 0
+			for n < len(p) && len(e.readQ) > 0 {
+				m := copy(p[n:], e.readQ[0])
+				n += m
+				if m == len(e.readQ[0]) {
+					e.readQ[0] = nil
+					e.readQ = e.readQ[1:]
+				} else {
+					e.readQ[0] = e.readQ[0][m:]
+				}
+			}
+			if len(e.readQ) == 0 {
+				e.readQ = nil
+			}
+			e.readQLen -= n
+			if e.stall {
+				e.broadcast()
+			}
+			return n, nil
+		}
+		if e.err != nil {
+			return 0, e.err
+		}
+		if expired(e.rdl) || !e.waitLocked(e.rdl) {
+			return 0, os.ErrDeadlineExceeded
+		}
+	}
+}
+
+// Write keeps p until the peer acknowledges it and sends it if a
+// transport is attached. It waits while more than the bound would be
+// unacknowledged; it never drops bytes.
+func (e *endpoint) Write(p []byte) (int, error) {
+	total := 0
+	for len(p) > 0 {
+		n := min(len(p), maxChunk)
+		if err := e.writeChunk(p[:n]); err != nil {
+			return total, err
+		}
+		total += n
+		p = p[n:]
+	}
+	return total, nil
+}
+
+func (e *endpoint) writeChunk(b []byte) error {
+	e.mu.Lock()
+	for {
+		if e.err != nil {
+			err := e.err
+			e.mu.Unlock()
+			if err == io.EOF {
+				err = net.ErrClosed
+			}
+			return err
+		}
+		unacked := e.sendNext - e.sendBase
+		if unacked == 0 || unacked+uint64(len(b)) <= uint64(e.bound) {
+			break
+		}
+		if expired(e.wdl) {
+			e.mu.Unlock()
+			return os.ErrDeadlineExceeded
+		}
+		e.waitWr++
+		ok := e.waitLocked(e.wdl)
+		e.waitWr--
+		if !ok {
+			e.mu.Unlock()
+			return os.ErrDeadlineExceeded
+		}
+	}
+	c := &chunk{off: e.sendNext, buf: make([]byte, dataHeader+len(b))}
+	copy(c.buf[dataHeader:], b)
+	e.chunks = append(e.chunks, c)
+	e.sendNext = c.end()
+	attached := e.tr != nil
+	e.mu.Unlock()
+	if attached {
+		e.writeMu.Lock()
+		e.pumpLocked()
+		e.writeMu.Unlock()
+		e.kickIfDue()
+	}
+	return nil
+}
+
+// due reports whether something waits to be sent; e.mu is held.
+func (e *endpoint) dueLocked() bool {
+	return e.tr != nil && (e.ackDue || e.wireNext < e.sendNext)
+}
+
+// kickIfDue sends what is due unless another goroutine is sending, which
+// then sends it (see pumpLocked's callers). It never waits for the lock.
+func (e *endpoint) kickIfDue() {
+	for {
+		e.mu.Lock()
+		due := e.dueLocked()
+		e.mu.Unlock()
+		if !due || !e.writeMu.TryLock() {
+			return
+		}
+		e.pumpLocked()
+		e.writeMu.Unlock()
+	}
+}
+
+// pumpLocked sends the unsent chunks and a due ACK on the attached
+// transport; e.writeMu is held.
+func (e *endpoint) pumpLocked() {
+	for {
+		e.mu.Lock()
+		tr, gen, ctx := e.tr, e.gen, e.trCtx
+		if tr == nil {
+			e.mu.Unlock()
+			return
+		}
+		var msg []byte
+		var next uint64
+		if i := e.chunkAt(e.wireNext); i >= 0 {
+			c := e.chunks[i]
+			start := e.wireNext - c.off
+			// The header goes just before the first unsent byte: what it
+			// overwrites was acknowledged (a resume from mid-chunk) or is
+			// the header room.
+			msg = c.buf[start:]
+			putDataHeader(msg, e.wireNext, e.recvNext)
+			next = c.end()
+		} else if e.ackDue {
+			msg = encodeAck(e.recvNext)
+			next = e.wireNext
+		} else {
+			e.mu.Unlock()
+			return
+		}
+		e.ackedRecv = e.recvNext
+		e.ackDue = false
+		e.lastSend = time.Now()
+		e.mu.Unlock()
+		if err := tr.WriteMessage(ctx, msg); err != nil {
+			e.transportFailed(gen, fmt.Errorf("send: %w", err))
+			return
+		}
+		e.mu.Lock()
+		if e.gen == gen {
+			e.wireNext = next
+		}
+		e.mu.Unlock()
+	}
+}
+
+// chunkAt returns the index of the chunk holding offset off, or -1.
+func (e *endpoint) chunkAt(off uint64) int {
+	if off >= e.sendNext {
+		return -1
+	}
+	// Sends go from the front after a resume and from the back otherwise.
+	for i := len(e.chunks) - 1; i >= 0; i-- {
+		if e.chunks[i].off <= off {
+			return i
+		}
+	}
+	return -1
+}
+
+// ackLocked takes the peer's acknowledgement of a bytes; e.mu is held.
+func (e *endpoint) ackLocked(a uint64) error {
+	if a > e.sendNext {
+		return badFrame("ack of %d bytes, but only %d were sent", a, e.sendNext)
+	}
+	if a <= e.sendBase {
+		return nil
+	}
+	n := 0
+	for n < len(e.chunks) && e.chunks[n].end() <= a {
+		e.chunks[n] = nil
+		n++
+	}
+	e.chunks = e.chunks[n:]
+	if len(e.chunks) == 0 {
+		e.chunks = nil // an idle stream holds no buffer
+	}
+	e.sendBase = a
+	if e.waitWr > 0 {
+		e.broadcast()
+	}
+	return nil
+}
+
+// receive takes one message of the transport of gen. It returns an error
+// for a message that breaks the protocol.
+func (e *endpoint) receive(gen uint64, msg []byte) error {
+	f, err := decodeStream(msg)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	if e.gen != gen || e.tr == nil {
+		e.mu.Unlock()
+		return nil
+	}
+	e.lastRecv = time.Now()
+	if err := e.ackLocked(f.ack); err != nil {
+		e.mu.Unlock()
+		return err
+	}
+	now := false
+	if f.data {
+		if f.offset > e.recvNext {
+			e.mu.Unlock()
+			return badFrame("DATA at offset %d, but only %d bytes came before it", f.offset, e.recvNext)
+		}
+		if skip := e.recvNext - f.offset; skip < uint64(len(f.payload)) {
+			p := f.payload[skip:]
+			for e.readQLen >= recvQueueMax && e.gen == gen && e.err == nil {
+				e.stall = true
+				e.waitLocked(time.Time{})
+			}
+			e.stall = false
+			if e.gen != gen || e.err != nil {
+				e.mu.Unlock()
+				return nil
+			}
+			e.lastRecv = time.Now()
+			e.readQ = append(e.readQ, p)
+			e.readQLen += len(p)
+			e.recvNext += uint64(len(p))
+			e.broadcast()
+			if e.recvNext-e.ackedRecv >= ackEvery {
+				e.ackDue, now = true, true
+			} else if e.ackTimer == nil {
+				e.ackTimer = time.AfterFunc(ackDelay, e.delayedAck)
+			} else {
+				e.ackTimer.Reset(ackDelay)
+			}
+		}
+	}
+	e.mu.Unlock()
+	if now {
+		e.kickIfDue()
+	}
+	return nil
+}
+
+// delayedAck acknowledges what came in since the last ack.
+func (e *endpoint) delayedAck() {
+	e.mu.Lock()
+	if e.recvNext > e.ackedRecv {
+		e.ackDue = true
+	}
+	e.mu.Unlock()
+	e.kickIfDue()
+}
+
+// readLoop reads the transport of gen until it fails or is replaced.
+func (e *endpoint) readLoop(ctx context.Context, tr Transport, gen uint64) {
+	for {
+		msg, err := tr.ReadMessage(ctx)
+		if err != nil {
+			e.transportFailed(gen, err)
+			return
+		}
+		if err := e.receive(gen, msg); err != nil {
+			e.protocolError(gen, err)
+			return
+		}
+	}
+}
+
+// protocolError ends the stream for a peer that broke the protocol.
+func (e *endpoint) protocolError(gen uint64, err error) {
+	e.mu.Lock()
+	stale := e.gen != gen
+	e.mu.Unlock()
+	if !stale {
+		e.end(err, CloseBadFrame, err.Error())
+	}
+}
+
+// onTick runs every heartbeat while a transport is attached: it sends a
+// heartbeat ACK unless something went out in the last half heartbeat (so
+// a message goes at least every 1.5 heartbeats), and drops a transport
+// that brought nothing for the timeout.
+func (e *endpoint) onTick() {
+	e.mu.Lock()
+	if e.tr == nil || e.err != nil {
+		e.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	if e.stall {
+		e.lastRecv = now // the peer waits for us, not we for it
+	}
+	if silent := now.Sub(e.lastRecv); silent >= e.timeout {
+		gen := e.gen
+		e.mu.Unlock()
+		e.transportFailed(gen, fmt.Errorf("nothing received for %v (the connection is dead)", silent.Round(time.Millisecond)))
+		return
+	}
+	if now.Sub(e.lastSend) >= e.heartbeat/2 || e.recvNext > e.ackedRecv {
+		e.ackDue = true
+	}
+	e.tick.Reset(e.heartbeat)
+	e.mu.Unlock()
+	e.kickIfDue()
+}
+
+// transportFailed detaches the transport of gen, if it is still the
+// current one, and tells lost.
+func (e *endpoint) transportFailed(gen uint64, err error) {
+	e.mu.Lock()
+	if e.gen != gen || e.tr == nil || e.err != nil {
+		e.mu.Unlock()
+		return
+	}
+	tr, cancel := e.detachLocked()
+	e.mu.Unlock()
+	cancel()
+	go tr.Close(0, "")
+	if errors.Is(err, ErrBadFrame) {
+		e.end(err, CloseBadFrame, err.Error())
+		return
+	}
+	if e.lost != nil {
+		e.lost(err)
+	}
+}
+
+// detachLocked takes the transport off the stream and returns it with
+// the cancel of its context (which, for a WebSocket, drops it: a close
+// frame must be sent before); e.mu is held and a transport attached.
+func (e *endpoint) detachLocked() (Transport, context.CancelFunc) {
+	tr, cancel := e.tr, e.trCancel
+	e.tr = nil
+	e.gen++
+	e.trCancel, e.trCtx = nil, nil
+	if e.tick != nil {
+		e.tick.Stop()
+	}
+	e.broadcast()
+	return tr, cancel
+}
+
+// attach puts tr under the stream, after the peer reported having
+// received peerRecv bytes, and resends from there. greet, if not nil,
+// makes the first message: it is given the bytes received so far and
+// returns what to send (the server's WELCOME).
+func (e *endpoint) attach(tr Transport, peerRecv uint64, greet func(recv uint64) []byte) error {
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	e.mu.Lock()
+	if e.err != nil {
+		err := e.err
+		e.mu.Unlock()
+		return err
+	}
+	if peerRecv < e.sendBase || peerRecv > e.sendNext {
+		e.mu.Unlock()
+		return badFrame("the peer has received %d bytes, but %d were acknowledged and %d sent", peerRecv, e.sendBase, e.sendNext)
+	}
+	var old Transport
+	oldCancel := func() {}
+	if e.tr != nil {
+		old, oldCancel = e.detachLocked() // the server still thought the old one alive
+	}
+	e.gen++ // from here no message of an older transport counts
+	e.ackLocked(peerRecv)
+	recv := e.recvNext
+	e.mu.Unlock()
+	oldCancel()
+	if old != nil {
+		go old.Close(0, "")
+	}
+	if greet != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), e.timeout)
+		err := tr.WriteMessage(ctx, greet(recv))
+		cancel()
+		if err != nil {
+			return fmt.Errorf("send WELCOME: %w", err)
+		}
+	}
+	e.mu.Lock()
+	if e.err != nil {
+		err := e.err
+		e.mu.Unlock()
+		return err
+	}
+	gen := e.gen
+	e.trCtx, e.trCancel = context.WithCancel(context.Background())
+	e.tr = tr
+	e.wireNext = peerRecv
+	e.ackedRecv = recv
+	now := time.Now()
+	e.lastRecv, e.lastSend = now, now
+	if e.tick == nil {
+		e.tick = time.AfterFunc(e.heartbeat, e.onTick)
+	} else {
+		e.tick.Reset(e.heartbeat)
+	}
+	ctx := e.trCtx
+	e.broadcast()
+	e.mu.Unlock()
+	go e.readLoop(ctx, tr, gen)
+	e.pumpLocked()
+	return nil
+}
+
+// end ends the stream with err (io.EOF: a normal end) and closes the
+// transport, if any, with code and reason. Only the first call counts.
+func (e *endpoint) end(err error, code int, reason string) bool {
+	e.mu.Lock()
+	if e.err != nil {
+		e.mu.Unlock()
+		return false
+	}
+	e.err = err
+	var tr Transport
+	cancel := func() {}
+	if e.tr != nil {
+		tr, cancel = e.detachLocked()
+	}
+	if e.tick != nil {
+		e.tick.Stop()
+	}
+	if e.ackTimer != nil {
+		e.ackTimer.Stop()
+	}
+	e.chunks = nil
+	close(e.done)
+	e.broadcast()
+	e.mu.Unlock()
+	if tr != nil {
+		if len(reason) > 120 { // a close frame carries at most 123 bytes of reason
+			reason = reason[:120]
+		}
+		tr.Close(code, reason)
+	}
+	cancel()
+	if e.onEnd != nil {
+		e.onEnd(err)
+	}
+	return true
+}
+
+// attached reports whether a transport is attached.
+func (e *endpoint) attached() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.tr != nil
+}
+
+// ended reports the error the stream ended with, or nil.
+func (e *endpoint) ended() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.err
+}
+
+func (e *endpoint) setDeadlines(r, w bool, t time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r {
+		e.rdl = t
+	}
+	if w {
+		e.wdl = t
+	}
+	e.broadcast()
+}
+
+// unacked returns the bytes kept for the peer.
+func (e *endpoint) unacked() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return int(e.sendNext - e.sendBase)
+}
