@@ -22,6 +22,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/tubegate/tubegate/internal/acceptloop"
+	"github.com/tubegate/tubegate/internal/acmecert"
 	"github.com/tubegate/tubegate/internal/certfile"
 	"github.com/tubegate/tubegate/internal/datadir"
 	"github.com/tubegate/tubegate/internal/forward"
@@ -46,6 +47,7 @@ type serveOptions struct {
 	maxForwardsPerUser      int // Registry.MaxPerUser
 	links                   linkServeOptions
 	http                    httpServeOptions
+	acme                    acmeServeOptions
 }
 
 func newServe() *cobra.Command {
@@ -79,6 +81,7 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	linkServeFlags(f, &o.links)
 	httpServeFlags(f, &o.http)
+	acmeServeFlags(f, &o.acme)
 	f.StringVar(&o.metrics, "metrics", "loopback", "who may read /metrics: loopback (this host only), public, or off")
 	f.StringVar(&o.pprof, "pprof", "", "serve Go profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060 (default off)")
 	l := sshserver.DefaultLimits
@@ -96,25 +99,28 @@ SIGINT or SIGTERM shut it down gracefully.`,
 }
 
 // listenHTTP binds --listen, with the connection caps and, with
-// --tls-cert, TLS; it returns the listener, its scheme and its TLS config
-// (nil without TLS), which the HTTP server shares.
-func listenHTTP(o serveOptions, front *httpFront, log *slog.Logger, accepts acceptloop.Counter, reg prometheus.Registerer) (net.Listener, string, *tls.Config, error) {
-	var certs *certfile.Reloader
-	if o.tlsCert != "" {
-		var err error
-		if certs, err = certfile.Load(o.tlsCert, o.tlsKey); err != nil {
+// --tls-cert or ACME (acme non-nil), TLS; it returns the listener, its
+// scheme and its TLS config (nil without TLS), which the HTTP server shares.
+func listenHTTP(o serveOptions, front *httpFront, acme *acmecert.Manager, log *slog.Logger, accepts acceptloop.Counter, reg prometheus.Registerer) (net.Listener, string, *tls.Config, error) {
+	var cfg *tls.Config
+	switch {
+	case acme != nil:
+		cfg = acme.TLSConfig()
+	case o.tlsCert != "":
+		certs, err := certfile.Load(o.tlsCert, o.tlsKey)
+		if err != nil {
 			return nil, "", nil, err
 		}
+		cfg = &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}
 	}
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("--listen: %w", err)
 	}
 	ln = front.listen(acceptloop.Wrap(ln, "http", log, accepts), log, reg)
-	if certs == nil {
+	if cfg == nil {
 		return ln, "http", nil, nil
 	}
-	cfg := &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}
 	return tls.NewListener(ln, cfg), "https", cfg, nil
 }
 
@@ -143,7 +149,10 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err := checkShareDomain(o.links.url, o.links.shareDomain); err != nil {
 		return err
 	}
-	front, err := newHTTPFront(o.http, o.listen, o.links.url, o.links.shareDomain, log)
+	if err := checkACME(o); err != nil {
+		return err
+	}
+	front, err := newHTTPFront(o.http, o.listen, o.links.url, o.links.shareDomain, o.acme.domains, log)
 	if err != nil {
 		return err
 	}
@@ -208,11 +217,18 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	// The HTTP listener is bound first: its URL is the base of the links
 	// the SSH `link` command prints (without --url) and of the first-run link.
-	hln, scheme, tlsConfig, err := listenHTTP(o, front, log, accepts, reg)
+	acme, err := newACME(o, links.svc.Store, log)
+	if err != nil {
+		return err
+	}
+	hln, scheme, tlsConfig, err := listenHTTP(o, front, acme, log, accepts, reg)
 	if err != nil {
 		return err
 	}
 	httpBase := webauth.BaseURL(scheme, hln.Addr())
+	if acme != nil {
+		httpBase = acmeBaseURL(acme, hln.Addr()) // an IP address has no certificate
+	}
 	// `gateway link` prints links with it when not given --url.
 	if err := recordPublicURL(o.data, cmp.Or(o.links.url, httpBase)); err != nil {
 		log.Warn("gateway link will print links on "+fallbackURL+" unless given --url", "err", err)
@@ -264,6 +280,15 @@ func serve(ctx context.Context, o serveOptions) error {
 	errs := make(chan error, 2)
 	go func() { errs <- hs.Serve(hln) }()
 	log.Info("http listening", "addr", hln.Addr().String(), "url", httpBase+"/")
+	if acme != nil {
+		if o.acme.httpListen != "" {
+			if err := serveACMEHTTP(tubeCtx, o.acme.httpListen, acme, log, accepts); err != nil {
+				hs.Close()
+				return err
+			}
+		}
+		go acme.Prefetch(tubeCtx) // the listener is up: TLS-ALPN-01 can be answered
+	}
 
 	if o.sshListen != "" {
 		sln, err := net.Listen("tcp", o.sshListen)

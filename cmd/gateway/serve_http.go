@@ -48,8 +48,9 @@ type httpFront struct {
 	edge *edge.Edge
 }
 
-// newHTTPFront checks the flags. publicURL is --url (may be empty).
-func newHTTPFront(o httpServeOptions, listen, publicURL, shareDomain string, log *slog.Logger) (*httpFront, error) {
+// newHTTPFront checks the flags. publicURL is --url (may be empty); names
+// are more of the gateway's own host names (--acme-domain).
+func newHTTPFront(o httpServeOptions, listen, publicURL, shareDomain string, names []string, log *slog.Logger) (*httpFront, error) {
 	if o.maxConnsPerSource < 0 || o.maxConns < 0 {
 		return nil, fmt.Errorf("--max-conns-per-source and --max-conns: want 0 (no cap) or more")
 	}
@@ -60,7 +61,7 @@ func newHTTPFront(o httpServeOptions, listen, publicURL, shareDomain string, log
 	if err != nil {
 		return nil, err
 	}
-	cfg := edge.Config{TrustedProxies: trusted, ShareDomain: shareDomain, Log: log}
+	cfg := edge.Config{TrustedProxies: trusted, ShareDomain: shareDomain, Names: names, Log: log}
 	if publicURL != "" {
 		if cfg.PublicURL, err = parsePublicURL(publicURL); err != nil {
 			return nil, err

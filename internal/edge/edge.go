@@ -30,6 +30,9 @@ type Config struct {
 	// ShareDomain: hosts under it are let through (the share proxy serves
 	// them).
 	ShareDomain string
+	// Names are more host names of the gateway's own (--acme-domain),
+	// answered besides PublicURL's or ListenHost.
+	Names []string
 	Log         *slog.Logger
 }
 
@@ -50,6 +53,9 @@ func New(cfg Config) *Edge {
 		e.names[HostOnly(cfg.PublicURL.Host)] = true
 	} else if h := HostOnly(cfg.ListenHost); h != "" {
 		e.names[h] = true
+	}
+	for _, n := range cfg.Names {
+		e.names[HostOnly(n)] = true
 	}
 	return e
 }
