@@ -33,7 +33,7 @@ type Config struct {
 	// Names are more host names of the gateway's own (--acme-domain),
 	// answered besides PublicURL's or ListenHost.
 	Names []string
-	Log         *slog.Logger
+	Log   *slog.Logger
 }
 
 // Edge is the gateway's front door for HTTP. Make one with New.
