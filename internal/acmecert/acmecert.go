@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -118,6 +119,9 @@ func (m *Manager) Domains() []string { return append([]string(nil), m.cfg.Domain
 // published in Certificate Transparency logs, so the token, the link's
 // only secret, would be public within minutes.
 func (m *Manager) HostPolicy(_ context.Context, host string) error {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h // an HTTP-01 request's Host on a port other than 80
+	}
 	host = strings.ToLower(strings.TrimSuffix(host, "."))
 	for _, d := range m.cfg.Domains {
 		if host == d {

@@ -63,7 +63,7 @@ func TestHostPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	for _, ok := range []string{"gw.example.com", "alt.example.com", "GW.example.com.", "demo.links.example.net"} {
+	for _, ok := range []string{"gw.example.com", "alt.example.com", "GW.example.com.", "demo.links.example.net", "gw.example.com:8080"} {
 		if err := m.HostPolicy(ctx, ok); err != nil {
 			t.Errorf("HostPolicy(%q) = %v; want allowed", ok, err)
 		}
