@@ -27,6 +27,7 @@ import (
 	"github.com/tubegate/tubegate/internal/datadir"
 	"github.com/tubegate/tubegate/internal/forward"
 	"github.com/tubegate/tubegate/internal/hostkeys"
+	"github.com/tubegate/tubegate/internal/proxyprotocol"
 	"github.com/tubegate/tubegate/internal/httpapi"
 	"github.com/tubegate/tubegate/internal/sshserver"
 	"github.com/tubegate/tubegate/internal/throttle"
@@ -38,6 +39,7 @@ import (
 
 type serveOptions struct {
 	listen, sshListen, data string
+	sshProxyProtocol        bool
 	tlsCert, tlsKey         string
 	logLevel                string
 	pprof                   string
@@ -75,6 +77,8 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "HTTP(S) listen address")
 	f.StringVar(&o.sshListen, "ssh-listen", "", "SSH-over-TCP listen address, e.g. 127.0.0.1:2222 (default off)")
+	f.BoolVar(&o.sshProxyProtocol, "ssh-proxy-protocol", false,
+		"on --ssh-listen, connections from a --trusted-proxy must open with a PROXY protocol header (v1 or v2) giving the client's address")
 	dataFlag(cmd, &o.data)
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate (PEM): serve HTTPS and wss://")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM)")
@@ -151,6 +155,9 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	if err := checkACME(o); err != nil {
 		return err
+	}
+	if o.sshProxyProtocol && (o.sshListen == "" || len(o.http.trustedProxies) == 0) {
+		return errors.New("--ssh-proxy-protocol needs --ssh-listen and the proxies' addresses in --trusted-proxy")
 	}
 	front, err := newHTTPFront(o.http, o.listen, o.links.url, o.links.shareDomain, o.acme.domains, log)
 	if err != nil {
@@ -295,6 +302,9 @@ func serve(ctx context.Context, o serveOptions) error {
 		if err != nil {
 			hs.Close()
 			return fmt.Errorf("--ssh-listen: %w", err)
+		}
+		if o.sshProxyProtocol {
+			sln = proxyprotocol.Wrap(sln, front.edge.Trusted, cmp.Or(o.limits.HandshakeTimeout, sshserver.DefaultLimits.HandshakeTimeout), log.With("listener", "ssh"))
 		}
 		go func() { errs <- srv.Serve(tubeCtx, sln) }()
 		log.Info("ssh listening", "addr", sln.Addr().String())
