@@ -112,6 +112,7 @@ func TestLoadBalancerThrottlePerClient(t *testing.T) {
 	if held == http.StatusOK || fresh != http.StatusOK {
 		t.Fatalf("behind haproxy: the guesser's right password got %d (want refused), another client's %d (want 200)", held, fresh)
 	}
+	w.gw.proc.waitLine(regexp.MustCompile(`remote=127\.0\.0\.2:0`), waitTimeout)
 	if n := len(w.gw.proc.out.linesMatching("remote=127.0.0.2:0")); n == 0 {
 		t.Errorf("no log line names the guesser 127.0.0.2")
 	}
@@ -127,6 +128,10 @@ func TestRedteamSpoofedForwardedFor(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		loginStatus(t, direct, "http://"+w.gw.httpAddr, "wrong", spoof)
 		loginStatus(t, viaLB, "http://"+h.httpAddr, "wrong", spoof)
+	}
+	// The log lines may trail the answers a moment: wait for all six (bounded).
+	for deadline := time.Now().Add(waitTimeout); len(w.gw.proc.out.linesMatching("web login refused")) < 6 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
 	}
 	refused := func(src string) int {
 		n := 0
