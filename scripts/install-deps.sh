@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system tools the tests need, only where they are missing:
 # OpenSSH client and server, squid (the proxy the e2e tests go through, with
-# its basic_ncsa_auth helper) and Chromium from Debian's packages. Never
+# its basic_ncsa_auth helper), pebble (the ACME test server), haproxy (the
+# load balancer in front) and Chromium from Debian's packages. Never
 # downloads a prebuilt binary or browser.
 set -euo pipefail
 
@@ -11,6 +12,8 @@ command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 { [ -x /usr/sbin/squid ] && [ -x /usr/lib/squid/basic_ncsa_auth ]; } || need+=(squid)
+command -v pebble >/dev/null 2>&1 || need+=(pebble)
+[ -x /usr/sbin/haproxy ] || need+=(haproxy)
 if [ "${TUBEGATE_NO_BROWSER:-}" = "" ]; then
 	command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi
@@ -25,4 +28,4 @@ echo "install-deps: installing ${need[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 # With recommends: the tests ran against Chromium installed this way (fonts included).
-$sudo apt-get install -y -qq "${need[@]}" >/dev/null
+$sudo apt-get install -y -qq -o DPkg::Lock::Timeout=300 "${need[@]}" >/dev/null

@@ -22,12 +22,14 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/tubegate/tubegate/internal/acceptloop"
+	"github.com/tubegate/tubegate/internal/acmecert"
 	"github.com/tubegate/tubegate/internal/certfile"
 	"github.com/tubegate/tubegate/internal/datadir"
 	"github.com/tubegate/tubegate/internal/forward"
 	"github.com/tubegate/tubegate/internal/hostkeys"
 	"github.com/tubegate/tubegate/internal/httpapi"
 	"github.com/tubegate/tubegate/internal/resume"
+	"github.com/tubegate/tubegate/internal/proxyprotocol"
 	"github.com/tubegate/tubegate/internal/sshserver"
 	"github.com/tubegate/tubegate/internal/throttle"
 	"github.com/tubegate/tubegate/internal/users"
@@ -38,6 +40,7 @@ import (
 
 type serveOptions struct {
 	listen, sshListen, data string
+	sshProxyProtocol        bool
 	tlsCert, tlsKey         string
 	logLevel                string
 	pprof                   string
@@ -48,6 +51,7 @@ type serveOptions struct {
 	links                   linkServeOptions
 	resumeWindow            time.Duration
 	http                    httpServeOptions
+	acme                    acmeServeOptions
 }
 
 func newServe() *cobra.Command {
@@ -75,12 +79,15 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f := cmd.Flags()
 	f.StringVar(&o.listen, "listen", "127.0.0.1:8080", "HTTP(S) listen address")
 	f.StringVar(&o.sshListen, "ssh-listen", "", "SSH-over-TCP listen address, e.g. 127.0.0.1:2222 (default off)")
+	f.BoolVar(&o.sshProxyProtocol, "ssh-proxy-protocol", false,
+		"on --ssh-listen, connections from a --trusted-proxy must open with a PROXY protocol header (v1 or v2) giving the client's address")
 	dataFlag(cmd, &o.data)
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate (PEM): serve HTTPS and wss://")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	linkServeFlags(f, &o.links)
 	httpServeFlags(f, &o.http)
+	acmeServeFlags(f, &o.acme)
 	f.StringVar(&o.metrics, "metrics", "loopback", "who may read /metrics: loopback (this host only), public, or off")
 	f.StringVar(&o.pprof, "pprof", "", "serve Go profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060 (default off)")
 	l := sshserver.DefaultLimits
@@ -99,25 +106,28 @@ SIGINT or SIGTERM shut it down gracefully.`,
 }
 
 // listenHTTP binds --listen, with the connection caps and, with
-// --tls-cert, TLS; it returns the listener, its scheme and its TLS config
-// (nil without TLS), which the HTTP server shares.
-func listenHTTP(o serveOptions, front *httpFront, log *slog.Logger, accepts acceptloop.Counter, reg prometheus.Registerer) (net.Listener, string, *tls.Config, error) {
-	var certs *certfile.Reloader
-	if o.tlsCert != "" {
-		var err error
-		if certs, err = certfile.Load(o.tlsCert, o.tlsKey); err != nil {
+// --tls-cert or ACME (acme non-nil), TLS; it returns the listener, its
+// scheme and its TLS config (nil without TLS), which the HTTP server shares.
+func listenHTTP(o serveOptions, front *httpFront, acme *acmecert.Manager, log *slog.Logger, accepts acceptloop.Counter, reg prometheus.Registerer) (net.Listener, string, *tls.Config, error) {
+	var cfg *tls.Config
+	switch {
+	case acme != nil:
+		cfg = acme.TLSConfig()
+	case o.tlsCert != "":
+		certs, err := certfile.Load(o.tlsCert, o.tlsKey)
+		if err != nil {
 			return nil, "", nil, err
 		}
+		cfg = &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}
 	}
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("--listen: %w", err)
 	}
 	ln = front.listen(acceptloop.Wrap(ln, "http", log, accepts), log, reg)
-	if certs == nil {
+	if cfg == nil {
 		return ln, "http", nil, nil
 	}
-	cfg := &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}
 	return tls.NewListener(ln, cfg), "https", cfg, nil
 }
 
@@ -159,7 +169,13 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err := checkShareDomain(o.links.url, o.links.shareDomain); err != nil {
 		return err
 	}
-	front, err := newHTTPFront(o.http, o.listen, o.links.url, o.links.shareDomain, log)
+	if err := checkACME(o); err != nil {
+		return err
+	}
+	if o.sshProxyProtocol && (o.sshListen == "" || len(o.http.trustedProxies) == 0) {
+		return errors.New("--ssh-proxy-protocol needs --ssh-listen and the proxies' addresses in --trusted-proxy")
+	}
+	front, err := newHTTPFront(o.http, o.listen, o.links.url, o.links.shareDomain, o.acme.domains, log)
 	if err != nil {
 		return err
 	}
@@ -224,11 +240,18 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	// The HTTP listener is bound first: its URL is the base of the links
 	// the SSH `link` command prints (without --url) and of the first-run link.
-	hln, scheme, tlsConfig, err := listenHTTP(o, front, log, accepts, reg)
+	acme, err := newACME(o, links.svc.Store, log)
+	if err != nil {
+		return err
+	}
+	hln, scheme, tlsConfig, err := listenHTTP(o, front, acme, log, accepts, reg)
 	if err != nil {
 		return err
 	}
 	httpBase := webauth.BaseURL(scheme, hln.Addr())
+	if acme != nil {
+		httpBase = acmeBaseURL(acme, hln.Addr()) // an IP address has no certificate
+	}
 	// `gateway link` prints links with it when not given --url.
 	if err := recordPublicURL(o.data, cmp.Or(o.links.url, httpBase)); err != nil {
 		log.Warn("gateway link will print links on "+fallbackURL+" unless given --url", "err", err)
@@ -286,12 +309,24 @@ func serve(ctx context.Context, o serveOptions) error {
 	errs := make(chan error, 2)
 	go func() { errs <- hs.Serve(hln) }()
 	log.Info("http listening", "addr", hln.Addr().String(), "url", httpBase+"/")
+	if acme != nil {
+		if o.acme.httpListen != "" {
+			if err := serveACMEHTTP(tubeCtx, o.acme.httpListen, acme, log, accepts); err != nil {
+				hs.Close()
+				return err
+			}
+		}
+		go acme.Prefetch(tubeCtx) // the listener is up: TLS-ALPN-01 can be answered
+	}
 
 	if o.sshListen != "" {
 		sln, err := net.Listen("tcp", o.sshListen)
 		if err != nil {
 			hs.Close()
 			return fmt.Errorf("--ssh-listen: %w", err)
+		}
+		if o.sshProxyProtocol {
+			sln = proxyprotocol.Wrap(sln, front.edge.Trusted, cmp.Or(o.limits.HandshakeTimeout, sshserver.DefaultLimits.HandshakeTimeout), log.With("listener", "ssh"))
 		}
 		go func() { errs <- srv.Serve(tubeCtx, sln) }()
 		log.Info("ssh listening", "addr", sln.Addr().String())

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"time"
 
@@ -21,6 +22,7 @@ type httpServeOptions struct {
 	maxConnsPerSource, maxConns int
 	readTimeout                 time.Duration
 	trustedProxies              []string
+	proxyHeader                 string
 }
 
 // Defaults of the HTTP listener's limits. A browser opens about six
@@ -33,23 +35,28 @@ const (
 
 func httpServeFlags(f *pflag.FlagSet, o *httpServeOptions) {
 	f.IntVar(&o.maxConnsPerSource, "max-conns-per-source", defaultMaxConnsPerSource,
-		"HTTP connections (WebSocket tubes included) open at once from one IP address; 0: no cap; trusted proxies are exempt")
+		"HTTP connections (WebSocket tubes included) open at once from one IP address; 0: no cap; behind a trusted proxy, requests in flight per client")
 	f.IntVar(&o.maxConns, "max-conns", defaultMaxConns, "HTTP connections open at once in all; 0: no cap")
 	f.DurationVar(&o.readTimeout, "http-read-timeout", defaultHTTPReadTimeout,
 		"time allowed to read one HTTP request, headers and body (tubes and share-link streams are exempt)")
 	f.StringSliceVar(&o.trustedProxies, "trusted-proxy", nil,
-		"CIDR or address of a reverse proxy whose X-Forwarded-For and X-Forwarded-Proto are believed (repeatable)")
+		"CIDR or address of a reverse proxy or load balancer whose forwarding header (and, with --ssh-proxy-protocol, PROXY header) is believed (repeatable)")
+	f.StringVar(&o.proxyHeader, "trusted-proxy-header", "X-Forwarded-For",
+		"the header a trusted proxy gives the client's address in: X-Forwarded-For (with X-Forwarded-Proto) or Forwarded (RFC 7239)")
 }
 
 // httpFront is the HTTP listener's guard: the edge in front of the
-// handler, and the listener's connection caps.
+// handler, the listener's connection caps, and the per-client cap on
+// requests a trusted proxy relays.
 type httpFront struct {
-	o    httpServeOptions
-	edge *edge.Edge
+	o         httpServeOptions
+	edge      *edge.Edge
+	perClient *connlimit.Requests
 }
 
-// newHTTPFront checks the flags. publicURL is --url (may be empty).
-func newHTTPFront(o httpServeOptions, listen, publicURL, shareDomain string, log *slog.Logger) (*httpFront, error) {
+// newHTTPFront checks the flags. publicURL is --url (may be empty); names
+// are more of the gateway's own host names (--acme-domain).
+func newHTTPFront(o httpServeOptions, listen, publicURL, shareDomain string, names []string, log *slog.Logger) (*httpFront, error) {
 	if o.maxConnsPerSource < 0 || o.maxConns < 0 {
 		return nil, fmt.Errorf("--max-conns-per-source and --max-conns: want 0 (no cap) or more")
 	}
@@ -60,7 +67,11 @@ func newHTTPFront(o httpServeOptions, listen, publicURL, shareDomain string, log
 	if err != nil {
 		return nil, err
 	}
-	cfg := edge.Config{TrustedProxies: trusted, ShareDomain: shareDomain, Log: log}
+	header, err := edge.CheckHeader(o.proxyHeader)
+	if err != nil {
+		return nil, err
+	}
+	cfg := edge.Config{TrustedProxies: trusted, Header: header, ShareDomain: shareDomain, Names: names, Log: log}
 	if publicURL != "" {
 		if cfg.PublicURL, err = parsePublicURL(publicURL); err != nil {
 			return nil, err
@@ -69,7 +80,26 @@ func newHTTPFront(o httpServeOptions, listen, publicURL, shareDomain string, log
 	if host, _, err := net.SplitHostPort(listen); err == nil {
 		cfg.ListenHost = host
 	}
-	return &httpFront{o: o, edge: edge.New(cfg)}, nil
+	f := &httpFront{o: o, edge: edge.New(cfg)}
+	// The listener exempts a trusted proxy from --max-conns-per-source (its
+	// connections carry many clients); each client it relays is held to the
+	// same number of requests in flight instead.
+	f.perClient = connlimit.NewRequests(o.maxConnsPerSource, relayedClient, log.With("listener", "http"))
+	return f, nil
+}
+
+// relayedClient is the client a request is counted against behind a
+// trusted proxy; requests straight from a client are counted by the
+// listener instead.
+func relayedClient(r *http.Request) (netip.Addr, bool) {
+	if !edge.ViaProxy(r) {
+		return netip.Addr{}, false
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return ap.Addr(), true
 }
 
 // parsePublicURL checks --url: http or https, with a host.
@@ -85,7 +115,7 @@ func parsePublicURL(s string) (*url.URL, error) {
 // /ssh and share links clear the read deadline for their long-lived streams.
 func (f *httpFront) server(h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
-		Handler:           f.edge.Handler(h),
+		Handler:           f.edge.Handler(f.perClient.Handler(h)),
 		ReadHeaderTimeout: min(10*time.Second, f.o.readTimeout),
 		ReadTimeout:       f.o.readTimeout,
 		IdleTimeout:       2 * time.Minute, // idle keep-alive connections
@@ -101,11 +131,16 @@ func (f *httpFront) listen(ln net.Listener, log *slog.Logger, reg prometheus.Reg
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tubegate_http_connections", Help: "HTTP connections open now, WebSocket tubes included.",
 	}, func() float64 { return float64(l.Open()) }))
-	for _, reason := range []string{connlimit.ReasonPerSource, connlimit.ReasonTotal} {
+	refused := map[string]func() uint64{
+		connlimit.ReasonPerSource: func() uint64 { return l.Refused(connlimit.ReasonPerSource) },
+		connlimit.ReasonTotal:     func() uint64 { return l.Refused(connlimit.ReasonTotal) },
+		connlimit.ReasonPerClient: f.perClient.Refused, // 429s behind a trusted proxy
+	}
+	for reason, n := range refused {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "tubegate_http_connections_refused_total", Help: "HTTP connections closed at once: past --max-conns-per-source or --max-conns.",
+			Name: "tubegate_http_connections_refused_total", Help: "HTTP connections closed at once: past --max-conns-per-source or --max-conns; per_client: requests a trusted proxy relayed past --max-conns-per-source (429).",
 			ConstLabels: prometheus.Labels{"reason": reason},
-		}, func() float64 { return float64(l.Refused(reason)) }))
+		}, func() float64 { return float64(n()) }))
 	}
 	return l
 }

@@ -24,13 +24,21 @@ type Config struct {
 	// ListenHost is the host of the listen address as given (--listen): a
 	// name there is accepted as a Host when there is no PublicURL.
 	ListenHost string
-	// TrustedProxies are the peers whose X-Forwarded-For and
-	// X-Forwarded-Proto are believed (--trusted-proxy).
+	// TrustedProxies are the peers whose forwarding header is believed
+	// (--trusted-proxy).
 	TrustedProxies []netip.Prefix
+	// Header is the forwarding header a trusted proxy sets: HeaderXFF
+	// (X-Forwarded-For with X-Forwarded-Proto, the default) or
+	// HeaderForwarded (RFC 7239). Only that one is read: a proxy that sets
+	// one passes the other through from the client as it came.
+	Header string
 	// ShareDomain: hosts under it are let through (the share proxy serves
 	// them).
 	ShareDomain string
-	Log         *slog.Logger
+	// Names are more host names of the gateway's own (--acme-domain),
+	// answered besides PublicURL's or ListenHost.
+	Names []string
+	Log   *slog.Logger
 }
 
 // Edge is the gateway's front door for HTTP. Make one with New.
@@ -50,6 +58,9 @@ func New(cfg Config) *Edge {
 		e.names[HostOnly(cfg.PublicURL.Host)] = true
 	} else if h := HostOnly(cfg.ListenHost); h != "" {
 		e.names[h] = true
+	}
+	for _, n := range cfg.Names {
+		e.names[HostOnly(n)] = true
 	}
 	return e
 }
@@ -83,21 +94,57 @@ func (e *Edge) Trusted(a netip.Addr) bool {
 	return false
 }
 
+// Forwarding headers for Config.Header (--trusted-proxy-header).
+const (
+	HeaderXFF       = "x-forwarded-for"
+	HeaderForwarded = "forwarded"
+)
+
+// CheckHeader checks a --trusted-proxy-header value and returns it in
+// lower case.
+func CheckHeader(h string) (string, error) {
+	switch h = strings.ToLower(strings.TrimSpace(h)); h {
+	case "", HeaderXFF:
+		return HeaderXFF, nil
+	case HeaderForwarded:
+		return h, nil
+	}
+	return "", fmt.Errorf("--trusted-proxy-header %q: want X-Forwarded-For or Forwarded", h)
+}
+
 type schemeKey struct{}
+
+type viaProxyKey struct{}
+
+// ViaProxy reports whether a trusted proxy relayed r: its RemoteAddr is
+// then the client's address as the proxy gave it.
+func ViaProxy(r *http.Request) bool {
+	v, _ := r.Context().Value(viaProxyKey{}).(bool)
+	return v
+}
 
 // Handler serves next with the request's client address and scheme worked
 // out: behind a trusted proxy, r.RemoteAddr becomes the client's address
-// (the right-most X-Forwarded-For hop that is not a trusted proxy, port 0).
-// Forwarding headers from anyone else are dropped. A Host this gateway does
-// not answer to gets 421.
+// (the right-most hop of the forwarding header that is not a trusted
+// proxy, port 0). Forwarding headers from anyone else are dropped. A Host
+// this gateway does not answer to gets 421.
 func (e *Edge) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var fromProxy string
+		viaProxy := false
 		if peer := remoteIP(r.RemoteAddr); peer.IsValid() && e.Trusted(peer) {
-			if client, ok := e.clientFrom(r.Header.Values("X-Forwarded-For")); ok {
-				r.RemoteAddr = netip.AddrPortFrom(client, 0).String()
+			var client netip.Addr
+			var ok bool
+			if e.cfg.Header == HeaderForwarded {
+				client, fromProxy, ok = e.clientFromForwarded(r.Header.Values("Forwarded"))
+			} else {
+				client, ok = e.clientFrom(r.Header.Values("X-Forwarded-For"))
+				fromProxy = forwardedProto(r.Header.Get("X-Forwarded-Proto"))
 			}
-			fromProxy = forwardedProto(r.Header.Get("X-Forwarded-Proto"))
+			if ok {
+				r.RemoteAddr = netip.AddrPortFrom(client, 0).String()
+				viaProxy = !e.Trusted(client)
+			}
 		}
 		scheme := fromProxy
 		if scheme == "" {
@@ -114,7 +161,11 @@ func (e *Edge) Handler(next http.Handler) http.Handler {
 				http.StatusMisdirectedRequest)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), schemeKey{}, scheme)))
+		ctx := context.WithValue(r.Context(), schemeKey{}, scheme)
+		if viaProxy {
+			ctx = context.WithValue(ctx, viaProxyKey{}, true)
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -171,6 +222,58 @@ func (e *Edge) clientFrom(values []string) (netip.Addr, bool) {
 		}
 	}
 	return last, last.IsValid()
+}
+
+// clientFromForwarded walks RFC 7239 Forwarded elements from the right
+// past trusted proxies, as clientFrom does, and returns the first hop that
+// is not one with the proto of its element.
+func (e *Edge) clientFromForwarded(values []string) (netip.Addr, string, bool) {
+	var elems []string
+	for _, v := range values {
+		elems = append(elems, strings.Split(v, ",")...)
+	}
+	var last netip.Addr
+	var lastProto string
+	for i := len(elems) - 1; i >= 0; i-- {
+		a, proto, ok := parseForwardedElement(elems[i])
+		if !ok {
+			return last, lastProto, last.IsValid()
+		}
+		last, lastProto = a, proto
+		if !e.Trusted(last) {
+			return last, lastProto, true
+		}
+	}
+	return last, lastProto, last.IsValid()
+}
+
+// parseForwardedElement reads for= (an address, maybe quoted, maybe with
+// a port, IPv6 in brackets) and proto= of one Forwarded element. An
+// obfuscated or "unknown" for= is not an address.
+func parseForwardedElement(elem string) (netip.Addr, string, bool) {
+	var addr netip.Addr
+	var proto string
+	found := false
+	for _, pair := range strings.Split(elem, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		if !ok {
+			continue
+		}
+		v = strings.Trim(strings.TrimSpace(v), `"`)
+		switch strings.ToLower(strings.TrimSpace(k)) {
+		case "for":
+			if ap, err := netip.ParseAddrPort(v); err == nil {
+				addr, found = ap.Addr().Unmap(), true
+			} else if a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(v, "["), "]")); err == nil {
+				addr, found = a.Unmap(), true
+			} else {
+				return netip.Addr{}, "", false
+			}
+		case "proto":
+			proto = forwardedProto(v)
+		}
+	}
+	return addr, proto, found
 }
 
 // forwardedProto reads X-Forwarded-Proto's first value, "http" or "https".

@@ -155,3 +155,56 @@ func TestSameOrigin(t *testing.T) {
 		}
 	}
 }
+
+func TestForwardedHeader(t *testing.T) {
+	trusted, err := ParseTrustedProxies([]string{"10.0.0.0/8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fwd := New(Config{TrustedProxies: trusted, Header: HeaderForwarded})
+	xff := New(Config{TrustedProxies: trusted, Header: HeaderXFF})
+	for _, c := range []struct {
+		name                   string
+		e                      *Edge
+		remote                 string
+		hdr                    map[string]string
+		wantRemote, wantScheme string
+		wantVia                bool
+	}{
+		{"forwarded", fwd, "10.1.2.3:4000", map[string]string{"Forwarded": "for=203.0.113.5;proto=https"}, "203.0.113.5:0", "https", true},
+		{"quoted IPv6 with port", fwd, "10.1.2.3:4000", map[string]string{"Forwarded": `for="[2001:db8::1]:4711";proto=https;by=10.1.2.3`}, "[2001:db8::1]:0", "https", true},
+		{"IPv4 with port", fwd, "10.1.2.3:4000", map[string]string{"Forwarded": `For="203.0.113.5:999"`}, "203.0.113.5:0", "http", true},
+		{"spoofed left-most element", fwd, "10.1.2.3:4000", map[string]string{"Forwarded": "for=6.6.6.6;proto=https, for=203.0.113.5;proto=http"}, "203.0.113.5:0", "http", true},
+		{"trusted hops skipped", fwd, "10.1.2.3:4000", map[string]string{"Forwarded": "for=203.0.113.5;proto=https, for=10.7.7.7;proto=http"}, "203.0.113.5:0", "https", true},
+		{"unknown right-most", fwd, "10.1.2.3:4000", map[string]string{"Forwarded": "for=6.6.6.6, for=unknown"}, "10.1.2.3:4000", "http", false},
+		{"X-Forwarded-For not read when Forwarded is", fwd, "10.1.2.3:4000", map[string]string{"X-Forwarded-For": "203.0.113.5", "X-Forwarded-Proto": "https"}, "10.1.2.3:4000", "http", false},
+		{"Forwarded not read by default", xff, "10.1.2.3:4000", map[string]string{"Forwarded": "for=203.0.113.5;proto=https"}, "10.1.2.3:4000", "http", false},
+		{"untrusted peer", fwd, "198.51.100.1:4000", map[string]string{"Forwarded": "for=203.0.113.5;proto=https"}, "198.51.100.1:4000", "http", false},
+		{"all hops trusted", xff, "10.1.2.3:4000", map[string]string{"X-Forwarded-For": "10.5.5.5"}, "10.5.5.5:0", "http", false},
+	} {
+		var via bool
+		var fwdSeen string
+		h := c.e.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			via, fwdSeen = ViaProxy(r), r.Header.Get("Forwarded")
+		}))
+		code, s := run(t, c.e, c.remote, "127.0.0.1", c.hdr)
+		req := httptest.NewRequest("GET", "/", nil)
+		req.RemoteAddr, req.Host = c.remote, "127.0.0.1"
+		for k, v := range c.hdr {
+			req.Header.Set(k, v)
+		}
+		h.ServeHTTP(httptest.NewRecorder(), req)
+		if code != 200 || s.remote != c.wantRemote || s.scheme != c.wantScheme || via != c.wantVia || fwdSeen != "" {
+			t.Errorf("%s: %d remote %q scheme %q via proxy %v Forwarded %q; want remote %q scheme %q via %v and the header gone",
+				c.name, code, s.remote, s.scheme, via, fwdSeen, c.wantRemote, c.wantScheme, c.wantVia)
+		}
+	}
+	for in, want := range map[string]string{"": HeaderXFF, "X-Forwarded-For": HeaderXFF, "Forwarded": HeaderForwarded} {
+		if got, err := CheckHeader(in); err != nil || got != want {
+			t.Errorf("CheckHeader(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := CheckHeader("X-Real-IP"); err == nil {
+		t.Error("CheckHeader(X-Real-IP): no error")
+	}
+}
