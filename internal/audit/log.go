@@ -223,6 +223,19 @@ func (l *Log) run() {
 			}
 			l.flush()
 		case reply := <-l.reopen:
+			// What was recorded before the reopen goes to the old file.
+			for more := true; more; {
+				select {
+				case e, ok := <-l.q:
+					if !ok {
+						more = false
+						break
+					}
+					l.write(enc, e)
+				default:
+					more = false
+				}
+			}
 			err := l.closeOut()
 			if oerr := l.openOut(); oerr != nil {
 				err = oerr
