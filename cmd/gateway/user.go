@@ -188,6 +188,6 @@ func openUsers(data string) (*users.Store, error) {
 	if u, err := osuser.Current(); err == nil {
 		name = u.Username
 	}
-	store.SetActor("cli:" + name)
+	store.SetActor(users.Actor{By: "cli:" + name})
 	return store, nil
 }

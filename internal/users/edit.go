@@ -29,7 +29,7 @@ func CheckNew(u User) error {
 }
 
 // Create adds u after CheckNew, journaled as by by.
-func (s *Store) Create(u User, by string) error {
+func (s *Store) Create(u User, by Actor) error {
 	if err := CheckNew(u); err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func (e Edit) Apply(u *User) error {
 }
 
 // Set applies e to the named user, journaled as by by.
-func (s *Store) Set(name string, e Edit, by string) error {
+func (s *Store) Set(name string, e Edit, by Actor) error {
 	return s.UpdateBy(by, func(m map[string]*User) error {
 		u, ok := m[name]
 		if !ok {
@@ -110,7 +110,7 @@ func (s *Store) Set(name string, e Edit, by string) error {
 }
 
 // DeleteBy removes a user, journaled as by by.
-func (s *Store) DeleteBy(name, by string) error {
+func (s *Store) DeleteBy(name string, by Actor) error {
 	return s.UpdateBy(by, func(m map[string]*User) error {
 		if _, ok := m[name]; !ok {
 			return fmt.Errorf("user %s: %w", name, ErrNotFound)

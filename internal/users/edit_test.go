@@ -13,39 +13,39 @@ func TestCreateAndEditShareTheRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Create(User{Name: "bob"}, "alice"); !errors.Is(err, ErrNoLogin) {
+	if err := s.Create(User{Name: "bob"}, Actor{By: "alice"}); !errors.Is(err, ErrNoLogin) {
 		t.Fatalf("no login: %v", err)
 	}
-	if err := s.Create(User{Name: "Bob!", Keys: []string{testKey}}, "alice"); err == nil {
+	if err := s.Create(User{Name: "Bob!", Keys: []string{testKey}}, Actor{By: "alice"}); err == nil {
 		t.Fatal("a bad name was accepted")
 	}
-	if err := s.Create(User{Name: "bob", Keys: []string{testKey}, PermitOpen: []string{"nope"}}, "alice"); err == nil {
+	if err := s.Create(User{Name: "bob", Keys: []string{testKey}, PermitOpen: []string{"nope"}}, Actor{By: "alice"}); err == nil {
 		t.Fatal("a bad permit-open was accepted")
 	}
-	if err := s.Create(User{Name: "bob", Keys: []string{testKey}}, "alice"); err != nil {
+	if err := s.Create(User{Name: "bob", Keys: []string{testKey}}, Actor{By: "alice"}); err != nil {
 		t.Fatal(err)
 	}
-	err = s.Set("bob", Edit{RemoveKeys: []string{testKey}}, "alice")
+	err = s.Set("bob", Edit{RemoveKeys: []string{testKey}}, Actor{By: "alice"})
 	if !errors.Is(err, ErrLastLogin) {
 		t.Fatalf("removing the last key: %v", err)
 	}
 	other := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ9n3m0PZ0Gd2QJ5o1o3n4m0F7KJ9N6x1w2Y3p0YzVbB x"
-	if _, ok := errors.AsType[*KeyNotFoundError](s.Set("bob", Edit{RemoveKeys: []string{other}}, "alice")); !ok {
+	if _, ok := errors.AsType[*KeyNotFoundError](s.Set("bob", Edit{RemoveKeys: []string{other}}, Actor{By: "alice"})); !ok {
 		t.Fatal("removing a key bob does not have was not refused")
 	}
-	if err := s.Set("nobody", Edit{}, "alice"); !errors.Is(err, ErrNotFound) {
+	if err := s.Set("nobody", Edit{}, Actor{By: "alice"}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown user: %v", err)
 	}
 	open := []string{"localhost:22"}
 	yes := true
-	if err := s.Set("bob", Edit{PermitOpen: &open, Admin: &yes, PasswordHash: "$2a$x"}, "alice"); err != nil {
+	if err := s.Set("bob", Edit{PermitOpen: &open, Admin: &yes, PasswordHash: "$2a$x"}, Actor{By: "alice"}); err != nil {
 		t.Fatal(err)
 	}
 	u, _ := s.Get("bob")
 	if !u.Admin || !slices.Equal(u.PermitOpen, open) || u.Generation != 1 {
 		t.Fatalf("after the edit: %+v", u)
 	}
-	if err := s.DeleteBy("bob", "cli:root"); err != nil {
+	if err := s.DeleteBy("bob", Actor{By: "cli:root"}); err != nil {
 		t.Fatal(err)
 	}
 	ch, last, err := s.ChangesSince(0)
@@ -77,8 +77,8 @@ func TestJournalBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.SetActor("cli:x")
-	if err := s.Create(User{Name: "bob", Keys: []string{testKey}}, ""); err != nil {
+	s.SetActor(Actor{By: "cli:x"})
+	if err := s.Create(User{Name: "bob", Keys: []string{testKey}}, Actor{}); err != nil {
 		t.Fatal(err)
 	}
 	for range JournalMax + 10 {

@@ -14,6 +14,7 @@ type Change struct {
 	Seq    uint64    `json:"seq"`
 	Time   time.Time `json:"time"`
 	By     string    `json:"by,omitempty"`
+	Source string    `json:"source,omitempty"`
 	Action string    `json:"action"` // ActionCreated, ActionChanged or ActionDeleted
 	User   string    `json:"user"`
 	// Fields are what changed: password, keys, permit_open, permit_listen,
@@ -41,14 +42,14 @@ func cloneUser(u User) User {
 }
 
 // journal appends to j what differs between before and after.
-func journal(j []Change, before map[string]User, after map[string]*User, by string, now time.Time) []Change {
+func journal(j []Change, before map[string]User, after map[string]*User, by Actor, now time.Time) []Change {
 	var seq uint64
 	if len(j) > 0 {
 		seq = j[len(j)-1].Seq
 	}
 	add := func(action, user string, fields []string) {
 		seq++
-		j = append(j, Change{Seq: seq, Time: now, By: by, Action: action, User: user, Fields: fields})
+		j = append(j, Change{Seq: seq, Time: now, By: by.By, Source: by.Source, Action: action, User: user, Fields: fields})
 	}
 	var names []string
 	for n := range before {

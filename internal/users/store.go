@@ -79,6 +79,9 @@ func (u *User) Policy() (forward.Policy, error) {
 // ErrNotFound is returned for a user that does not exist.
 var ErrNotFound = errors.New("no such user")
 
+// ErrExists refuses a new user whose name is taken.
+var ErrExists = errors.New("already exists")
+
 var validName = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`)
 
 // ValidateName checks that name is a usable account name.
@@ -103,7 +106,7 @@ type Store struct {
 	version uint64
 	byName  map[string]*User
 	changes []Change
-	actor   string // who changes made through Update are by
+	actor   Actor // who changes made through Update are by
 }
 
 // Open returns the store of data dir dir (the file need not exist yet).
@@ -198,17 +201,23 @@ func (s *Store) List() ([]User, error) {
 	return out, nil
 }
 
+// Actor is who made a change, for the journal.
+type Actor struct {
+	By     string // a user of the admin page, or "cli:OSUSER"
+	Source string // their address, if they came over the network
+}
+
 // SetActor names who the changes made through this store are by, in the
 // journal (see Change), when a call does not say: "cli:OSUSER" for the
 // command line.
-func (s *Store) SetActor(by string) {
+func (s *Store) SetActor(a Actor) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.actor = by
+	s.actor = a
 }
 
 // Actor is who SetActor named.
-func (s *Store) Actor() string {
+func (s *Store) Actor() Actor {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.actor
@@ -225,7 +234,7 @@ func (s *Store) Update(fn func(users map[string]*User) error) error {
 }
 
 // UpdateBy is Update, journaled as made by by.
-func (s *Store) UpdateBy(by string, fn func(users map[string]*User) error) error {
+func (s *Store) UpdateBy(by Actor, fn func(users map[string]*User) error) error {
 	return s.file.Update(func(fd *fileData) error {
 		m := make(map[string]*User, len(fd.Users))
 		before := make(map[string]User, len(fd.Users))
@@ -263,10 +272,10 @@ func (s *Store) Add(u User) error {
 	return s.add(u, by)
 }
 
-func (s *Store) add(u User, by string) error {
+func (s *Store) add(u User, by Actor) error {
 	return s.UpdateBy(by, func(m map[string]*User) error {
 		if _, ok := m[u.Name]; ok {
-			return fmt.Errorf("user %s already exists", u.Name)
+			return fmt.Errorf("user %s %w", u.Name, ErrExists)
 		}
 		if u.Created.IsZero() {
 			u.Created = time.Now().UTC()
