@@ -66,7 +66,7 @@ type userChanges struct {
 }
 
 func newUserChanges(store *users.Store, al *audit.Log) *userChanges {
-	_, seq, _ := store.ChangesSince(^uint64(0)) // what happened before this start is not news
+	_, seq, _ := store.ChangesSince(0) // what happened before this start is not news
 	return &userChanges{store: store, al: al, seq: seq}
 }
 

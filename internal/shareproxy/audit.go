@@ -20,7 +20,7 @@ const linkWatchInterval = time.Second
 // elsewhere.
 func (p *Proxy) RecordLink(e audit.Event) {
 	p.noteMu.Lock()
-	p.noted[e.Event+" "+e.Link] = struct{}{}
+	p.noted[e.Event+" "+e.Link] = time.Now()
 	p.noteMu.Unlock()
 	p.cfg.Audit.Record(e)
 }
@@ -32,6 +32,18 @@ func (p *Proxy) takeNoted(event, link string) bool {
 	_, ok := p.noted[event+" "+link]
 	delete(p.noted, event+" "+link)
 	return ok
+}
+
+// forgetNoted drops what RecordLink noted before then and the watch never
+// saw (a link made and revoked between two looks), so the set stays small.
+func (p *Proxy) forgetNoted(before time.Time) {
+	p.noteMu.Lock()
+	defer p.noteMu.Unlock()
+	for k, at := range p.noted {
+		if at.Before(before) {
+			delete(p.noted, k)
+		}
+	}
 }
 
 // recordUse writes link.use for the first request through l from the
@@ -57,7 +69,7 @@ func (p *Proxy) recordUse(l sharelink.Link, remote, outcome, reason string) {
 func (p *Proxy) watchLinks(ctx context.Context, interval time.Duration) {
 	store := p.cfg.Links.Store
 	list := func() map[string]sharelink.Link {
-		links, err := store.List("")
+		links, err := store.All()
 		if err != nil {
 			return nil
 		}
@@ -68,6 +80,10 @@ func (p *Proxy) watchLinks(ctx context.Context, interval time.Duration) {
 		return m
 	}
 	prev := list()
+	expired := make(map[string]bool) // link.expire written, the link not yet swept
+	for id, l := range prev {
+		expired[id] = !time.Now().Before(store.ExpiresAt(&l))
+	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -81,10 +97,16 @@ func (p *Proxy) watchLinks(ctx context.Context, interval time.Duration) {
 			continue // the store could not be read: next tick
 		}
 		now := time.Now()
+		p.forgetNoted(now.Add(-time.Minute))
 		for id, l := range cur {
 			if _, ok := prev[id]; !ok && !p.takeNoted(audit.LinkCreate, id) {
 				p.cfg.Audit.Record(audit.Event{Event: audit.LinkCreate, User: l.User, Outcome: audit.Success,
 					By: "cli", Link: id, Endpoint: l.Endpoint})
+			}
+			if !expired[id] && !now.Before(store.ExpiresAt(&l)) {
+				expired[id] = true
+				p.cfg.Audit.Record(audit.Event{Event: audit.LinkExpire, User: l.User, Outcome: audit.Success,
+					Link: id, Endpoint: l.Endpoint})
 			}
 		}
 		for id, l := range prev {
@@ -92,7 +114,7 @@ func (p *Proxy) watchLinks(ctx context.Context, interval time.Duration) {
 				continue
 			}
 			switch {
-			case p.takeNoted(audit.LinkRevoke, id):
+			case p.takeNoted(audit.LinkRevoke, id), expired[id]:
 			case !now.Before(store.ExpiresAt(&l)):
 				p.cfg.Audit.Record(audit.Event{Event: audit.LinkExpire, User: l.User, Outcome: audit.Success,
 					Link: id, Endpoint: l.Endpoint})
@@ -100,6 +122,7 @@ func (p *Proxy) watchLinks(ctx context.Context, interval time.Duration) {
 				p.cfg.Audit.Record(audit.Event{Event: audit.LinkRevoke, User: l.User, Outcome: audit.Success,
 					By: "cli", Link: id, Endpoint: l.Endpoint})
 			}
+			delete(expired, id)
 		}
 		prev = cur
 	}

@@ -65,7 +65,7 @@ type Proxy struct {
 
 	seen   *audit.FirstSeen // link id + source: link.use already recorded
 	noteMu sync.Mutex
-	noted  map[string]struct{} // "event id" recorded by RecordLink, not yet seen by watchLinks
+	noted  map[string]time.Time // "event id" recorded by RecordLink, not yet seen by watchLinks
 }
 
 // New returns a Proxy. Call Run to enforce revocation and expiry on live
@@ -84,7 +84,7 @@ func New(cfg Config) *Proxy {
 		cfg.Failures = throttle.Default()
 	}
 	p := &Proxy{cfg: cfg, log: cfg.Log, authCache: make(map[string]struct{}), seen: audit.NewFirstSeen(0),
-		noted: make(map[string]struct{})}
+		noted: make(map[string]time.Time)}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      p.transport(),
