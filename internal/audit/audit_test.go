@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -195,5 +196,13 @@ func TestFirstSeenBounded(t *testing.T) {
 	}
 	if f.Len() != 3 {
 		t.Fatalf("remembers %d pairs, want at most 3", f.Len())
+	}
+}
+
+func TestResumeEvent(t *testing.T) {
+	ok := Resume("alice", "127.0.0.1:5", "t3", nil)
+	bad := Resume("alice", "127.0.0.1:5", "t3", errors.New("token used"))
+	if ok.Event != TubeResume || ok.Outcome != Success || bad.Outcome != Refused || bad.Reason != "token used" {
+		t.Fatalf("%+v %+v", ok, bad)
 	}
 }

@@ -57,3 +57,14 @@ type Event struct {
 	BytesOut   int64    `json:"bytes_out,omitempty"` // tube.close: to the client
 	DurationMS int64    `json:"duration_ms,omitempty"`
 }
+
+// Resume is the tube.resume event of a resumable tube reattaching: success
+// when err is nil, else refused with err as the reason (a used or unknown
+// token, the window passed). The resume code records it with Log.Record.
+func Resume(user, source, tube string, err error) Event {
+	e := Event{Event: TubeResume, User: user, Source: source, Tube: tube, Outcome: Success, Transport: "websocket"}
+	if err != nil {
+		e.Outcome, e.Reason = Refused, err.Error()
+	}
+	return e
+}
