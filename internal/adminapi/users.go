@@ -70,7 +70,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 	if !webapi.Decode(w, r, maxBody, &req) {
 		return
 	}
-	u := users.User{Name: strings.TrimSpace(req.Name), Admin: req.Admin, PermitOpen: req.PermitOpen, PermitName: req.PermitName}
+	u := users.User{Name: req.Name, Admin: req.Admin, PermitOpen: req.PermitOpen, PermitName: req.PermitName}
 	if req.PermitListen != nil {
 		u.PermitListen = *req.PermitListen
 	}
