@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	osuser "os/user"
 	"strings"
 	"text/tabwriter"
 
@@ -74,14 +75,14 @@ Policy, in OpenSSH's permitopen / permitlisten style:
 					return err
 				}
 			}
-			if len(u.Keys) == 0 && u.PasswordHash == "" {
-				return errors.New("give the user a way to log in: --key FILE and/or --password-stdin")
-			}
-			store, err := users.Open(data)
+			store, err := openUsers(data)
 			if err != nil {
 				return err
 			}
-			if err := store.Add(u); err != nil {
+			if err := store.Create(u, store.Actor()); err != nil {
+				if errors.Is(err, users.ErrNoLogin) {
+					return fmt.Errorf("%w (--key FILE, --password-stdin)", err)
+				}
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "added user %s\n", u.Name)
@@ -160,11 +161,11 @@ func newUserDel() *cobra.Command {
 		Short: "Delete a user; a running gateway closes their tubes and forwards within a second",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := users.Open(data)
+			store, err := openUsers(data)
 			if err != nil {
 				return err
 			}
-			if err := store.Delete(args[0]); err != nil {
+			if err := store.DeleteBy(args[0], store.Actor()); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "deleted user %s\n", args[0])
@@ -173,4 +174,20 @@ func newUserDel() *cobra.Command {
 	}
 	dataFlag(cmd, &data)
 	return cmd
+}
+
+// openUsers opens the users of data dir data for a command that changes
+// them: the changes are journaled as by "cli:OSUSER", which a running
+// gateway writes to its audit log.
+func openUsers(data string) (*users.Store, error) {
+	store, err := users.Open(data)
+	if err != nil {
+		return nil, err
+	}
+	name := "unknown"
+	if u, err := osuser.Current(); err == nil {
+		name = u.Username
+	}
+	store.SetActor(users.Actor{By: "cli:" + name})
+	return store, nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/tubegate/tubegate/internal/audit"
 	"github.com/tubegate/tubegate/internal/throttle"
 	"github.com/tubegate/tubegate/internal/users"
 	"github.com/tubegate/tubegate/internal/webapi"
@@ -72,11 +73,13 @@ func (m *Manager) handleLogin(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		m.log.Warn("web login refused: password not checked", "user", req.User, "remote", r.RemoteAddr, "err", err)
+		m.recordLogin(r, req.User, "password", audit.Refused, err.Error())
 		writeCheckError(w, err)
 		return
 	}
 	if !ok {
 		m.log.Info("web login refused", "user", req.User, "remote", r.RemoteAddr)
+		m.recordLogin(r, req.User, "password", audit.Refused, "wrong user name or password")
 		webapi.Error(w, http.StatusUnauthorized, "wrong user name or password")
 		return
 	}
@@ -93,6 +96,7 @@ func (m *Manager) handleFirstRun(w http.ResponseWriter, r *http.Request) {
 	user, ok := m.consumeFirstRun(req.Token)
 	if !ok {
 		m.log.Info("first-run login refused: unknown, used or expired link", "remote", r.RemoteAddr)
+		m.recordLogin(r, "", "first-run link", audit.Refused, "unknown, used or expired first-run link")
 		webapi.Error(w, http.StatusUnauthorized, "this first-run link is not valid: it was used already or has expired (restart the gateway for a new one)")
 		return
 	}
@@ -103,10 +107,12 @@ func (m *Manager) login(w http.ResponseWriter, r *http.Request, user, how string
 	csrf, err := m.startSession(w, r, user)
 	if err != nil {
 		m.log.Error("web login failed", "user", user, "err", err)
+		m.recordLogin(r, user, how, audit.Failed, err.Error())
 		webapi.Error(w, http.StatusInternalServerError, "login failed")
 		return
 	}
 	m.log.Info("web login", "user", user, "method", how, "remote", r.RemoteAddr)
+	m.recordLogin(r, user, how, audit.Success, "")
 	m.writeSession(w, user, csrf)
 }
 
@@ -115,6 +121,12 @@ func (m *Manager) handleLogout(w http.ResponseWriter, r *http.Request) {
 	m.endSession(w, r)
 	m.log.Info("web logout", "user", user, "remote", r.RemoteAddr)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// recordLogin writes a web.login event. user is the name as typed.
+func (m *Manager) recordLogin(r *http.Request, user, how, outcome, reason string) {
+	m.audit.Record(audit.Event{Event: audit.WebLogin, User: user, Source: r.RemoteAddr, Outcome: outcome,
+		Reason: reason, Method: how})
 }
 
 // writeCheckError answers a password that was not checked: throttled, or

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/securecookie"
 
+	"github.com/tubegate/tubegate/internal/audit"
 	"github.com/tubegate/tubegate/internal/edge"
 	"github.com/tubegate/tubegate/internal/throttle"
 	"github.com/tubegate/tubegate/internal/users"
@@ -41,6 +42,8 @@ type Config struct {
 	// the gateway's other password checks (nil: a throttle of its own,
 	// DefaultMaxFailures per minute).
 	Failures *throttle.Failures
+	// Audit records logins (nil: not recorded).
+	Audit *audit.Log
 }
 
 // DefaultMaxFailures is how many wrong passwords one source may send per
@@ -56,6 +59,7 @@ type Manager struct {
 	codec  *securecookie.SecureCookie
 
 	logins *throttle.Failures
+	audit  *audit.Log
 	table  *sessionTable // issued sessions (sessions.json)
 
 	mu      sync.Mutex
@@ -112,6 +116,7 @@ func New(cfg Config) (*Manager, error) {
 		maxAge:  cfg.MaxAge,
 		codec:   codec,
 		logins:  cfg.Failures,
+		audit:   cfg.Audit,
 		revoked: revoked,
 		table:   openSessionTable(cfg.Dir),
 	}, nil
