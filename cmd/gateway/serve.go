@@ -24,6 +24,7 @@ import (
 	"github.com/tubegate/tubegate/internal/acceptloop"
 	"github.com/tubegate/tubegate/internal/acmecert"
 	"github.com/tubegate/tubegate/internal/adminapi"
+	"github.com/tubegate/tubegate/internal/audit"
 	"github.com/tubegate/tubegate/internal/certfile"
 	"github.com/tubegate/tubegate/internal/datadir"
 	"github.com/tubegate/tubegate/internal/forward"
@@ -139,7 +140,7 @@ func listenHTTP(o serveOptions, front *httpFront, acme *acmecert.Manager, log *s
 
 // newResumeServer makes the registry of resumable tubes: failed resumes
 // count against the source's throttle, as wrong passwords do.
-func newResumeServer(window time.Duration, log *slog.Logger, failures *throttle.Failures, m *sshserver.Metrics) *resume.Server {
+func newResumeServer(window time.Duration, log *slog.Logger, failures *throttle.Failures, m *sshserver.Metrics, al *audit.Log) *resume.Server {
 	return resume.NewServer(resume.ServerConfig{
 		Window: max(window, 0),
 		Log:    log,
@@ -147,6 +148,9 @@ func newResumeServer(window time.Duration, log *slog.Logger, failures *throttle.
 			return failures.Check(ctx, "resume", source, lookup)
 		},
 		Count: m.Resumed,
+		Audit: func(user, source, tube string, err error) {
+			al.Record(audit.Resume(user, source, tube, err))
+		},
 	})
 }
 
@@ -298,7 +302,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	go links.proxy.Run(tubeCtx)
 	go links.svc.Store.Run(tubeCtx, time.Second) // retries revocations that could not be saved
 	go srv.WatchUsers(tubeCtx)
-	resumer := newResumeServer(o.resumeWindow, log, failures, sshMetrics)
+	resumer := newResumeServer(o.resumeWindow, log, failures, sshMetrics, al)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tubegate_tubes_detached", Help: "Resumable tubes whose connection dropped, waiting for their client.",
 	}, func() float64 { return float64(resumer.Detached()) }))

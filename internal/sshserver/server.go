@@ -232,6 +232,9 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn, opts ConnOptions) {
 	if ls, ok := c.(logSetter); ok {
 		ls.SetLog(t.log)
 	}
+	if is, ok := c.(identSetter); ok {
+		is.SetIdent(user, id)
+	}
 	if err := s.addTube(t, &slot); err != nil {
 		t.log.Warn("tube refused", "err", err)
 		sc.Close()

@@ -234,6 +234,10 @@ type detachable interface{ Detached() bool }
 // with the tube's id and user.
 type logSetter interface{ SetLog(*slog.Logger) }
 
+// identSetter is what a carrier that audits on its own implements (a
+// resumable tube), to name the tube's user and id once authenticated.
+type identSetter interface{ SetIdent(user, tube string) }
+
 // goAway is what a carrier that can say why it closes implements (the
 // WebSocket bridge).
 type goAway interface{ GoAway(reason string) error }
