@@ -21,6 +21,7 @@ const assets = {
   'addon-fit.js': 'node_modules/@xterm/addon-fit/lib/addon-fit.js',
   'api.js': 'src/api.js',
   'errors.js': 'src/errors.js',
+  'tubestatus.js': 'src/tubestatus.js',
   'app.js': 'src/app.js',
   'links.js': 'src/links.js',
   'password.js': 'src/password.js',
