@@ -136,7 +136,46 @@ func bytesOf(v js.Value) []byte {
 	return b
 }
 
-// toJS converts a value for the page: plain structs go through JSON.
+// toJS converts a value for the page: strings, numbers, bools, maps with
+// string keys, slices of those, and the structs the page is given
+// (ForwardInfo). It is written out by hand rather than through
+// encoding/json or reflect, which would add about 45 KB to the brotli'd
+// Wasm (README, "Files"). Another type panics, which promise() turns into
+// an "internal error" for the page.
 func toJS(v any) js.Value {
-	return js.Global().Get("JSON").Call("parse", mustJSON(v))
+	switch v := v.(type) {
+	case nil:
+		return js.Null()
+	case string, bool, int, int64, float64:
+		return js.ValueOf(v)
+	case map[string]string:
+		o := js.Global().Get("Object").New()
+		for k, x := range v {
+			o.Set(k, x)
+		}
+		return o
+	case map[string]any:
+		o := js.Global().Get("Object").New()
+		for k, x := range v {
+			o.Set(k, toJS(x))
+		}
+		return o
+	case []map[string]any:
+		a := js.Global().Get("Array").New(len(v))
+		for i, x := range v {
+			a.SetIndex(i, toJS(x))
+		}
+		return a
+	case []ForwardInfo:
+		a := js.Global().Get("Array").New(len(v))
+		for i, x := range v {
+			a.SetIndex(i, toJS(x))
+		}
+		return a
+	case ForwardInfo:
+		return toJS(map[string]any{"id": v.ID, "kind": v.Kind, "spec": v.Spec, "listen": v.Listen,
+			"endpoint": v.Endpoint, "target": v.Target, "active": v.Active, "total": v.Total,
+			"bytesIn": v.BytesIn, "bytesOut": v.BytesOut, "lastError": v.LastErr})
+	}
+	panic(fmt.Sprintf("toJS: cannot convert a %T", v))
 }
