@@ -10,9 +10,10 @@ import (
 	"syscall/js"
 )
 
-// subsystemReadSize is the most one read() hands to the page: SFTP's
-// packets are at most 32 KiB of data plus a header.
-const subsystemReadSize = 64 << 10
+// subsystemReadSize is the most one read() hands to the page: several of
+// SFTP's packets (32 KiB of data each), as many as have arrived, so that a
+// transfer crosses between the Wasm modules in few, large steps.
+const subsystemReadSize = 512 << 10
 
 // jsOpenSubsystem is a console's openSubsystem(name) -> Promise<channel>:
 // a subsystem ("sftp") on the console's host connection. The channel has

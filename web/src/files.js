@@ -194,6 +194,12 @@
 
     wire() {
       this.onButton = () => (this.root.hidden ? this.show() : this.hide());
+      if (this.button && this.button.tagName !== 'BUTTON') { // a place in a toolbar: add the button there
+        this.ownButton = button('console-files-button', 'Files', null);
+        this.ownButton.setAttribute('aria-expanded', 'false');
+        this.button.append(this.ownButton);
+        this.button = this.ownButton;
+      }
       if (this.button) {
         this.button.hidden = false;
         this.button.disabled = false;
@@ -279,6 +285,7 @@
         this.dir = dir;
         this.pathInput.value = dir;
         this.render(entries);
+        if (!quiet) this.setError('');
         this.status.textContent = `${entries.length} ${entries.length === 1 ? 'entry' : 'entries'}`;
         this.root.dataset.dir = dir;
       } catch (e) {
@@ -439,6 +446,7 @@
       if (this.button) {
         this.button.removeEventListener('click', this.onButton);
         this.button.hidden = true;
+        if (this.ownButton) this.ownButton.remove();
       }
       if (this.dropTarget) {
         this.dropTarget.removeEventListener('dragover', this.onDragOver, true);
@@ -454,7 +462,8 @@
   window.tubegateFiles = {
     // attach({console, target, button, dropTarget, container}) -> {show,
     // hide, detach}: a file panel for the console's host, opened by button
-    // and by files dropped on dropTarget, shown inside container.
+    // (a <button>, or an element to put a "Files" button in) and by files
+    // dropped on dropTarget, shown inside container.
     attach(opts) {
       const p = new Panel(opts);
       return { show: () => p.show(), hide: () => p.hide(), detach: () => p.detach(), panel: p.root };
