@@ -255,7 +255,15 @@ func TestBrowserFiles(t *testing.T) {
 
 	step("screenshot of the panel for the README", func(t *testing.T) {
 		b.t = t
-		b.run("show the panel", chromedp.Evaluate[chromedp.Void](`document.querySelector("#files-box .files-panel").scrollIntoView({ block: "end" })`))
+		for _, d := range []string{"photos", "projects"} {
+			if err := os.Mkdir(filepath.Join(remote, d), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		writeFile(t, filepath.Join(remote, "notes.txt"), "remember the milk\n", 0o644)
+		writeFile(t, filepath.Join(remote, "report.pdf"), strings.Repeat("%PDF", 300000), 0o644)
+		filesCd(b, remote)
+		b.run("show the panel", chromedp.Evaluate[chromedp.Void](`document.querySelector("#files-box .files-panel").scrollIntoView({ block: "start" }); window.scrollBy(0, -200)`))
 		filesScreenshot(b, "files")
 	})
 }
