@@ -23,8 +23,8 @@ import (
 // TestBrowserFiles drives the console's file panel (SFTP over the console's host connection,
 // the throw-away sshd's internal-sftp) in headless Chromium, one step after another: a file of
 // several MiB dropped on the terminal (a real drop from DevTools' Input.dispatchDragEvent) is
-// uploaded and downloaded back through Chromium's downloads, the sha256 values matching; a
-// directory is made, a file renamed and deleted; a refused operation shows "permission denied";
+// uploaded and downloaded back through Chromium's downloads, the sha256 values matching; a file
+// picked with Upload… is uploaded; a directory is made, a file renamed and deleted; a refused operation shows "permission denied";
 // a download is cancelled mid-way; a download of 96 MiB streams through a save-dialog file
 // without growing either Wasm module's memory; and the panel is photographed for the README.
 func TestBrowserFiles(t *testing.T) {
@@ -124,6 +124,18 @@ func TestBrowserFiles(t *testing.T) {
 			t.Fatalf("downloaded file: %d bytes, sha256 %s, want %d bytes, %s (downloads dir: %v)", len(got), sha256Hex(got), len(data), sum, entries)
 		}
 		t.Logf("downloaded %d bytes to %s, sha256 %s", len(got), path, sum)
+	})
+
+	step("Upload… picks a file to upload", func(t *testing.T) {
+		b.t = t
+		picked := filepath.Join(local, "picked.txt")
+		writeFile(t, picked, "picked with the file dialog\n", 0o644)
+		b.run("pick picked.txt in Upload…", chromedp.SetUploadFiles(chromedp.CSS("#files-box .files-upload-input"), []string{picked}, chromedp.NodeReady))
+		waitTransfer(b, "picked.txt", "done")
+		if got := readFile(t, filepath.Join(remote, "picked.txt")); got != "picked with the file dialog\n" {
+			t.Fatalf("picked.txt on the host: %q", got)
+		}
+		b.waitJS("picked.txt listed", `!!document.querySelector('#files-box .files-list tr[data-name="picked.txt"]')`)
 	})
 
 	step("mkdir, rename and delete", func(t *testing.T) {

@@ -22,7 +22,7 @@ func (r *Report) addBrowser(br browserResult, res map[string]measures) {
 			Note: fmt.Sprintf("%s body bytes of %s, %.1f MiB; uncompressed %d bytes, %.1f MiB", got.encoding, ws.path,
 				mib(got.bytes), raw, mib(raw))}
 		if enc == "br" && got.encoding == "br" {
-			row.Target = fmt.Sprintf("≤%.1f MiB (before SFTP %.2f MiB): %.3f MiB, %s", targetWasmMiB, baselineWasmMiB,
+			row.Target = fmt.Sprintf("≤%.1f MiB (was %.2f MiB): %.3f MiB, %s", targetWasmMiB, baselineWasmMiB,
 				mib(got.bytes), mark(mib(got.bytes) <= targetWasmMiB))
 			if ws.sftpBrotli > 0 {
 				row.Note += fmt.Sprintf("; the file panel's SFTP module, fetched on first use only: %d bytes brotli, %.2f MiB",
