@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -165,21 +164,16 @@ func TestBrowserFiles(t *testing.T) {
 
 	step("a refused delete says permission denied", func(t *testing.T) {
 		b.t = t
-		locked := filepath.Join(remote, "locked")
-		if err := os.Mkdir(locked, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, filepath.Join(locked, "keep.txt"), "kept\n", 0o644)
-		lockDir(t, locked)
-		filesCd(b, locked)
-		filesClickRow(b, "keep.txt", ".files-delete")
-		filesClickRow(b, "keep.txt", ".files-delete")
+		dir, name := refusingDir(t, remote)
+		filesCd(b, dir)
+		filesClickRow(b, name, ".files-delete")
+		filesClickRow(b, name, ".files-delete")
 		msg := b.waitJS("the panel's error", `(() => { const e = document.querySelector("#files-box .files-error"); return e && !e.hidden && e.textContent; })()`)
 		if !strings.Contains(string(msg), "permission denied") {
 			t.Fatalf("refused delete shows %s, want permission denied", msg)
 		}
-		if _, err := os.Stat(filepath.Join(locked, "keep.txt")); err != nil {
-			t.Fatalf("keep.txt: %v", err)
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Fatalf("%s: %v", name, err)
 		}
 		t.Logf("refused delete: %s", msg)
 		filesCd(b, remote)
@@ -334,21 +328,25 @@ func wasmMemory(b *browser) wasmMem {
 	return m
 }
 
-// lockDir makes dir refuse changes to its entries even to root: chattr +i as root (file modes
-// do not bind root), chmod 0555 otherwise. Undone when the test ends.
-func lockDir(t *testing.T, dir string) {
+// refusingDir returns a directory and a file in it that the sshd's user may not delete. As
+// root no file mode binds, so it is /proc/sys/kernel's hostname (procfs refuses every unlink,
+// with EACCES, which sftp reports as permission denied: no capability or file system feature
+// needed, unlike chattr +i); otherwise a directory made read-only under remote.
+func refusingDir(t *testing.T, remote string) (dir, name string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if err := os.Chmod(dir, 0o555); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { os.Chmod(dir, 0o755) })
-		return
+	if os.Geteuid() == 0 {
+		return "/proc/sys/kernel", "hostname"
 	}
-	if out, err := exec.Command("chattr", "+i", dir).CombinedOutput(); err != nil {
-		t.Fatalf("chattr +i %s (to refuse root): %v: %s", dir, err, out)
+	dir = filepath.Join(remote, "locked")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
 	}
-	t.Cleanup(func() { exec.Command("chattr", "-i", dir).Run() })
+	writeFile(t, filepath.Join(dir, "keep.txt"), "kept\n", 0o644)
+	if err := os.Chmod(dir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(dir, 0o755) })
+	return dir, "keep.txt"
 }
 
 // filesScreenshot saves the viewport as docs/screenshots/NAME.png for the README; the test
