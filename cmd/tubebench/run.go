@@ -99,7 +99,9 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 					name = "gateway WS, OpenSSH ssh -R + gateway connect"
 				}
 				paths = append(paths, path{ID: "gw-" + tr + "-openssh-" + short, Name: name, Kind: "gateway", Cipher: c,
-					setup: func(ctx context.Context) (endpoints, error) { return sshRemote(ctx, gw, tr, id, c, tg, cfg.ConnectFlags) }})
+					setup: func(ctx context.Context) (endpoints, error) {
+						return sshRemote(ctx, gw, tr, id, c, tg, cfg.ConnectFlags)
+					}})
 			}
 		}
 		if c == tunnelCipher {
