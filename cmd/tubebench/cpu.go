@@ -174,3 +174,13 @@ func roleOrder(role string) int {
 	}
 	return 99
 }
+
+// commName is the command name (/proc/PID/comm) of a process running
+// the program at path: its base name, cut to 15 bytes.
+func commName(path string) string {
+	c := filepath.Base(path)
+	if len(c) > 15 {
+		c = c[:15]
+	}
+	return c
+}

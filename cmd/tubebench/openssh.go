@@ -39,7 +39,7 @@ func sshArgs(id *identity, cipher string) []string {
 // runForwarder starts an ssh client with forwards to echo and sink on two
 // fresh loopback ports and waits until both carry data.
 func runForwarder(ctx context.Context, name string, args func(echoPort, sinkPort int) []string) (endpoints, error) {
-	return runForwarderProg(ctx, name, "ssh", os.Environ(), procRoot{role: roleSSH, sub: map[string]string{"gateway": roleConnect}}, args)
+	return runForwarderProg(ctx, name, "ssh", os.Environ(), procRoot{role: roleSSH}, args)
 }
 
 // runForwarderProg is runForwarder with another client program and
@@ -153,7 +153,9 @@ func sshRemote(ctx context.Context, g *gateway, transport string, id *identity, 
 	if err != nil {
 		return endpoints{}, fmt.Errorf("gateway ssh address: %w", err)
 	}
-	return runForwarder(ctx, "ssh -R "+transport+" "+cipher, func(ep, sp int) []string {
+	// ssh's ProxyCommand, `gateway connect`, is its own row.
+	root := procRoot{role: roleSSH, sub: map[string]string{commName(g.Bin): roleConnect}}
+	return runForwarderProg(ctx, "ssh -R "+transport+" "+cipher, "ssh", os.Environ(), root, func(ep, sp int) []string {
 		a := sshArgs(id, cipher)
 		if transport == transportWS {
 			a = append(a, "-o", "ProxyCommand="+strings.Join(append([]string{g.Bin, "connect"}, append(connectFlags, g.WSURL())...), " "))
