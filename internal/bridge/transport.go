@@ -1,9 +1,12 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"sync"
 
 	"github.com/coder/websocket"
 
@@ -14,24 +17,60 @@ import (
 // per frame. It builds for native and js alike.
 type wsTransport struct{ ws *websocket.Conn }
 
+// transportReadLimit is the largest message: a frame header over the
+// largest payload.
+const transportReadLimit = ReadLimit + 64
+
 func newTransport(ws *websocket.Conn) wsTransport {
-	ws.SetReadLimit(ReadLimit + 64) // a frame header over the largest message
+	ws.SetReadLimit(transportReadLimit)
 	return wsTransport{ws}
 }
 
+// readBufs are the buffers a message is read into before it is copied
+// out at its size: one read per frame and one exact allocation per
+// message, where io.ReadAll grew a slice from 512 bytes (allocating and
+// zeroing about twice each message). A buffer is held only while a
+// message is read, so an idle tube holds none.
+var readBufs = sync.Pool{New: func() any {
+	b := make([]byte, transportReadLimit+1) // the limit is enforced, so a read never fills it
+	return &b
+}}
+
 func (t wsTransport) ReadMessage(ctx context.Context) ([]byte, error) {
-	typ, b, err := t.ws.Read(ctx)
+	typ, r, err := t.ws.Reader(ctx)
 	if err != nil {
-		var ce websocket.CloseError
-		if errors.As(err, &ce) {
-			return nil, &resume.CloseError{Code: int(ce.Code), Reason: ce.Reason}
-		}
-		return nil, err
+		return nil, transportError(err)
 	}
 	if typ != websocket.MessageBinary {
 		return nil, fmt.Errorf("%w: a text message", resume.ErrBadFrame)
 	}
-	return b, nil
+	bp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bp)
+	buf := *bp
+	n := 0
+	for {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, transportError(err)
+		}
+		if n == len(buf) {
+			return nil, fmt.Errorf("%w: a message over %d bytes", resume.ErrBadFrame, transportReadLimit)
+		}
+	}
+	return bytes.Clone(buf[:n]), nil // no zeroing: the copy fills it
+}
+
+// transportError turns the peer's close frame into a *resume.CloseError.
+func transportError(err error) error {
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		return &resume.CloseError{Code: int(ce.Code), Reason: ce.Reason}
+	}
+	return err
 }
 
 func (t wsTransport) WriteMessage(ctx context.Context, p []byte) error {
