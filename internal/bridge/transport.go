@@ -61,7 +61,36 @@ func (t wsTransport) ReadMessage(ctx context.Context) ([]byte, error) {
 			return nil, fmt.Errorf("%w: a message over %d bytes", resume.ErrBadFrame, transportReadLimit)
 		}
 	}
+	if n > pooledMin && n <= pooledCap {
+		mp := msgBufs.Get().(*[]byte)
+		return append((*mp)[:0], buf[:n]...), nil
+	}
 	return bytes.Clone(buf[:n]), nil // no zeroing: the copy fills it
+}
+
+// Messages of pooledMin to pooledCap bytes (an SSH packet of 32 KiB with
+// its frame header, the bulk of a transfer) are copied into pooled
+// buffers that the stream gives back once read (Release): fresh memory
+// for each, its page faults and its garbage cost more than the copy.
+// Smaller messages are not pooled, so that a queue of small messages
+// never pins large buffers.
+const (
+	pooledMin = 16 << 10
+	pooledCap = 64<<10 + 64
+)
+
+var msgBufs = sync.Pool{New: func() any {
+	b := make([]byte, 0, pooledCap)
+	return &b
+}}
+
+// Release takes back a message ReadMessage returned (resume.Releaser).
+func (t wsTransport) Release(msg []byte) {
+	if cap(msg) != pooledCap {
+		return
+	}
+	msg = msg[:0]
+	msgBufs.Put(&msg)
 }
 
 // transportError turns the peer's close frame into a *resume.CloseError.
