@@ -70,6 +70,10 @@ type Report struct {
 	Machine Machine `json:"machine"`
 	Config  Config  `json:"config"`
 	Rows    []Row   `json:"rows"`
+	// CPU is each process's CPU per MB over every path's bulk figure.
+	CPU []CPURow `json:"cpu,omitempty"`
+	// Goals are issue 15's goals beside their baselines.
+	Goals []Goal `json:"goals,omitempty"`
 	// Failures are the figures that failed, each naming the figure, the
 	// path and the error; their rows have no value.
 	Failures []string `json:"failures,omitempty"`
@@ -218,6 +222,7 @@ func (r *Report) Markdown() string {
 			fmt.Fprintf(&b, "%s, %s: %s.\n", row.Figure, row.Path, row.Note)
 		}
 	}
+	r.markdownCPU(&b)
 	if len(r.Failures) > 0 {
 		fmt.Fprintf(&b, "\n%d figures failed:\n", len(r.Failures))
 		for _, f := range r.Failures {
