@@ -25,6 +25,7 @@ import (
 	"github.com/tubegate/tubegate/internal/certfile"
 	"github.com/tubegate/tubegate/internal/datadir"
 	"github.com/tubegate/tubegate/internal/forward"
+	"github.com/tubegate/tubegate/internal/home"
 	"github.com/tubegate/tubegate/internal/hostkeys"
 	"github.com/tubegate/tubegate/internal/httpapi"
 	"github.com/tubegate/tubegate/internal/sshserver"
@@ -253,7 +254,10 @@ func serve(ctx context.Context, o serveOptions) error {
 		Metrics: metricsHandler,
 		// Every route sees the web session; a tube opened from one ends with it.
 		Sessions: auth.Sessions,
-		Mount:    []func(chi.Router){links.proxy.Mount, auth.Mount, page.Mount},
+		Mount: []func(chi.Router){links.proxy.Mount, auth.Mount, page.Mount, home.New(home.Config{
+			Context: tubeCtx, Registry: registry, Users: store, PublicURL: cmp.Or(o.links.url, httpBase),
+			Log: log.With("part", "home"),
+		}).Mount},
 	})
 	hs := front.server(links.proxy.WithHosts(handler), log) // share-domain hosts never reach the page
 	hs.TLSConfig = tlsConfig
