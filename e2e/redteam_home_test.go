@@ -18,8 +18,9 @@ type homeEntry struct {
 }
 
 type homeList struct {
-	User, PublicURL string `json:"public_url"`
-	Entries         []homeEntry
+	User      string
+	PublicURL string `json:"public_url"`
+	Entries   []homeEntry
 }
 
 func getHome(t *testing.T, c *webClient) (homeList, string) {

@@ -219,10 +219,11 @@
     tab.search = new SearchAddon.SearchAddon();
     term.loadAddon(tab.fit);
     term.loadAddon(tab.search);
-    term.loadAddon(new WebLinksAddon.WebLinksAddon());
+    term.loadAddon(new WebLinksAddon.WebLinksAddon((ev, uri) => window.open(uri, '_blank', 'noopener')));
     term.loadAddon(new Unicode11Addon.Unicode11Addon());
     term.unicode.activeVersion = '11';
     term.open(tab.termEl);
+    tab.termEl.style.background = TG.settings.termTheme().background;
     tab.fit.fit();
     renderer(tab);
     const size = () => { tab.size.textContent = `${term.cols}x${term.rows}`; };
@@ -291,6 +292,7 @@
       tab.term.options.fontSize = ev.detail.fontSize;
       tab.term.options.scrollback = ev.detail.scrollback;
       tab.term.options.theme = TG.settings.termTheme();
+      tab.termEl.style.background = TG.settings.termTheme().background;
       if (!tab.panel.hidden) tab.fit.fit();
     }
   });

@@ -121,35 +121,50 @@
     return bits.join(' · ');
   }
 
+  // render updates the cards in place (a card's open ssh commands or
+  // link stay while its state changes); cards of entries gone are removed.
   function render(list) {
     last = list;
     const ul = $('home-list');
-    ul.replaceChildren();
     const entries = list.entries || [];
     $('home-empty').hidden = entries.length > 0;
     if (!entries.length) emptyState(list);
-    for (const e of entries) {
+    const keep = new Set();
+    entries.forEach((e, i) => {
       const id = 'home-' + e.target.replace(/[^a-zA-Z0-9-]/g, '_');
-      const li = el('li', { class: 'card', id, 'data-target': e.target, 'data-state': e.state, 'data-kind': e.kind },
-        el('h3', {}, el('span', { class: 'dot ' + e.state, 'aria-hidden': 'true' }), e.target),
-        el('p', { class: 'home-meta', text: describe(e) }));
-      const actions = el('div', { class: 'actions' });
-      actions.append(el('button', { type: 'button', class: 'home-console', text: 'Console', 'aria-label': 'Console to ' + e.target,
-        onclick: () => consoleTo(e) }));
-      if (e.mine && e.state === 'online') {
-        actions.append(el('button', { type: 'button', class: 'home-open', text: 'Open', 'aria-label': 'Open ' + e.target + ' in a new tab',
-          onclick: (ev) => open(e, ev.currentTarget, li) }));
-        actions.append(el('button', { type: 'button', class: 'home-share', text: 'Share link', 'aria-label': 'Share link for ' + e.target,
-          onclick: (ev) => share(e, ev.currentTarget, li) }));
+      keep.add(id);
+      let li = document.getElementById(id);
+      if (!li) {
+        li = el('li', { class: 'card', id, 'data-target': e.target, 'data-kind': e.kind },
+          el('h3', {}, el('span', { class: 'dot', 'aria-hidden': 'true' }), e.target),
+          el('p', { class: 'home-meta' }), el('div', { class: 'actions' }), el('p', { class: 'home-out', role: 'status' }));
       }
-      if (e.kind !== 'destination') {
-        actions.append(el('button', { type: 'button', class: 'home-ssh', text: 'Copy ssh command', 'aria-expanded': 'false',
-          'aria-label': 'ssh command for ' + e.target, onclick: (ev) => sshBox(e, ev.currentTarget, li) }));
-      }
-      li.append(actions, el('p', { class: 'home-out', role: 'status' }));
-      ul.append(li);
-    }
+      if (ul.children[i] !== li) ul.insertBefore(li, ul.children[i] || null);
+      li.querySelector('.dot').className = 'dot ' + e.state;
+      li.querySelector('.home-meta').textContent = describe(e);
+      const shape = `${e.state} ${e.mine}`;
+      if (li.dataset.state !== e.state || li.dataset.shape !== shape) li.querySelector('.actions').replaceChildren(...actions(e, li));
+      li.dataset.state = e.state;
+      li.dataset.shape = shape;
+    });
+    for (const li of [...ul.children]) if (!keep.has(li.id)) li.remove();
     document.body.dataset.home = String(entries.length);
+  }
+
+  function actions(e, li) {
+    const out = [el('button', { type: 'button', class: 'home-console', text: 'Console', 'aria-label': 'Console to ' + e.target,
+      onclick: () => consoleTo(e) })];
+    if (e.mine && e.state === 'online') {
+      out.push(el('button', { type: 'button', class: 'home-open', text: 'Open', 'aria-label': 'Open ' + e.target + ' in a new tab',
+        onclick: (ev) => open(e, ev.currentTarget, li) }));
+      out.push(el('button', { type: 'button', class: 'home-share', text: 'Share link', 'aria-label': 'Share link for ' + e.target,
+        onclick: (ev) => share(e, ev.currentTarget, li) }));
+    }
+    if (e.kind !== 'destination') {
+      out.push(el('button', { type: 'button', class: 'home-ssh', text: 'Copy ssh command', 'aria-expanded': 'false',
+        'aria-label': 'Copy ssh command for ' + e.target, onclick: (ev) => sshBox(e, ev.currentTarget, li) }));
+    }
+    return out;
   }
 
   // consoleTo fills the form for e: the target, the last login user used
@@ -159,17 +174,21 @@
     useTarget({ target: e.port === 22 ? e.host : e.target, user: known ? known.user : $('console-user').value });
   }
 
+  // open makes a login-required link (only a logged-in user of this
+  // gateway gets through) and opens it in a new tab; the link stays shown,
+  // in case the browser blocked the new tab.
   async function open(e, button, li) {
     const out = li.querySelector('.home-out');
-    const win = window.open('about:blank', '_blank'); // opened on the click, before the await: not a pop-up
+    out.classList.remove('error');
     await TG.busy(button, async () => {
       try {
         const link = await TG.api('POST', '/api/links', { endpoint: e.endpoint, expires: '1h', login_required: true });
-        if (win) { win.opener = null; win.location = link.url; } else out.textContent = link.url;
         li.dataset.openUrl = link.url;
+        out.replaceChildren(el('a', { href: link.url, target: '_blank', rel: 'noopener noreferrer', text: 'Open ' + e.target }),
+          ' (a login-required link, 1 h)');
+        window.open(link.url, '_blank', 'noopener');
         document.dispatchEvent(new CustomEvent('tubegate:link-created', { detail: link }));
       } catch (err) {
-        if (win) win.close();
         out.textContent = 'open: ' + err.message;
         out.classList.add('error');
       }
