@@ -247,6 +247,8 @@ func serve(ctx context.Context, o serveOptions) error {
 	case "off":
 		metricsHandler = nil
 	}
+	homeCtx, cancelHome := context.WithCancel(tubeCtx)
+	defer cancelHome()
 	handler := httpapi.New(httpapi.Config{
 		Context: tubeCtx,
 		SSH:     srv,
@@ -255,11 +257,12 @@ func serve(ctx context.Context, o serveOptions) error {
 		// Every route sees the web session; a tube opened from one ends with it.
 		Sessions: auth.Sessions,
 		Mount: []func(chi.Router){links.proxy.Mount, auth.Mount, page.Mount, home.New(home.Config{
-			Context: tubeCtx, Registry: registry, Users: store, PublicURL: cmp.Or(o.links.url, httpBase),
+			Context: homeCtx, Registry: registry, Users: store, PublicURL: cmp.Or(o.links.url, httpBase),
 			Log: log.With("part", "home"),
 		}).Mount},
 	})
 	hs := front.server(links.proxy.WithHosts(handler), log) // share-domain hosts never reach the page
+	hs.RegisterOnShutdown(cancelHome)                       // the page's event streams end as shutdown begins
 	hs.TLSConfig = tlsConfig
 	if _, err := auth.FirstRun(httpBase); err != nil {
 		hln.Close()
