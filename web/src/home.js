@@ -237,9 +237,18 @@
       $('home-status').textContent = '';
       try { render(JSON.parse(ev.data)); } catch (e) { /* a torn event: the next one fixes it */ }
     });
-    source.onerror = () => {
+    source.onerror = async () => {
       $('home-status').textContent = 'Reconnecting to the gateway for live updates…';
-      if (source && source.readyState === EventSource.CLOSED) { source = null; setTimeout(connect, 3000); }
+      if (!source || source.readyState !== EventSource.CLOSED) return; // EventSource retries by itself
+      source = null;
+      try {
+        await TG.api('GET', '/api/session');
+        setTimeout(connect, 3000);
+      } catch (e) {
+        // A refusal (the session ended, too many streams) is not retried in a loop.
+        $('home-status').textContent = e.status === 401 ? 'Your session has ended: log in again for live updates.'
+          : 'Live updates stopped: ' + e.message + '. Reload the page to try again.';
+      }
     };
     clearInterval(timer);
     timer = setInterval(() => { if (last) render(last); }, 30000); // "since" words age
