@@ -44,13 +44,21 @@
   let webglScript = null;
   // webglUsable: a WebGL2 context on real hardware; a software one
   // (SwiftShader, llvmpipe) is slower than the DOM renderer.
+  let webglOK = null;
   function webglUsable() {
+    if (webglOK === null) webglOK = probeWebGL();
+    return webglOK;
+  }
+  function probeWebGL() {
     try {
       const gl = document.createElement('canvas').getContext('webgl2');
       if (!gl) return false;
       const info = gl.getExtension('WEBGL_debug_renderer_info');
       const name = info ? String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)) : '';
-      return !/swiftshader|llvmpipe|software/i.test(name);
+      const ok = !/swiftshader|llvmpipe|software/i.test(name);
+      const lose = gl.getExtension('WEBGL_lose_context');
+      if (lose) lose.loseContext();
+      return ok;
     } catch (e) { return false; }
   }
   function loadWebGL() {
@@ -225,7 +233,10 @@
     term.open(tab.termEl);
     tab.termEl.style.background = TG.settings.termTheme().background;
     tab.fit.fit();
-    renderer(tab);
+    tab.termEl.dataset.renderer = 'dom';
+    // Chosen once the page is idle: probing WebGL can take a while, and the
+    // DOM renderer draws the first prompt as well.
+    setTimeout(() => renderer(tab), 500);
     const size = () => { tab.size.textContent = `${term.cols}x${term.rows}`; };
     size();
     term.onResize(({ cols, rows }) => { size(); if (tab.con) tab.con.resize(cols, rows); });
