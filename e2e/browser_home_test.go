@@ -37,6 +37,37 @@ func (b *browser) key(key, code string, vk, mods int64) {
 	}))
 }
 
+// dialog runs act, which must open a JavaScript dialog, answers it (accept or not) and returns its
+// type.
+func (b *browser) dialog(act func(), accept bool) page.DialogType {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, browserTimeout)
+	defer cancel()
+	dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
+	asked := make(chan page.DialogType, 1)
+	go func() {
+		for ev, err := range dialogs {
+			if err != nil {
+				return
+			}
+			asked <- ev.Type
+			chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+				_, err := cdp.Call(ctx, tg, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: accept})
+				return err
+			}))
+			return
+		}
+	}()
+	act()
+	select {
+	case typ := <-asked:
+		return typ
+	case <-ctx.Done():
+		b.t.Fatalf("no dialog within %v", browserTimeout)
+		return ""
+	}
+}
+
 // mouse sends one mouse event at x, y.
 func mouse(typ input.DispatchMouseEventType, x, y float64) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
@@ -80,7 +111,8 @@ func emulationMedia(scheme string) emulation.SetEmulatedMediaParams {
 // with Console, Open, Share link and Copy ssh command; two consoles run at once in tabs, a new
 // connect (even one that fails) leaves the open console and its forward alone, tabs show unread
 // output, closing a running one asks first; search, font size keys, remembered settings, a theme
-// that follows the OS, copy-on-select, clickable links, Unicode 11 widths; reloading asks first and
+// that follows the OS, copy-on-select, Ctrl+W (Chromium's) meeting the leave-page question,
+// clickable links, Unicode 11 widths; reloading asks first and
 // offers the last target again; at 390x844 nothing overflows and the key row types a |; a closed
 // console reconnects in its tab. axe-core finds no serious or critical violation on login, home,
 // console and settings. Screenshots for the README are taken on the way.
@@ -325,6 +357,18 @@ func TestBrowserHome(t *testing.T) {
 		}
 	})
 
+	step("Ctrl+W is the browser's; leaving asks first", func(t *testing.T) {
+		b.t = t
+		// Chromium keeps Ctrl+W for closing the tab, as the README says; with a console open, the
+		// page asks first, and the session lives on when the person stays.
+		typ := b.dialog(func() { b.key("w", "KeyW", 87, modCtrl) }, false)
+		if typ != page.DialogTypeBeforeunload {
+			t.Fatalf("Ctrl+W with a console open: a %q dialog, want beforeunload", typ)
+		}
+		b.typeTerminal("\x15echo alive-$((1+1))\r")
+		b.waitScreenLine("alive-2")
+	})
+
 	step("links are clickable, widths are Unicode 11", func(t *testing.T) {
 		b.t = t
 		b.typeTerminal("clear; echo https://example.test/page; printf '\\360\\237\\230\\200|\\n'\r")
@@ -356,31 +400,9 @@ func TestBrowserHome(t *testing.T) {
 
 	step("reload asks first, then offers the last target", func(t *testing.T) {
 		b.t = t
-		ctx, cancel := context.WithTimeout(b.ctx, browserTimeout)
-		defer cancel()
-		dialogs := chromedp.Events(ctx, page.JavascriptDialogOpening)
-		asked := make(chan page.DialogType, 1)
-		go func() {
-			for ev, err := range dialogs {
-				if err != nil {
-					return
-				}
-				asked <- ev.Type
-				chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-					_, err := cdp.Call(ctx, tg, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
-					return err
-				}))
-				return
-			}
-		}()
-		b.run("reload", chromedp.Evaluate[chromedp.Void](`setTimeout(() => location.reload(), 0)`))
-		select {
-		case typ := <-asked:
-			if typ != page.DialogTypeBeforeunload {
-				t.Fatalf("reload asked with a %s dialog, want beforeunload", typ)
-			}
-		case <-ctx.Done():
-			t.Fatalf("reload with a console open did not ask first")
+		typ := b.dialog(func() { b.run("reload", chromedp.Evaluate[chromedp.Void](`setTimeout(() => location.reload(), 0)`)) }, true)
+		if typ != page.DialogTypeBeforeunload {
+			t.Fatalf("reload asked with a %s dialog, want beforeunload", typ)
 		}
 		b.waitJS("the page back, logged in, no console", `document.body.dataset.user === "alice" && !document.getElementById("console-tab-1")`)
 		b.waitJS("the last target offered", `document.getElementById("console-target").value === "myhost.alice"`)
