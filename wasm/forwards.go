@@ -75,8 +75,12 @@ func (h *Host) AddForward(ctx context.Context, spec string) (ForwardInfo, error)
 	}
 	h.mu.Lock()
 	h.nextID++
-	f := &Forward{ID: "f" + strconv.Itoa(h.nextID), Spec: sp, host: h}
+	n := int64(h.nextID)
 	h.mu.Unlock()
+	if h.IDs != nil {
+		n = h.IDs.Add(1)
+	}
+	f := &Forward{ID: "f" + strconv.FormatInt(n, 10), Spec: sp, host: h}
 	if sp.Kind == 'L' {
 		err = f.startLocal()
 	} else {

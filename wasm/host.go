@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/crypto/ssh"
 
@@ -40,6 +41,10 @@ type Host struct {
 	Target string // normalized host:port
 	client *ssh.Client
 	gw     *Gateway
+
+	// IDs, when set, numbers forwards across the page's several host
+	// connections, so that a forward's ID is unique on the page.
+	IDs *atomic.Int64
 
 	mu       sync.Mutex
 	forwards map[string]*Forward

@@ -5,7 +5,9 @@ package main
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"syscall/js"
@@ -22,13 +24,16 @@ const connectTimeout = 5 * time.Minute
 type client struct {
 	dialMu sync.Mutex // serializes dialing the tube; held while dialing, so never in a callback
 
-	mu   sync.Mutex // guards the fields below; never held while blocking
-	gw   *Gateway
-	host *Host // the console's host connection, which carries the forwards
+	mu    sync.Mutex // guards the fields below; never held while blocking
+	gw    *Gateway
+	hosts map[string]*Host // each console's host connection, which carries its forwards
+	order []string         // console ids, oldest first
+	next  int              // the last console id given
+	ids   atomic.Int64     // forward ids, unique across consoles
 }
 
 func main() {
-	c := &client{}
+	c := &client{hosts: make(map[string]*Host)}
 	api := js.Global().Get("Object").New()
 	api.Set("connect", js.FuncOf(c.jsConnect))
 	api.Set("openConsole", js.FuncOf(c.jsOpenConsole))
@@ -37,6 +42,7 @@ func main() {
 	api.Set("forwards", js.FuncOf(c.jsForwards))
 	api.Set("disconnect", js.FuncOf(c.jsDisconnect))
 	api.Set("memStats", js.FuncOf(jsMemStats))
+	api.Set("closeConsole", js.FuncOf(c.jsCloseConsole))
 	js.Global().Set("tubegate", api)
 	select {} // serve callbacks until the page goes away
 }
@@ -88,7 +94,10 @@ func (c *client) gateway(url string) (*Gateway, error) {
 // and callbacks hostKey({host,type,
 // fingerprint}) -> Promise<bool>, prompt({name,instruction,questions:
 // [{prompt,echo}]}) -> Promise<string[]>, onData(Uint8Array) -> Promise
-// (resolved when written: backpressure), onClose(reason).
+// (resolved when written: backpressure), onClose(reason). Each console is
+// its own host connection over the one tube: opening one leaves the others
+// (and their forwards) alone. The console object's id names it to
+// addForward, forwards and closeConsole.
 func (c *client) jsOpenConsole(this js.Value, args []js.Value) any {
 	opts := arg(args, 0)
 	return promise(func() (any, error) {
@@ -136,19 +145,21 @@ func (c *client) jsOpenConsole(this js.Value, args []js.Value) any {
 			h.Close()
 			return nil, err
 		}
+		h.IDs = &c.ids
 		c.mu.Lock()
-		old := c.host
-		c.host = h
+		c.next++
+		id := "c" + strconv.Itoa(c.next)
+		c.hosts[id] = h
+		c.order = append(c.order, id)
 		c.mu.Unlock()
-		if old != nil {
-			old.Close()
-		}
 		go func() {
 			reason := con.Wait()
 			h.Close()
 			call(opts, "onClose", reason)
 		}()
-		return consoleObject(con), nil
+		o := consoleObject(con)
+		o.Set("id", id)
+		return o, nil
 	})
 }
 
@@ -187,25 +198,32 @@ func (w *jsWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (c *client) currentHost() (*Host, error) {
+// hostOf returns console id's host connection; id "" is the newest
+// console's (the page's single console of before).
+func (c *client) hostOf(id string) (*Host, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.host == nil {
+	if id == "" && len(c.order) > 0 {
+		id = c.order[len(c.order)-1]
+	}
+	h := c.hosts[id]
+	c.mu.Unlock()
+	if h == nil {
 		return nil, errors.New("open a console first: forwards run through its host connection")
 	}
 	select {
-	case <-c.host.Done():
-		return nil, errors.New("the console's host connection has ended: " + c.host.Reason())
+	case <-h.Done():
+		return nil, errors.New("the console's host connection has ended: " + h.Reason())
 	default:
-		return c.host, nil
+		return h, nil
 	}
 }
 
-// addForward(spec) -> Promise<info>.
+// addForward(spec, consoleId?) -> Promise<info>.
 func (c *client) jsAddForward(this js.Value, args []js.Value) any {
 	spec := arg(args, 0).String()
+	id := optString(arg(args, 1))
 	return promise(func() (any, error) {
-		h, err := c.currentHost()
+		h, err := c.hostOf(id)
 		if err != nil {
 			return nil, err
 		}
@@ -219,37 +237,86 @@ func (c *client) jsAddForward(this js.Value, args []js.Value) any {
 	})
 }
 
-// removeForward(id) -> Promise.
+// removeForward(id) -> Promise: the forward id of whichever console has it.
 func (c *client) jsRemoveForward(this js.Value, args []js.Value) any {
 	id := arg(args, 0).String()
 	return promise(func() (any, error) {
-		h, err := c.currentHost()
-		if err != nil {
-			return nil, err
+		for _, h := range c.liveHosts() {
+			for _, f := range h.host.Forwards() {
+				if f.ID == id {
+					return nil, h.host.RemoveForward(id)
+				}
+			}
 		}
-		return nil, h.RemoveForward(id)
+		return nil, errors.New("no forward " + id)
 	})
 }
 
-// forwards() -> [info]: a snapshot with live counters (never blocks).
-func (c *client) jsForwards(this js.Value, args []js.Value) any {
-	c.mu.Lock()
-	h := c.host
-	c.mu.Unlock()
-	if h == nil {
-		return toJS([]ForwardInfo{})
-	}
-	return toJS(h.Forwards())
+type consoleHost struct {
+	id   string
+	host *Host
 }
 
-// disconnect() closes the host connection and the tube.
+// liveHosts lists the consoles' host connections, oldest first.
+func (c *client) liveHosts() []consoleHost {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]consoleHost, 0, len(c.order))
+	for _, id := range c.order {
+		out = append(out, consoleHost{id, c.hosts[id]})
+	}
+	return out
+}
+
+// forwardRow is a forward as forwards() lists it: with its console.
+type forwardRow struct {
+	ForwardInfo
+	Console string `json:"console"`
+}
+
+// forwards(consoleId?) -> [info]: a snapshot with live counters, each
+// with its console's id, of one console or of all (never blocks).
+func (c *client) jsForwards(this js.Value, args []js.Value) any {
+	want := optString(arg(args, 0))
+	out := []forwardRow{}
+	for _, h := range c.liveHosts() {
+		if want != "" && h.id != want {
+			continue
+		}
+		for _, f := range h.host.Forwards() {
+			out = append(out, forwardRow{f, h.id})
+		}
+	}
+	return toJS(out)
+}
+
+// closeConsole(id) ends one console's host connection and its forwards.
+func (c *client) jsCloseConsole(this js.Value, args []js.Value) any {
+	id := arg(args, 0).String()
+	c.mu.Lock()
+	h := c.hosts[id]
+	delete(c.hosts, id)
+	for i, o := range c.order {
+		if o == id {
+			c.order = append(c.order[:i:i], c.order[i+1:]...)
+			break
+		}
+	}
+	c.mu.Unlock()
+	if h != nil {
+		go h.Close()
+	}
+	return nil
+}
+
+// disconnect() closes every host connection and the tube.
 func (c *client) jsDisconnect(this js.Value, args []js.Value) any {
 	c.mu.Lock()
-	h, gw := c.host, c.gw
-	c.host, c.gw = nil, nil
+	hosts, gw := c.hosts, c.gw
+	c.hosts, c.order, c.gw = make(map[string]*Host), nil, nil
 	c.mu.Unlock()
 	go func() {
-		if h != nil {
+		for _, h := range hosts {
 			h.Close()
 		}
 		if gw != nil {
@@ -257,4 +324,12 @@ func (c *client) jsDisconnect(this js.Value, args []js.Value) any {
 		}
 	}()
 	return nil
+}
+
+// optString is v as a string, or "" when it is undefined or null.
+func optString(v js.Value) string {
+	if v.IsUndefined() || v.IsNull() {
+		return ""
+	}
+	return v.String()
 }

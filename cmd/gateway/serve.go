@@ -28,6 +28,7 @@ import (
 	"github.com/tubegate/tubegate/internal/certfile"
 	"github.com/tubegate/tubegate/internal/datadir"
 	"github.com/tubegate/tubegate/internal/forward"
+	"github.com/tubegate/tubegate/internal/home"
 	"github.com/tubegate/tubegate/internal/hostkeys"
 	"github.com/tubegate/tubegate/internal/httpapi"
 	"github.com/tubegate/tubegate/internal/proxyprotocol"
@@ -318,6 +319,8 @@ func serve(ctx context.Context, o serveOptions) error {
 	case "off":
 		metricsHandler = nil
 	}
+	homeCtx, cancelHome := context.WithCancel(tubeCtx)
+	defer cancelHome()
 	handler := httpapi.New(httpapi.Config{
 		Context: tubeCtx,
 		SSH:     srv,
@@ -325,10 +328,14 @@ func serve(ctx context.Context, o serveOptions) error {
 		Metrics: metricsHandler,
 		// Every route sees the web session; a tube opened from one ends with it.
 		Sessions: auth.Sessions,
-		Mount:    []func(chi.Router){links.proxy.Mount, auth.Mount, admin.Mount, page.Mount},
-		Resume:   resumer,
+		Mount: []func(chi.Router){links.proxy.Mount, auth.Mount, admin.Mount, page.Mount, home.New(home.Config{
+			Context: homeCtx, Registry: registry, Users: store, PublicURL: cmp.Or(o.links.url, httpBase),
+			Log: log.With("part", "home"),
+		}).Mount},
+		Resume: resumer,
 	})
 	hs := front.server(links.proxy.WithHosts(handler), log) // share-domain hosts never reach the page
+	hs.RegisterOnShutdown(cancelHome)                       // the page's event streams end as shutdown begins
 	hs.TLSConfig = tlsConfig
 	if _, err := auth.FirstRun(httpBase); err != nil {
 		hln.Close()

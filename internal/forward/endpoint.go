@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"sync/atomic"
+	"time"
 )
 
 // Owner is the tube that published an endpoint: it carries each connection
@@ -53,7 +54,12 @@ type Endpoint struct {
 	BindPort int
 	// Virtual is true for a virtual name, which has no TCP listener.
 	Virtual bool
-	Owner   Owner
+	// Allocated is true for a port the gateway picked (-R 0:...): it is
+	// not remembered once gone, since nobody will ask for it again.
+	Allocated bool
+	// Published is when the endpoint went online (set by the registry).
+	Published time.Time
+	Owner     Owner
 	Conns
 
 	lns []net.Listener // a loopback port's are 127.0.0.1 and [::1]

@@ -47,6 +47,9 @@ type Registry struct {
 	// the caps: a slot is reserved, checked and counted in one step.
 	byUser   map[string]int
 	perOwner map[Owner]int
+	// gone and changed: see history.go.
+	gone    map[Address]Gone
+	changed chan struct{}
 }
 
 // NewRegistry returns an empty registry that logs to log.
@@ -57,6 +60,8 @@ func NewRegistry(log *slog.Logger) *Registry {
 		byOwner:  make(map[Owner]map[*Endpoint]struct{}),
 		byUser:   make(map[string]int),
 		perOwner: make(map[Owner]int),
+		gone:     make(map[Address]Gone),
+		changed:  make(chan struct{}),
 	}
 }
 
@@ -168,7 +173,7 @@ func (r *Registry) publish(ctx context.Context, owner Owner, pol Policy, bind st
 		return nil, err
 	}
 	actual := raws[0].Addr().(*net.TCPAddr).Port
-	ep := &Endpoint{Key: addr.withPort(actual), BindHost: bind, BindPort: actual, Owner: owner}
+	ep := &Endpoint{Key: addr.withPort(actual), BindHost: bind, BindPort: actual, Owner: owner, Allocated: port == 0}
 	for _, raw := range raws {
 		ep.lns = append(ep.lns, acceptloop.Wrap(raw, "forward", r.log, r.AcceptMetrics))
 	}
@@ -235,6 +240,9 @@ func (r *Registry) insert(ep *Endpoint) error {
 		return Refusedf("%s is already published", ep.Key)
 	}
 	r.byKey[ep.Key] = ep
+	ep.Published = time.Now()
+	delete(r.gone, ep.Key)
+	r.notifyLocked()
 	set := r.byOwner[ep.Owner]
 	if set == nil {
 		set = make(map[*Endpoint]struct{})
@@ -302,6 +310,8 @@ func (r *Registry) Unpublish(ep *Endpoint) {
 	r.mu.Lock()
 	if r.byKey[ep.Key] == ep {
 		delete(r.byKey, ep.Key)
+		r.recordGoneLocked(ep)
+		r.notifyLocked()
 	}
 	if set := r.byOwner[ep.Owner]; set != nil {
 		if _, ok := set[ep]; ok {

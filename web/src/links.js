@@ -16,7 +16,7 @@
     sec.innerHTML = '<h2>Share links</h2>' +
       '<p class="hint">A link\'s secret URL is shown once, when it is made. Revoking a link cuts its live connections.</p>' +
       '<p id="links-error" class="error" role="alert" hidden></p>' +
-      '<table><thead><tr><th>Id</th><th>Endpoint</th><th>Expires</th><th>Guards</th><th>URL</th><th></th></tr></thead>' +
+      '<table tabindex="0" aria-label="Share links"><thead><tr><th>Id</th><th>Endpoint</th><th>Expires</th><th>Guards</th><th>URL</th><th></th></tr></thead>' +
       '<tbody id="links"></tbody></table>';
     app.append(sec);
     return sec;

@@ -1,0 +1,123 @@
+// Tubegate's page: forwards. Each belongs to a console (the tab shown when
+// it was added) and lives as long as that console's host connection; the
+// table lists every forward of every console, with live counters, a Share
+// link for -L, and Remove. A refused forward keeps its row with the reason.
+'use strict';
+
+(() => {
+  const TG = window.TG;
+  const { $, el, setError } = TG;
+  let poll = 0;
+  let refused = 0;
+
+  function cell(row, text, cls) {
+    const td = el('td', { class: cls, text });
+    row.append(td);
+    return td;
+  }
+
+  function consoleName(cid) {
+    const tab = TG.consoles.byId(cid);
+    return tab ? TG.consoles.label(tab) : cid;
+  }
+
+  function render() {
+    const client = TG.wasmLoaded();
+    if (!client) return;
+    const list = client.forwards();
+    const body = $('forwards');
+    const seen = new Set();
+    for (const f of list) {
+      seen.add(f.id);
+      let row = body.querySelector(`tr[data-id="${f.id}"]`);
+      if (!row) {
+        row = el('tr', { 'data-id': f.id, 'data-endpoint': f.endpoint, 'data-console': f.console });
+        cell(row, f.spec, 'spec');
+        cell(row, consoleName(f.console), 'console');
+        cell(row, f.listen, 'listen');
+        cell(row, f.target, 'target');
+        cell(row, '', 'conns');
+        cell(row, '', 'bytes');
+        const actions = cell(row, '', 'actions');
+        if (f.kind === 'L') {
+          actions.append(el('button', { type: 'button', class: 'share-link', text: 'Share link',
+            'aria-label': 'Share link for ' + f.listen, onclick: (ev) => shareLink(row, f.endpoint, ev.currentTarget) }));
+        }
+        actions.append(el('button', { type: 'button', class: 'forward-remove', id: 'forward-remove-' + f.id, text: 'Remove',
+          'aria-label': 'Remove ' + f.spec,
+          onclick: async (ev) => {
+            await TG.busy(ev.currentTarget, async () => {
+              try { await client.removeForward(f.id); } catch (e) { setError('forward-error', e.message); }
+            });
+            render();
+          } }));
+        actions.append(el('span', { class: 'share-url' }));
+        body.append(row);
+      }
+      row.querySelector('.conns').textContent = `${f.active} open, ${f.total} total` + (f.lastError ? ` (last error: ${f.lastError})` : '');
+      row.querySelector('.bytes').textContent = `${TG.fmtBytes(f.bytesIn)} / ${TG.fmtBytes(f.bytesOut)}`;
+      row.dataset.active = f.active;
+      row.dataset.total = f.total;
+    }
+    for (const row of [...body.children]) if (!row.dataset.refused && !seen.has(row.dataset.id)) row.remove();
+  }
+
+  // refusedRow keeps a forward that was refused in the table, with the
+  // reason, until the person dismisses it.
+  function refusedRow(spec, reason) {
+    const row = el('tr', { class: 'refused', 'data-refused': 'true', 'data-id': 'refused-' + (++refused) });
+    cell(row, spec, 'spec');
+    const active = TG.consoles.active();
+    cell(row, active ? TG.consoles.label(active) : '', 'console');
+    const why = cell(row, 'refused: ' + reason, 'reason');
+    why.colSpan = 4;
+    cell(row, '', 'actions').append(el('button', { type: 'button', class: 'forward-dismiss', text: 'Dismiss', onclick: () => row.remove() }));
+    $('forwards').append(row);
+  }
+
+  async function shareLink(row, endpoint, button) {
+    const out = row.querySelector('.share-url');
+    out.classList.remove('error');
+    out.replaceChildren();
+    await TG.busy(button, async () => {
+      try {
+        const link = await TG.api('POST', '/api/links', { endpoint, expires: '2h' });
+        out.textContent = link.url;
+        row.dataset.linkId = link.id;
+        const copy = el('button', { type: 'button', class: 'copy', text: 'Copy', 'aria-label': 'Copy the share link' });
+        copy.onclick = () => TG.copy(copy, link.url);
+        row.querySelector('.actions').append(copy);
+        document.dispatchEvent(new CustomEvent('tubegate:link-created', { detail: link }));
+      } catch (e) {
+        out.classList.add('error');
+        out.textContent = 'share link: ' + e.message;
+      }
+    });
+  }
+
+  function start() {
+    if (!poll) poll = setInterval(render, 1000);
+    render();
+  }
+
+  $('forward-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    setError('forward-error', '');
+    const spec = $('forward-spec').value.trim();
+    const active = TG.consoles.active();
+    await TG.busy($('forward-add'), async () => {
+      try {
+        const client = await TG.wasm();
+        await client.addForward($('forward-spec').value, active && active.cid ? active.cid : undefined);
+        $('forward-spec').value = '';
+        start();
+      } catch (e) {
+        setError('forward-error', e.message);
+        if (spec) refusedRow(spec, e.message);
+      }
+    });
+  });
+
+  document.addEventListener('tubegate:console-open', start);
+  document.addEventListener('tubegate:console-closed', render);
+})();
