@@ -41,6 +41,12 @@ type Config struct {
 	// the gateway's other password checks (nil: a throttle of its own,
 	// DefaultMaxFailures per minute).
 	Failures *throttle.Failures
+	// NoPasswordLogin turns the page's password login off (POST /api/login
+	// answers 403): users sign in through SSO only. The first-run link
+	// still works, and SSH password auth is not this package's.
+	NoPasswordLogin bool
+	// SSO lists the single sign-on providers the page offers.
+	SSO []LoginMethod
 }
 
 // DefaultMaxFailures is how many wrong passwords one source may send per
@@ -57,6 +63,9 @@ type Manager struct {
 
 	logins *throttle.Failures
 	table  *sessionTable // issued sessions (sessions.json)
+
+	noPassword bool
+	sso        []LoginMethod
 
 	mu      sync.Mutex
 	revoked map[string]time.Time // logged-out session IDs until they expire anyway
@@ -114,6 +123,9 @@ func New(cfg Config) (*Manager, error) {
 		logins:  cfg.Failures,
 		revoked: revoked,
 		table:   openSessionTable(cfg.Dir),
+
+		noPassword: cfg.NoPasswordLogin,
+		sso:        cfg.SSO,
 	}, nil
 }
 
