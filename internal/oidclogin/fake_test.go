@@ -31,8 +31,8 @@ type fakeIssuer struct {
 	challenge string         // the PKCE challenge it was issued for
 	claims    map[string]any // the ID token's claims, signed when redeemed
 	userinfo  map[string]any // userinfo's answer
-	spent     bool // the code was redeemed
-	redeemed  int  // codes redeemed in all
+	spent     bool           // the code was redeemed
+	redeemed  int            // codes redeemed in all
 }
 
 func newFakeIssuer(t *testing.T) *fakeIssuer {

@@ -68,7 +68,7 @@ func newRig(t *testing.T, autoCreate bool) *rig {
 // flow is a started sign-in: its cookie and what the authorization
 // request carried.
 type flow struct {
-	cookie                             *http.Cookie
+	cookie                            *http.Cookie
 	state, nonce, challenge, redirect string
 }
 
