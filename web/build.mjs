@@ -24,6 +24,7 @@ const assets = {
   'app.js': 'src/app.js',
   'links.js': 'src/links.js',
   'password.js': 'src/password.js',
+  'sso.js': 'src/sso.js',
   'style.css': 'src/style.css',
 };
 

@@ -28,8 +28,8 @@ import (
 	"github.com/tubegate/tubegate/internal/forward"
 	"github.com/tubegate/tubegate/internal/hostkeys"
 	"github.com/tubegate/tubegate/internal/httpapi"
-	"github.com/tubegate/tubegate/internal/resume"
 	"github.com/tubegate/tubegate/internal/proxyprotocol"
+	"github.com/tubegate/tubegate/internal/resume"
 	"github.com/tubegate/tubegate/internal/sshserver"
 	"github.com/tubegate/tubegate/internal/throttle"
 	"github.com/tubegate/tubegate/internal/users"
@@ -52,6 +52,7 @@ type serveOptions struct {
 	resumeWindow            time.Duration
 	http                    httpServeOptions
 	acme                    acmeServeOptions
+	oidc                    oidcServeOptions
 }
 
 func newServe() *cobra.Command {
@@ -88,6 +89,7 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	linkServeFlags(f, &o.links)
 	httpServeFlags(f, &o.http)
 	acmeServeFlags(f, &o.acme)
+	oidcServeFlags(f, &o.oidc)
 	f.StringVar(&o.metrics, "metrics", "loopback", "who may read /metrics: loopback (this host only), public, or off")
 	f.StringVar(&o.pprof, "pprof", "", "serve Go profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060 (default off)")
 	l := sshserver.DefaultLimits
@@ -172,6 +174,9 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err := checkACME(o); err != nil {
 		return err
 	}
+	if err := checkOIDC(o.oidc); err != nil {
+		return err
+	}
 	if o.sshProxyProtocol && (o.sshListen == "" || len(o.http.trustedProxies) == 0) {
 		return errors.New("--ssh-proxy-protocol needs --ssh-listen and the proxies' addresses in --trusted-proxy")
 	}
@@ -211,7 +216,8 @@ func serve(ctx context.Context, o serveOptions) error {
 	// by switching between them.
 	reg := prometheus.NewRegistry()
 	failures := throttle.Default(throttle.WithMetrics(reg))
-	auth, err := webauth.New(webauth.Config{Dir: o.data, Users: store, Log: log, Failures: failures})
+	auth, err := webauth.New(webauth.Config{Dir: o.data, Users: store, Log: log, Failures: failures,
+		NoPasswordLogin: !o.oidc.passwordLogin, SSO: o.oidc.loginMethods()})
 	if err != nil {
 		return err
 	}
@@ -276,6 +282,15 @@ func serve(ctx context.Context, o serveOptions) error {
 
 	tubeCtx, cancelTubes := context.WithCancel(context.Background())
 	defer cancelTubes()
+	mounts := []func(chi.Router){links.proxy.Mount, auth.Mount, page.Mount}
+	sso, err := newOIDC(tubeCtx, o.oidc, cmp.Or(o.links.url, httpBase), store, auth, log)
+	if err != nil {
+		hln.Close()
+		return err
+	}
+	if sso != nil {
+		mounts = append(mounts, sso.Mount)
+	}
 	go links.proxy.Run(tubeCtx)
 	go links.svc.Store.Run(tubeCtx, time.Second) // retries revocations that could not be saved
 	go srv.WatchUsers(tubeCtx)
@@ -297,7 +312,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		Metrics: metricsHandler,
 		// Every route sees the web session; a tube opened from one ends with it.
 		Sessions: auth.Sessions,
-		Mount:    []func(chi.Router){links.proxy.Mount, auth.Mount, page.Mount},
+		Mount:    mounts,
 		Resume:   resumer,
 	})
 	hs := front.server(links.proxy.WithHosts(handler), log) // share-domain hosts never reach the page

@@ -113,11 +113,10 @@ func New(cfg Config) (*Handler, error) {
 	if client == nil {
 		client = &http.Client{Timeout: 15 * time.Second}
 	}
-	issuer, _ := url.Parse(cfg.Issuer)
 	return &Handler{
 		cfg:      cfg,
 		redirect: base.Scheme + "://" + base.Host + CallbackPath,
-		name:     issuer.Host,
+		name:     NameOf(cfg.Issuer),
 		log:      cfg.Log.With("sso", "oidc"),
 		client:   client,
 		pending:  newPendingCodec(),
@@ -143,11 +142,17 @@ func CheckIssuer(issuer string) error {
 	return fmt.Errorf("--oidc-issuer %q: want https (plain http only to a loopback address)", issuer)
 }
 
+// NameOf is the name the page gives the provider of issuer: its host.
+func NameOf(issuer string) string {
+	u, err := url.Parse(issuer)
+	if err != nil || u.Host == "" {
+		return issuer
+	}
+	return u.Host
+}
+
 // RedirectURL is the callback URL to register at the provider.
 func (h *Handler) RedirectURL() string { return h.redirect }
-
-// Name is the provider's name on the page: its issuer's host.
-func (h *Handler) Name() string { return h.name }
 
 // Mount adds GET LoginPath and GET CallbackPath to r.
 func (h *Handler) Mount(r chi.Router) {
