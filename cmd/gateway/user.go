@@ -31,13 +31,14 @@ func newUserAdd() *cobra.Command {
 		passwordStdin      bool
 		permitOpen, listen []string
 		names              []string
-		admin              bool
+		admin, sso         bool
 	)
 	cmd := &cobra.Command{
 		Use:   "add NAME",
 		Short: "Add a user",
 		Long: `Add a user who logs in with public keys (--key, an authorized_keys or .pub file,
-repeatable) and/or a password (--password-stdin reads it from standard input).
+repeatable) and/or a password (--password-stdin reads it from standard input),
+or (--sso) only to the page, through the gateway's single sign-on.
 
 Policy, in OpenSSH's permitopen / permitlisten style:
   --permit-open HOST:PORT     a real destination the gateway may dial for the user (ssh -L/-J/-W);
@@ -74,8 +75,8 @@ Policy, in OpenSSH's permitopen / permitlisten style:
 					return err
 				}
 			}
-			if len(u.Keys) == 0 && u.PasswordHash == "" {
-				return errors.New("give the user a way to log in: --key FILE and/or --password-stdin")
+			if len(u.Keys) == 0 && u.PasswordHash == "" && !sso {
+				return errors.New("give the user a way to log in: --key FILE and/or --password-stdin (or --sso: single sign-on only)")
 			}
 			store, err := users.Open(data)
 			if err != nil {
@@ -95,6 +96,7 @@ Policy, in OpenSSH's permitopen / permitlisten style:
 	cmd.Flags().StringArrayVar(&listen, "permit-listen", nil, "[HOST:]PORT the user may listen on; repeatable")
 	cmd.Flags().StringArrayVar(&names, "permit-name", nil, "GLOB of virtual names the user may publish beyond their namespace; repeatable")
 	cmd.Flags().BoolVar(&admin, "admin", false, "make the user an administrator")
+	cmd.Flags().BoolVar(&sso, "sso", false, "the user needs no key or password: they sign in to the page through single sign-on (serve --oidc-issuer)")
 	return cmd
 }
 

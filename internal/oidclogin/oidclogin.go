@@ -84,7 +84,7 @@ type Handler struct {
 // discoveryRetry is how soon a failed discovery is tried again: sign-ins
 // in between fail at once with the same error, so that they cannot make
 // the gateway hammer an unreachable provider.
-const discoveryRetry = 5 * time.Second
+const discoveryRetry = 2 * time.Second
 
 // New checks cfg. The provider is asked for its discovery document on the
 // first sign-in (and by Discover), not here: a provider that is down when
