@@ -129,7 +129,7 @@ func newSSOWorld(t *testing.T, people []oidcUser, args []string, moreClients ...
 func ssoClient() *http.Client {
 	jar, _ := cookiejar.New(nil)
 	return &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
-		if req.URL.Path == "/auth/oidc/callback" || len(via) > 10 {
+		if req.URL.Path == "/auth/oidc/callback" || req.URL.Path == "/unused" || len(via) > 10 {
 			return http.ErrUseLastResponse
 		}
 		return nil
@@ -143,6 +143,13 @@ var reLoginID = regexp.MustCompile(`name="id" value="([^"]+)"`)
 // signs in there as user, and returns the callback URL the provider sends
 // the browser to (not followed).
 func providerSignIn(t *testing.T, c *http.Client, startURL, user, password string) *url.URL {
+	t.Helper()
+	return providerSignInTo(t, c, startURL, user, password, "/auth/oidc/callback")
+}
+
+// providerSignInTo is providerSignIn for a client whose redirect URI has
+// the path callback.
+func providerSignInTo(t *testing.T, c *http.Client, startURL, user, password, callback string) *url.URL {
 	t.Helper()
 	resp, err := c.Get(startURL)
 	if err != nil {
@@ -162,8 +169,8 @@ func providerSignIn(t *testing.T, c *http.Client, startURL, user, password strin
 	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
 	loc, err := resp.Location()
-	if resp.StatusCode != http.StatusFound || err != nil || loc.Path != "/auth/oidc/callback" {
-		t.Fatalf("signing in at the provider as %s: %s, Location %v, want a redirect to the gateway's callback:\n%s", user, resp.Status, loc, body)
+	if resp.StatusCode != http.StatusFound || err != nil || loc.Path != callback {
+		t.Fatalf("signing in at the provider as %s: %s, Location %v, want a redirect to %s:\n%s", user, resp.Status, loc, callback, body)
 	}
 	return loc
 }
