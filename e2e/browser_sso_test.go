@@ -82,7 +82,7 @@ func TestBrowserSSO(t *testing.T) {
 		if err := b.eval(`document.body.dataset.user || ""`, &user); err != nil || user != "" {
 			t.Fatalf("after the refusal the page is logged in as %q (%v)", user, err)
 		}
-		w.gw.waitLog(t, `msg="sign-in refused: no such user"`, "user=carol")
+		w.gw.waitLog(t, `msg="sign-in refused"`, `reason="no such user"`, "user=carol")
 	})
 
 	step("tampered state refused", func(t *testing.T) {

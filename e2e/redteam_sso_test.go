@@ -142,7 +142,7 @@ func TestRedteamSSOClaimNotAUserName(t *testing.T) {
 	if after != before {
 		t.Errorf("users changed:\n--- before\n%s--- after\n%s", before, after)
 	}
-	w.gw.waitLog(t, `msg="sign-in refused: the claim is not a user name"`)
+	w.gw.waitLog(t, `msg="sign-in refused"`, "not a valid user name")
 	redteam(t, "SSO claim that is not a user name (Admin, ../admin, fullwidth ａdmin, ...) with --oidc-auto-create",
 		"refused (403), no user made, no session", fmt.Sprintf("%d of %d refused, users unchanged: %v", refused, len(names), after == before))
 }

@@ -24,8 +24,8 @@ const exchangeTimeout = 15 * time.Second
 func (h *Handler) handleLogin(w http.ResponseWriter, r *http.Request) {
 	p, err := h.discover(r.Context())
 	if err != nil {
-		h.log.Warn("sign-in not started: the provider is unreachable", "remote", r.RemoteAddr, "err", err)
-		h.refuse(w, http.StatusServiceUnavailable, "The sign-in provider "+h.name+" could not be reached. Try again in a moment.")
+		h.deny(w, r, denial{status: http.StatusServiceUnavailable, reason: "not started: " + err.Error(),
+			page: "The sign-in provider " + h.name + " could not be reached. Try again in a moment."})
 		return
 	}
 	verifier := oauth2.GenerateVerifier()
@@ -55,37 +55,42 @@ func (h *Handler) handleCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	if bad != "" {
 		// A forged or replayed callback (login CSRF), or a stale tab.
-		h.log.Warn("sign-in refused", "reason", bad, "remote", r.RemoteAddr)
-		h.refuse(w, http.StatusBadRequest, "Sign-in refused: "+bad+". Start again from the page.")
+		h.deny(w, r, denial{status: http.StatusBadRequest, reason: bad, page: "Sign-in refused: " + bad + ". Start again from the page."})
 		return
 	}
 	if e := q.Get("error"); e != "" {
-		desc := q.Get("error_description")
-		h.log.Info("sign-in refused by the provider", "error", e, "description", desc, "remote", r.RemoteAddr)
-		h.refuse(w, http.StatusForbidden, "The sign-in provider "+h.name+" refused the sign-in: "+clip(e+" "+desc, 200))
+		what := clip(e+" "+q.Get("error_description"), 200)
+		h.deny(w, r, denial{status: http.StatusForbidden, reason: "the provider refused: " + what,
+			page: "The sign-in provider " + h.name + " refused the sign-in: " + what})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), exchangeTimeout)
 	defer cancel()
 	subject, name, err := h.identify(ctx, q.Get("code"), pend)
 	if err != nil {
-		h.log.Warn("sign-in refused", "reason", err.Error(), "remote", r.RemoteAddr)
-		status, msg := http.StatusForbidden, "Sign-in refused: the answer of "+h.name+" did not check out."
+		d := denial{status: http.StatusForbidden, reason: err.Error(), page: "Sign-in refused: the answer of " + h.name + " did not check out."}
 		if errors.Is(err, errUnreachable) {
-			status, msg = http.StatusBadGateway, "The sign-in provider "+h.name+" could not be reached. Try again in a moment."
+			d.status, d.page = http.StatusBadGateway, "The sign-in provider "+h.name+" could not be reached. Try again in a moment."
 		}
-		h.refuse(w, status, msg)
+		h.deny(w, r, d)
+		return
+	}
+	// The provider vouched for this sign-in: it is complete, whatever the
+	// gateway makes of it, and its callback is not taken twice.
+	if ok, why := h.used.spend(pend.State, time.Unix(pend.Issued, 0)); !ok {
+		h.deny(w, r, denial{status: http.StatusBadRequest, subject: subject, reason: why, page: "Sign-in refused: " + why + "."})
 		return
 	}
 	if err := users.ValidateName(name); err != nil {
-		h.log.Warn("sign-in refused: the claim is not a user name", "claim", h.cfg.UserClaim, "value", clip(name, 80), "subject", subject, "remote", r.RemoteAddr)
-		h.refuse(w, http.StatusForbidden, fmt.Sprintf("Sign-in refused: your %s at %s is %q, which is not a valid user name on this gateway. Ask its admin.", h.cfg.UserClaim, h.name, clip(name, 80)))
+		h.deny(w, r, denial{status: http.StatusForbidden, subject: subject,
+			reason: fmt.Sprintf("the claim %s is %q, not a valid user name", h.cfg.UserClaim, clip(name, 80)),
+			page:   fmt.Sprintf("Sign-in refused: your %s at %s is %q, which is not a valid user name on this gateway. Ask its admin.", h.cfg.UserClaim, h.name, clip(name, 80))})
 		return
 	}
 	created, err := h.ensureUser(name)
 	if errors.Is(err, users.ErrNotFound) {
-		h.log.Info("sign-in refused: no such user", "user", name, "subject", subject, "remote", r.RemoteAddr)
-		h.refuse(w, http.StatusForbidden, fmt.Sprintf("You signed in at %s as %q, but this gateway has no user %q. Ask its admin to add you.", h.name, name, name))
+		h.deny(w, r, denial{status: http.StatusForbidden, user: name, subject: subject, reason: "no such user",
+			page: fmt.Sprintf("You signed in at %s as %q, but this gateway has no user %q. Ask its admin to add you.", h.name, name, name)})
 		return
 	}
 	if err != nil {
@@ -93,20 +98,39 @@ func (h *Handler) handleCallback(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, http.StatusInternalServerError, "The sign-in could not be completed.")
 		return
 	}
-	if ok, why := h.used.spend(pend.State, time.Unix(pend.Issued, 0)); !ok {
-		h.log.Warn("sign-in refused", "reason", why, "user", name, "remote", r.RemoteAddr)
-		h.refuse(w, http.StatusBadRequest, "Sign-in refused: "+why+".")
-		return
-	}
 	if created {
 		h.log.Info("sign-in made a new user with an empty policy", "user", name, "subject", subject)
 	}
+	// The web login (success) is logged, and goes to the audit log, there.
 	if _, err := h.cfg.Sessions.StartSession(w, r, name, "oidc"); err != nil {
 		h.refuse(w, http.StatusInternalServerError, "The sign-in could not be completed.")
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// denial is a sign-in refused: what is logged, and what the browser sees.
+type denial struct {
+	status        int
+	user, subject string // as far as they are known
+	reason        string // for the log
+	page          string // for the person
+}
+
+// deny logs a refused sign-in and answers with the refusal page. Every
+// refused sign-in passes here: it is the one place for a failed web login
+// event of the audit log.
+func (h *Handler) deny(w http.ResponseWriter, r *http.Request, d denial) {
+	attrs := []any{"reason", d.reason, "remote", r.RemoteAddr}
+	if d.user != "" {
+		attrs = append(attrs, "user", d.user)
+	}
+	if d.subject != "" {
+		attrs = append(attrs, "subject", d.subject)
+	}
+	h.log.Warn("sign-in refused", attrs...)
+	h.refuse(w, d.status, d.page)
 }
 
 // errUnreachable marks a failure to talk to the provider, as opposed to an
