@@ -82,7 +82,10 @@ func newSSOWorld(t *testing.T, people []oidcUser, args []string, moreClients ...
 	t.Helper()
 	bin := requireOIDCProvider(t)
 	port := freePort(t)
-	issuer := fmt.Sprintf("http://127.0.0.1:%d", port)
+	// localhost, not 127.0.0.1: to the browser the provider is another site
+	// than the gateway, as it is in a real deployment, so the cookies'
+	// SameSite rules are those a real sign-in meets.
+	issuer := fmt.Sprintf("http://localhost:%d", port)
 	w := newTargetWorld(t)
 	secretFile := filepath.Join(w.dir, "oidc-secret")
 	writeFile(t, secretFile, ssoSecret+"\n", 0o600)
@@ -101,7 +104,7 @@ func newSSOWorld(t *testing.T, people []oidcUser, args []string, moreClients ...
 	}
 	usersFile := filepath.Join(w.dir, "oidc-users.json")
 	writeFile(t, usersFile, string(data), 0o600)
-	pargs := []string{"-listen", fmt.Sprintf("127.0.0.1:%d", port), "-users", usersFile,
+	pargs := []string{"-listen", fmt.Sprintf("127.0.0.1:%d", port), "-issuer", issuer, "-users", usersFile,
 		"-client", "tubegate:" + ssoSecret + ":http://" + w.gw.httpAddr + "/auth/oidc/callback"}
 	for _, c := range moreClients {
 		pargs = append(pargs, "-client", c)

@@ -44,6 +44,7 @@ func main() {
 
 func run() error {
 	listen := flag.String("listen", "127.0.0.1:0", "listen address (loopback)")
+	issuerFlag := flag.String("issuer", "", "issuer URL (default http://LISTEN), e.g. http://localhost:PORT to be another site than 127.0.0.1")
 	usersFile := flag.String("users", "", "users file (JSON, the example server's format)")
 	var clients clientList
 	flag.Var(&clients, "client", "ID:SECRET:REDIRECT_URI of a confidential web client (repeatable)")
@@ -67,7 +68,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	issuer := "http://" + ln.Addr().String()
+	issuer := *issuerFlag
+	if issuer == "" {
+		issuer = "http://" + ln.Addr().String()
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	router := exampleop.SetupServer(issuer, storage.NewStorage(users), log, false)
 	fmt.Printf("issuer %s\n", issuer)
