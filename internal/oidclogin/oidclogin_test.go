@@ -277,3 +277,15 @@ func TestUsedStatesCap(t *testing.T) {
 		t.Fatal(why)
 	}
 }
+
+func TestProviderDown(t *testing.T) {
+	g := newRig(t, false)
+	g.idp.srv.Close()
+	for i := range 2 { // the second within discoveryRetry: the same answer, without asking
+		rec := httptest.NewRecorder()
+		g.router.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "https://gw.example.com"+LoginPath, nil))
+		if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "could not be reached") || len(rec.Result().Cookies()) != 0 {
+			t.Fatalf("sign-in %d with the provider down: %d %v %s", i, rec.Code, rec.Result().Cookies(), rec.Body)
+		}
+	}
+}
