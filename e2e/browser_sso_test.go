@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -148,8 +149,9 @@ func TestBrowserSSO(t *testing.T) {
 // the gateway signs in and gets a user with an empty policy, and the
 // password API refuses even a right password.
 func TestBrowserSSOAutoCreate(t *testing.T) {
+	auditLog := filepath.Join(shortTempDir(t), "audit.jsonl")
 	w := newSSOWorld(t, []oidcUser{{ID: "id-dave", Username: "dave", Password: "dave-at-the-idp"}},
-		[]string{"--oidc-auto-create", "--password-login=false"})
+		[]string{"--oidc-auto-create", "--password-login=false", "--audit-log", auditLog})
 	base := "http://" + w.gw.httpAddr
 	w.gw.mustCLI(t, browserPassword+"\n", "user", "add", "bob", "--password-stdin")
 	b := startBrowser(t, base)
@@ -171,6 +173,7 @@ func TestBrowserSSOAutoCreate(t *testing.T) {
 		t.Fatalf("dave in `gateway user list` (want not admin):\n%s", list)
 	}
 	t.Logf("auto-created: %s", dave)
+	waitAudit(t, auditLog, map[string]string{"event": "user.create", "subject": "dave", "by": "oidc:" + strings.TrimPrefix(w.issuer, "http://")})
 
 	// The password API, with bob's right password: refused, from the page
 	// and from a script alike.

@@ -44,11 +44,14 @@ func (w *world) proxyURL(t *testing.T) string {
 
 // addProxyHost adds to the ssh_config the host alias, logging in to the
 // gateway as user alice over `gateway connect URL` with env (HTTP_PROXY=…,
-// HTTPS_PROXY=…) and the world's --ca. Call it after the last addUser,
-// which rewrites the file.
-func (w *world) addProxyHost(t *testing.T, alias, env string) {
+// HTTPS_PROXY=…) and the world's --ca, and connectArgs (--no-resume).
+// Call it after the last addUser, which rewrites the file.
+func (w *world) addProxyHost(t *testing.T, alias, env string, connectArgs ...string) {
 	t.Helper()
 	cmd := fmt.Sprintf("env %s %s connect %s", env, w.gw.bin, w.proxyURL(t))
+	if len(connectArgs) > 0 {
+		cmd += " " + strings.Join(connectArgs, " ")
+	}
 	if w.gw.opts.caFile != "" {
 		cmd += " --ca " + w.gw.opts.caFile
 	}
@@ -164,25 +167,27 @@ func TestRedteamProxyPasswordNotShown(t *testing.T) {
 }
 
 // squid cuts a tunnel idle for its read_timeout (as corporate proxies cut
-// idle connections after about 60 s). The gateway's keepalives, both ways
-// through the tunnel, keep an idle tube alive: with --keepalive-interval
-// below the cut, an idle `ssh -R` through squid outlives it several times
-// over; without (the interval above the cut) squid cuts it.
+// idle connections after about 60 s). A raw tube (--no-resume) lives only
+// if keepalives cross the proxy more often than it cuts: with the gateway's
+// --keepalive-interval below the cut an idle `ssh -R` through squid
+// outlives it several times over; with the default (30 s, above the cut)
+// squid cuts it. A resumable tube (gateway connect's default) needs no
+// tuning: each cut is a dropped WebSocket that it resumes through squid.
 func TestProxySquidIdleCut(t *testing.T) {
 	const cut = 3 * time.Second
-	// Control: keepalives every 30 s (the default), the cut at 3 s.
+	// Control: a raw tube, keepalives every 30 s (the default), the cut at 3 s.
 	w, sq := proxyWorld(t, gatewayOpts{}, squidOpts{readTimeout: cut})
-	w.addProxyHost(t, "alice.px", "HTTP_PROXY="+sq.URL(true))
+	w.addProxyHost(t, "alice.px", "HTTP_PROXY="+sq.URL(true), "--no-resume")
 	pub := freePort(t)
 	start := time.Now()
 	p := w.remoteForward(t, fmt.Sprintf("%d:localhost:%d", pub, w.target.port), "alice.px")
 	p.waitExit(t, 10*cut)
 	cutAfter := time.Since(start).Round(100 * time.Millisecond)
-	t.Logf("default keepalives: squid cut the idle tube after %v", cutAfter)
+	t.Logf("raw tube, default keepalives: squid cut the idle tube after %v", cutAfter)
 
-	// Keepalives every second: the idle tube outlives 4 cuts.
+	// A raw tube, keepalives every second: the idle tube outlives 4 cuts.
 	w, sq = proxyWorld(t, gatewayOpts{args: []string{"--keepalive-interval", "1s"}}, squidOpts{readTimeout: cut})
-	w.addProxyHost(t, "alice.px", "HTTP_PROXY="+sq.URL(true))
+	w.addProxyHost(t, "alice.px", "HTTP_PROXY="+sq.URL(true), "--no-resume")
 	pub = freePort(t)
 	p = w.remoteForward(t, fmt.Sprintf("%d:localhost:%d", pub, w.target.port), "alice.px")
 	time.Sleep(4 * cut)
@@ -190,5 +195,21 @@ func TestProxySquidIdleCut(t *testing.T) {
 		t.Fatalf("ssh -R through squid exited while idle for %v with 1 s keepalives (cut at %v)\n%s", 4*cut, cut, p.out)
 	}
 	w.requireTargetVia(t, pub)
-	t.Logf("1 s keepalives: the idle tube outlived %v of squid's %v idle cut", 4*cut, cut)
+	t.Logf("raw tube, 1 s keepalives: the idle tube outlived %v of squid's %v idle cut", 4*cut, cut)
+
+	// A resumable tube, default keepalives: squid cuts it, it resumes.
+	w, sq = proxyWorld(t, gatewayOpts{}, squidOpts{readTimeout: cut})
+	w.addProxyHost(t, "alice.px", "HTTP_PROXY="+sq.URL(true))
+	pub = freePort(t)
+	p = w.remoteForward(t, fmt.Sprintf("%d:localhost:%d", pub, w.target.port), "alice.px")
+	time.Sleep(4 * cut)
+	if p.exited() {
+		t.Fatalf("resumable ssh -R through squid exited while idle for %v (cut at %v)\n%s", 4*cut, cut, p.out)
+	}
+	w.requireTargetVia(t, pub)
+	resumed := len(p.out.linesMatching(`gateway connect: resumed`))
+	if resumed == 0 {
+		t.Fatalf("resumable ssh -R through squid: no resume in %v of squid's %v idle cut; was it cut at all?\n%s", 4*cut, cut, p.out)
+	}
+	t.Logf("resumable tube, default keepalives: the idle tube outlived %v of squid's %v idle cut, resumed %d times", 4*cut, cut, resumed)
 }

@@ -186,7 +186,7 @@ func TestTunnelKnownHosts(t *testing.T) {
 	}
 	again := append(w.tunnelArgs("alice"), "-W", "127.0.0.1:1", w.gw.wsURL())
 	if res := w.runTunnelToExit(t, again...); strings.Contains(res.stderr, "pinned") || strings.Contains(res.stderr, "has changed") ||
-		!strings.Contains(res.stderr, "not in permit-open") {
+		!strings.Contains(res.stderr, "not permitted by your policy") {
 		t.Fatalf("a second run against the same gateway: want no word on its key, and -W refused by policy: %s", res)
 	}
 }

@@ -11,7 +11,6 @@ import (
 
 	"syscall/js"
 
-	"github.com/tubegate/tubegate/internal/bridge"
 	"github.com/tubegate/tubegate/internal/gwclient"
 )
 
@@ -70,7 +69,7 @@ func (c *client) gateway(url string) (*Gateway, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
 	defer cancel()
-	conn, err := bridge.Dial(ctx, url, bridge.DialOptions{})
+	conn, err := dialTube(ctx, url)
 	if err != nil {
 		return nil, err
 	}

@@ -21,9 +21,12 @@ const assets = {
   'addon-fit.js': 'node_modules/@xterm/addon-fit/lib/addon-fit.js',
   'api.js': 'src/api.js',
   'errors.js': 'src/errors.js',
+  'tubestatus.js': 'src/tubestatus.js',
   'app.js': 'src/app.js',
   'links.js': 'src/links.js',
   'password.js': 'src/password.js',
+  'adminlink.js': 'src/adminlink.js',
+  'admin.js': 'src/admin.js',
   'sso.js': 'src/sso.js',
   'style.css': 'src/style.css',
 };
@@ -67,16 +70,22 @@ for (const [name, src] of Object.entries(assets)) {
   sizes.push([hashed, data.length, gzipSync(data, { level: 9 }).length]);
 }
 
-let html = readFileSync(join(here, 'src/index.html'), 'utf8');
-for (const [name, url] of Object.entries(names)) {
-  const re = new RegExp(`(href|src|content)="${name.replace('.', '\\.')}"`, 'g');
-  if (!re.test(html)) {
-    if (inCSS.has(name)) continue;
-    throw new Error(`index.html does not reference ${name}`);
+// Each page points at the hashed names of the assets it uses; every asset
+// must be used by a page or a stylesheet.
+const used = new Set(inCSS);
+for (const page of ['index.html', 'admin.html']) {
+  let html = readFileSync(join(here, 'src', page), 'utf8');
+  for (const [name, url] of Object.entries(names)) {
+    const re = new RegExp(`(href|src|content)="${name.replace('.', '\\.')}"`, 'g');
+    if (!re.test(html)) continue;
+    used.add(name);
+    html = html.replace(re, `$1="${url}"`);
   }
-  html = html.replace(re, `$1="${url}"`);
+  emit(join(dist, page), Buffer.from(html));
 }
-emit(join(dist, 'index.html'), Buffer.from(html));
+for (const name of Object.keys(names)) {
+  if (!used.has(name)) throw new Error(`no page references ${name}`);
+}
 
 for (const [name, raw, gz] of sizes) {
   console.log(`${name.padEnd(36)} ${String(raw).padStart(9)} B  gzip ${String(gz).padStart(9)} B`);

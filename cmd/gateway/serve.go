@@ -23,6 +23,8 @@ import (
 
 	"github.com/tubegate/tubegate/internal/acceptloop"
 	"github.com/tubegate/tubegate/internal/acmecert"
+	"github.com/tubegate/tubegate/internal/adminapi"
+	"github.com/tubegate/tubegate/internal/audit"
 	"github.com/tubegate/tubegate/internal/certfile"
 	"github.com/tubegate/tubegate/internal/datadir"
 	"github.com/tubegate/tubegate/internal/forward"
@@ -43,6 +45,7 @@ type serveOptions struct {
 	sshProxyProtocol        bool
 	tlsCert, tlsKey         string
 	logLevel                string
+	auditLog                string
 	pprof                   string
 	metrics                 string
 	limits                  sshserver.Limits
@@ -54,6 +57,9 @@ type serveOptions struct {
 	acme                    acmeServeOptions
 	oidc                    oidcServeOptions
 }
+
+// shutdownTubesWait bounds the wait for closed tubes to finish, at shutdown.
+const shutdownTubesWait = 3 * time.Second
 
 func newServe() *cobra.Command {
 	var o serveOptions
@@ -86,6 +92,7 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate (PEM): serve HTTPS and wss://")
 	f.StringVar(&o.tlsKey, "tls-key", "", "TLS private key (PEM)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&o.auditLog, "audit-log", "", "append security events to FILE as JSON lines (- for standard output; reopened on SIGHUP); default: none, the admin page shows the last ones")
 	linkServeFlags(f, &o.links)
 	httpServeFlags(f, &o.http)
 	acmeServeFlags(f, &o.acme)
@@ -135,7 +142,7 @@ func listenHTTP(o serveOptions, front *httpFront, acme *acmecert.Manager, log *s
 
 // newResumeServer makes the registry of resumable tubes: failed resumes
 // count against the source's throttle, as wrong passwords do.
-func newResumeServer(window time.Duration, log *slog.Logger, failures *throttle.Failures, m *sshserver.Metrics) *resume.Server {
+func newResumeServer(window time.Duration, log *slog.Logger, failures *throttle.Failures, m *sshserver.Metrics, al *audit.Log) *resume.Server {
 	return resume.NewServer(resume.ServerConfig{
 		Window: max(window, 0),
 		Log:    log,
@@ -143,6 +150,9 @@ func newResumeServer(window time.Duration, log *slog.Logger, failures *throttle.
 			return failures.Check(ctx, "resume", source, lookup)
 		},
 		Count: m.Resumed,
+		Audit: func(user, source, tube string, err error) {
+			al.Record(audit.Resume(user, source, tube, err))
+		},
 	})
 }
 
@@ -216,7 +226,19 @@ func serve(ctx context.Context, o serveOptions) error {
 	// by switching between them.
 	reg := prometheus.NewRegistry()
 	failures := throttle.Default(throttle.WithMetrics(reg))
-	auth, err := webauth.New(webauth.Config{Dir: o.data, Users: store, Log: log, Failures: failures,
+	al, err := openAudit(o.auditLog, log, reg)
+	if err != nil {
+		return err
+	}
+	// Last of all, after every tube has ended: nothing queued is lost.
+	defer func() {
+		if err := al.Close(); err != nil {
+			log.Error("audit log: close", "err", err)
+		}
+	}()
+	userChanges := newUserChanges(store, al)
+	defer userChanges.poll() // the changes of the last second
+	auth, err := webauth.New(webauth.Config{Dir: o.data, Users: store, Log: log, Failures: failures, Audit: al,
 		NoPasswordLogin: !o.oidc.passwordLogin, SSO: o.oidc.loginMethods()})
 	if err != nil {
 		return err
@@ -240,7 +262,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tubegate_endpoints", Help: "Published ports and virtual names.",
 	}, func() float64 { return float64(registry.Count()) }))
-	links, err := newShareLinks(o.links, o.data, log, store, registry, failures)
+	links, err := newShareLinks(o.links, o.data, log, store, registry, failures, al)
 	if err != nil {
 		return err
 	}
@@ -273,6 +295,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		// The SSH listener, like every listener, rides out EMFILE.
 		AcceptMetrics: accepts,
 		Failures:      failures,
+		Audit:         al,
 		Commands:      map[string]sshserver.CommandFunc{"link": links.command(httpBase)},
 	})
 	if err != nil {
@@ -294,10 +317,15 @@ func serve(ctx context.Context, o serveOptions) error {
 	go links.proxy.Run(tubeCtx)
 	go links.svc.Store.Run(tubeCtx, time.Second) // retries revocations that could not be saved
 	go srv.WatchUsers(tubeCtx)
-	resumer := newResumeServer(o.resumeWindow, log, failures, sshMetrics)
+	resumer := newResumeServer(o.resumeWindow, log, failures, sshMetrics, al)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tubegate_tubes_detached", Help: "Resumable tubes whose connection dropped, waiting for their client.",
 	}, func() float64 { return float64(resumer.Detached()) }))
+	go userChanges.run(tubeCtx, time.Second)
+	reopenOnHUP(tubeCtx, al, log)
+	admin := adminapi.New(adminapi.Config{Users: store, Tubes: srv, Audit: al, Log: log.With("part", "admin"),
+		Links: adminapi.Links{Service: links.svc, Conns: links.proxy.Conns().Count,
+			Revoke: func(id, by, source string) (int, error) { return links.proxy.Revoke(id, "", by, source) }}})
 	var metricsHandler http.Handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	switch o.metrics {
 	case "loopback":
@@ -312,7 +340,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		Metrics: metricsHandler,
 		// Every route sees the web session; a tube opened from one ends with it.
 		Sessions: auth.Sessions,
-		Mount:    mounts,
+		Mount:    append(mounts, admin.Mount),
 		Resume:   resumer,
 	})
 	hs := front.server(links.proxy.WithHosts(handler), log) // share-domain hosts never reach the page
@@ -362,6 +390,11 @@ func serve(ctx context.Context, o serveOptions) error {
 	hs.Shutdown(sctx) // stops accepting; hijacked WebSockets are tubes, closed below
 	srv.Shutdown()
 	cancelTubes()
+	// Each tube records its tube.close before it leaves the count: wait
+	// (bounded) so that the audit log, closed last, has them all.
+	for deadline := time.Now().Add(shutdownTubesWait); srv.Tubes() > 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	log.Info("stopped")
 	return runErr
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/net/publicsuffix"
 
+	"github.com/tubegate/tubegate/internal/audit"
 	"github.com/tubegate/tubegate/internal/edge"
 	"github.com/tubegate/tubegate/internal/forward"
 	"github.com/tubegate/tubegate/internal/linkcmd"
@@ -45,9 +46,9 @@ type shareLinks struct {
 }
 
 // newShareLinks opens the links store. failures counts wrong basic-auth
-// passwords (nil: a count of its own).
+// passwords (nil: a count of its own); al is the audit log (nil: none).
 func newShareLinks(o linkServeOptions, data string, log *slog.Logger, us *users.Store, reg *forward.Registry,
-	failures *throttle.Failures) (*shareLinks, error) {
+	failures *throttle.Failures, al *audit.Log) (*shareLinks, error) {
 	store, err := sharelink.Open(data, sharelink.Options{MaxExpiry: o.maxExpiry, MaxPerUser: o.maxPerUser,
 		Log: log.With("part", "sharelink")})
 	if err != nil {
@@ -60,7 +61,7 @@ func newShareLinks(o linkServeOptions, data string, log *slog.Logger, us *users.
 		Policy:   us.Policy,
 	}
 	proxy := shareproxy.New(shareproxy.Config{
-		Links: svc, Registry: reg, Log: log.With("part", "sharelink"), Failures: failures,
+		Links: svc, Registry: reg, Log: log.With("part", "sharelink"), Failures: failures, Audit: al,
 		// Never forwarded to a tunnelled service, never settable by one.
 		GatewayCookies: []string{webauth.CookieName},
 		CSRFHeaders:    []string{webauth.CSRFHeader, "X-XSRF-Token"},
@@ -77,7 +78,11 @@ func (s *shareLinks) command(base string) sshserver.CommandFunc {
 		svc.URLs.Base = base
 	}
 	return func(ctx context.Context, t *sshserver.Tube, args []string, stdout, stderr io.Writer) int {
-		cfg := linkcmd.Config{User: t.User(), Service: func() (*sharelink.Service, error) { return &svc, nil }}
+		cfg := linkcmd.Config{User: t.User(), Service: func() (*sharelink.Service, error) { return &svc, nil },
+			Done: func(event string, l sharelink.Link) {
+				s.proxy.RecordLink(audit.Event{Event: event, User: t.User(), Source: t.RemoteAddr().String(), Tube: t.ID(),
+					Outcome: audit.Success, By: t.User(), Link: l.ID, Endpoint: l.Endpoint})
+			}}
 		return linkcmd.Run(ctx, cfg, args, stdout, stderr)
 	}
 }

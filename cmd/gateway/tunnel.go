@@ -27,6 +27,8 @@ type tunnelOptions struct {
 	keepaliveMax         int
 	timeout              time.Duration
 	logLevel             string
+	ca                   string // --ca: PEM CAs to trust for wss://
+	noResume             bool   // --no-resume: a raw WebSocket tube
 	passwordFromEnv      string // TUBEGATE_PASSWORD
 	defaultKnownHostsErr error  // why there is no default known-hosts file
 }
@@ -53,7 +55,12 @@ taking back their names and ports.
                                 (for ssh's ProxyCommand; not with other forwards)
 
 URL is ws://HOST/ssh or wss://HOST/ssh (the WebSocket) or ssh://HOST:PORT (the
-gateway's --ssh-listen). -L and -D listen on localhost unless a bind address
+gateway's --ssh-listen). The WebSocket tube is resumable (docs/resume.md): when
+it drops or goes silent, tunnel redials and resumes the same tube within the
+gateway's resume window (2 minutes by default), so forwards and connections
+carry on; only a tube that cannot be resumed is replaced by a new one, with
+backoff. --no-resume speaks the raw protocol. Through a proxy: HTTPS_PROXY,
+HTTP_PROXY and NO_PROXY, as for connect; --ca trusts a private CA. -L and -D listen on localhost unless a bind address
 is given; their listeners stay open across reconnects, and a connection that
 comes while the tube is down waits for it (up to 30 s).
 
@@ -127,6 +134,8 @@ GATEWAY_REMOTE=a,b for forwards).`,
 	f.IntVar(&o.keepaliveMax, "keepalive-max", 3, "unanswered keepalives in a row before the tube is taken as dead")
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "time allowed to connect and log in, each attempt")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&o.ca, "ca", "", "PEM file of CAs to trust for wss:// besides the system roots (a private CA, or a TLS-intercepting proxy's)")
+	f.BoolVar(&o.noResume, "no-resume", false, "raw WebSocket tube: a drop ends it and a new tube is made (no resumption)")
 	return cmd
 }
 
@@ -134,6 +143,7 @@ GATEWAY_REMOTE=a,b for forwards).`,
 var tunnelConfigFlags = map[string]string{
 	"user": "user", "key": "key", "known_hosts": "known-hosts", "keepalive": "keepalive",
 	"keepalive_max": "keepalive-max", "timeout": "timeout", "log_level": "log-level",
+	"ca": "ca", "no_resume": "no-resume",
 }
 
 // resolve merges --config into the flags and checks the result.

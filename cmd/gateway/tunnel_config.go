@@ -22,6 +22,8 @@ type tunnelFile struct {
 	KeepaliveMax *int     `toml:"keepalive_max"`
 	Timeout      string   `toml:"timeout"`
 	LogLevel     string   `toml:"log_level"`
+	CA           string   `toml:"ca"`
+	NoResume     *bool    `toml:"no_resume"`
 	Local        []string `toml:"local"`
 	Remote       []string `toml:"remote"`
 	Dynamic      []string `toml:"dynamic"`
@@ -46,9 +48,12 @@ func (o *tunnelOptions) loadConfig(cmd *cobra.Command) error {
 	o.remotes = append(tf.Remote, o.remotes...)
 	o.dynamics = append(tf.Dynamic, o.dynamics...)
 	set := map[string]string{"user": tf.User, "key": tf.Key, "known_hosts": tf.KnownHosts,
-		"keepalive": tf.Keepalive, "timeout": tf.Timeout, "log_level": tf.LogLevel}
+		"keepalive": tf.Keepalive, "timeout": tf.Timeout, "log_level": tf.LogLevel, "ca": tf.CA}
 	if tf.KeepaliveMax != nil {
 		set["keepalive_max"] = fmt.Sprint(*tf.KeepaliveMax)
+	}
+	if tf.NoResume != nil {
+		set["no_resume"] = fmt.Sprint(*tf.NoResume)
 	}
 	for key, v := range set {
 		flag := cmd.Flags().Lookup(tunnelConfigFlags[key])

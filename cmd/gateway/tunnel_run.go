@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -16,6 +18,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/tubegate/tubegate/internal/acceptloop"
+	"github.com/tubegate/tubegate/internal/bridge"
 	"github.com/tubegate/tubegate/internal/forward"
 	"github.com/tubegate/tubegate/internal/gwclient"
 )
@@ -35,6 +38,7 @@ type tunnel struct {
 	log  *slog.Logger
 	auth *tunnelAuth
 	pin  *hostPin
+	tls  *tls.Config // --ca (nil: the system roots)
 
 	mu      sync.Mutex
 	tube    *gwclient.Tube
@@ -42,6 +46,8 @@ type tunnel struct {
 	// published[i]: -R i was published once; a refusal after that is the
 	// gateway still holding it for our old tube, and is retried.
 	published []bool
+	// wasUp: a tube was up once; a proxy's refusal after that is retried.
+	wasUp bool
 }
 
 func runTunnel(ctx context.Context, cfg *tunnelConfig, stdin io.Reader) error {
@@ -53,7 +59,11 @@ func runTunnel(ctx context.Context, cfg *tunnelConfig, stdin io.Reader) error {
 	if err != nil {
 		return err
 	}
-	tn := &tunnel{cfg: cfg, log: log, auth: auth, changed: make(chan struct{}),
+	tlsCfg, err := bridge.ClientTLS(cfg.ca)
+	if err != nil {
+		return err
+	}
+	tn := &tunnel{cfg: cfg, log: log, auth: auth, tls: tlsCfg, changed: make(chan struct{}),
 		pin:       &hostPin{path: cfg.knownHosts, hostPort: cfg.hostPort, log: log},
 		published: make([]bool, len(cfg.remotes))}
 	if cfg.stdio != nil {
@@ -130,8 +140,14 @@ func (tn *tunnel) supervise(ctx context.Context) error {
 	bo.InitialInterval, bo.MaxInterval, bo.RandomizationFactor, bo.Multiplier = backoffMin, backoffMax, 0.25, 2
 	for attempt := 1; ; attempt++ {
 		tn.log.Info("connecting", "gateway", tn.cfg.gateway.Redacted(), "attempt", attempt)
-		t, err := tn.connect(ctx)
+		t, r, err := tn.connect(ctx)
 		var perm *permanentError
+		var pr *bridge.ProxyRefusedError
+		if errors.As(err, &pr) && !tn.wasUp && (pr.StatusCode == http.StatusProxyAuthRequired || pr.StatusCode == http.StatusForbidden) {
+			// The proxy wants credentials, or refuses the gateway: as
+			// with bad credentials, retrying will not help.
+			err = permanent(err)
+		}
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
@@ -142,8 +158,9 @@ func (tn *tunnel) supervise(ctx context.Context) error {
 			tn.log.Warn("connect failed", "err", err)
 		default:
 			up := time.Now()
+			tn.wasUp = true
 			tn.setTube(t)
-			go t.Keepalive(ctx, tn.cfg.keepalive, tn.cfg.keepaliveMax)
+			go t.Keepalive(ctx, tn.cfg.keepalive, tn.cfg.keepaliveMax, r)
 			select {
 			case <-ctx.Done():
 				t.Close()
@@ -167,34 +184,35 @@ func (tn *tunnel) supervise(ctx context.Context) error {
 	}
 }
 
-// connect dials the gateway, logs in and publishes the -R forwards.
-func (tn *tunnel) connect(ctx context.Context) (*gwclient.Tube, error) {
-	t, err := tn.login(ctx)
+// connect dials the gateway, logs in and publishes the -R forwards. It
+// returns the tube's resumable transport too (nil for a raw one).
+func (tn *tunnel) connect(ctx context.Context) (*gwclient.Tube, gwclient.Resumable, error) {
+	t, r, err := tn.login(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for i := range tn.cfg.remotes {
 		if err := tn.publish(t, i); err != nil {
 			t.Close()
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	tn.log.Info("tunnel up", "gateway", tn.cfg.gateway.Redacted(), "user", tn.cfg.user)
-	return t, nil
+	tn.log.Info("tunnel up", "gateway", tn.cfg.gateway.Redacted(), "user", tn.cfg.user, "resumable", r != nil)
+	return t, r, nil
 }
 
 // login dials the gateway and runs the SSH handshake.
-func (tn *tunnel) login(ctx context.Context) (*gwclient.Tube, error) {
+func (tn *tunnel) login(ctx context.Context) (*gwclient.Tube, gwclient.Resumable, error) {
 	ctx, cancel := context.WithTimeout(ctx, tn.cfg.timeout)
 	defer cancel()
 	check, algos, err := tn.pin.prepare()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	methods, done := tn.auth.methods(tn.log)
 	defer done()
 	if len(methods) == 0 {
-		return nil, permanent(errors.New("no credentials: give --key, run ssh-agent (SSH_AUTH_SOCK), or a password (--password-stdin, TUBEGATE_PASSWORD)"))
+		return nil, nil, permanent(errors.New("no credentials: give --key, run ssh-agent (SSH_AUTH_SOCK), or a password (--password-stdin, TUBEGATE_PASSWORD)"))
 	}
 	var keyErr error
 	cfg := &ssh.ClientConfig{
@@ -206,20 +224,20 @@ func (tn *tunnel) login(ctx context.Context) (*gwclient.Tube, error) {
 		},
 		HostKeyAlgorithms: algos,
 	}
-	conn, err := dialGateway(ctx, tn.cfg.gateway, tn.cfg.hostPort)
+	conn, r, err := tn.dialGateway(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	t, err := gwclient.NewTube(ctx, conn, tn.cfg.hostPort, cfg)
 	switch {
 	case keyErr != nil:
-		return nil, keyErr
+		return nil, nil, keyErr
 	case err != nil && strings.Contains(err.Error(), "unable to authenticate"):
-		return nil, permanent(fmt.Errorf("the gateway refused the login of %s: bad credentials (%v)", tn.cfg.user, err))
+		return nil, nil, permanent(fmt.Errorf("the gateway refused the login of %s: bad credentials (%v)", tn.cfg.user, err))
 	case err != nil:
-		return nil, fmt.Errorf("ssh to %s: %w", tn.cfg.gateway.Redacted(), err)
+		return nil, nil, fmt.Errorf("ssh to %s: %w", tn.cfg.gateway.Redacted(), err)
 	}
-	return t, nil
+	return t, r, nil
 }
 
 // publish asks the gateway for -R i and carries its connections to their
@@ -262,7 +280,7 @@ func (tn *tunnel) publish(t *gwclient.Tube, i int) error {
 
 // runStdio is -W: one connection joined to stdin/stdout, no reconnecting.
 func (tn *tunnel) runStdio(ctx context.Context) error {
-	t, err := tn.login(ctx)
+	t, _, err := tn.login(ctx)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	osuser "os/user"
 	"strings"
 	"text/tabwriter"
 
@@ -75,14 +76,18 @@ Policy, in OpenSSH's permitopen / permitlisten style:
 					return err
 				}
 			}
-			if len(u.Keys) == 0 && u.PasswordHash == "" && !sso {
-				return errors.New("give the user a way to log in: --key FILE and/or --password-stdin (or --sso: single sign-on only)")
-			}
-			store, err := users.Open(data)
+			store, err := openUsers(data)
 			if err != nil {
 				return err
 			}
-			if err := store.Add(u); err != nil {
+			create := store.Create
+			if sso {
+				create = store.CreateSSO
+			}
+			if err := create(u, store.Actor()); err != nil {
+				if errors.Is(err, users.ErrNoLogin) {
+					return fmt.Errorf("%w (--key FILE, --password-stdin; or --sso: single sign-on only)", err)
+				}
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "added user %s\n", u.Name)
@@ -162,11 +167,11 @@ func newUserDel() *cobra.Command {
 		Short: "Delete a user; a running gateway closes their tubes and forwards within a second",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := users.Open(data)
+			store, err := openUsers(data)
 			if err != nil {
 				return err
 			}
-			if err := store.Delete(args[0]); err != nil {
+			if err := store.DeleteBy(args[0], store.Actor()); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "deleted user %s\n", args[0])
@@ -175,4 +180,20 @@ func newUserDel() *cobra.Command {
 	}
 	dataFlag(cmd, &data)
 	return cmd
+}
+
+// openUsers opens the users of data dir data for a command that changes
+// them: the changes are journaled as by "cli:OSUSER", which a running
+// gateway writes to its audit log.
+func openUsers(data string) (*users.Store, error) {
+	store, err := users.Open(data)
+	if err != nil {
+		return nil, err
+	}
+	name := "unknown"
+	if u, err := osuser.Current(); err == nil {
+		name = u.Username
+	}
+	store.SetActor(users.Actor{By: "cli:" + name})
+	return store, nil
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tubegate/tubegate/internal/users"
 	"github.com/tubegate/tubegate/internal/webauth"
 )
 
@@ -27,7 +26,7 @@ tubes opened from them within a second. A new password, a removed key (gateway u
 and deleting the user do the same.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := users.Open(data)
+			store, err := openUsers(data)
 			if err != nil {
 				return err
 			}

@@ -6,7 +6,6 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/crypto/ssh"
 
 	"github.com/tubegate/tubegate/internal/users"
 )
@@ -78,54 +77,31 @@ browser tubes opened from them, within a second.`,
 					return err
 				}
 			}
-			store, err := users.Open(data)
+			e := users.Edit{AddKeys: keys, RemoveKeys: drop, PasswordHash: hash, NoPassword: noPW}
+			if f.Changed("permit-open") || clearOpen {
+				e.PermitOpen = &permitOpen
+			}
+			if f.Changed("permit-listen") {
+				e.PermitListen = &listen
+			} else if defListen {
+				e.PermitListen = new([]string)
+			}
+			if f.Changed("permit-name") {
+				e.PermitName = &names
+			} else if defNames {
+				e.PermitName = new([]string)
+			}
+			if f.Changed("admin") {
+				e.Admin = &admin
+			}
+			store, err := openUsers(data)
 			if err != nil {
 				return err
 			}
-			err = store.Update(func(m map[string]*users.User) error {
-				u, ok := m[args[0]]
-				if !ok {
-					return fmt.Errorf("user %s: %w", args[0], users.ErrNotFound)
+			if err := store.Set(args[0], e, store.Actor()); err != nil {
+				if _, ok := errors.AsType[*users.KeyNotFoundError](err); ok {
+					return fmt.Errorf("--remove-key: %w", err)
 				}
-				before := *u
-				removed, err := removeKeyLines(u, drop)
-				if err != nil {
-					return err
-				}
-				u.Keys = append(u.Keys, keys...)
-				switch {
-				case hash != "":
-					u.PasswordHash = hash
-				case noPW:
-					u.PasswordHash = ""
-				}
-				// Credentials changed: end the user's web sessions.
-				if removed > 0 || u.PasswordHash != before.PasswordHash {
-					u.Generation++
-				}
-				if f.Changed("permit-open") || clearOpen {
-					u.PermitOpen = permitOpen
-				}
-				if f.Changed("permit-listen") {
-					u.PermitListen = listen
-				} else if defListen {
-					u.PermitListen = nil
-				}
-				if f.Changed("permit-name") {
-					u.PermitName = names
-				} else if defNames {
-					u.PermitName = nil
-				}
-				if f.Changed("admin") {
-					u.Admin = admin
-				}
-				if len(u.Keys) == 0 && u.PasswordHash == "" {
-					return errors.New("that would leave the user no way to log in")
-				}
-				_, err = u.Policy()
-				return err
-			})
-			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "updated user %s\n", args[0])
@@ -150,37 +126,4 @@ browser tubes opened from them, within a second.`,
 	cmd.MarkFlagsMutuallyExclusive("permit-listen", "default-listen")
 	cmd.MarkFlagsMutuallyExclusive("permit-name", "default-names")
 	return cmd
-}
-
-// removeKeyLines drops from u every key in drop (authorized_keys lines,
-// compared by key, not comment) and returns how many went; a key the user
-// does not have is an error.
-func removeKeyLines(u *users.User, drop []string) (int, error) {
-	blob := func(line string) string {
-		k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
-		if err != nil {
-			return line
-		}
-		return string(k.Marshal())
-	}
-	removed := 0
-	for _, d := range drop {
-		want, kept := blob(d), u.Keys[:0:0]
-		for _, k := range u.Keys {
-			if blob(k) != want {
-				kept = append(kept, k)
-			}
-		}
-		if len(kept) == len(u.Keys) {
-			return 0, fmt.Errorf("--remove-key: user %s has no key %s", u.Name, ssh.FingerprintSHA256(mustKey(d)))
-		}
-		removed += len(u.Keys) - len(kept)
-		u.Keys = kept
-	}
-	return removed, nil
-}
-
-func mustKey(line string) ssh.PublicKey {
-	k, _, _, _, _ := ssh.ParseAuthorizedKey([]byte(line))
-	return k
 }

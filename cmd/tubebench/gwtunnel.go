@@ -13,7 +13,8 @@ import (
 const tunnelCipher = "aes128-gcm@openssh.com"
 
 // gatewayTunnel is `gateway tunnel -R` over the WebSocket: the gateway's
-// own native client, in its own process like ssh -R + gateway connect.
+// own native client, in its own process like ssh -R + gateway connect,
+// with its defaults: a resumable tube (tubegate.resume.v1), as users run it.
 func gatewayTunnel(ctx context.Context, g *gateway, dir string, id *identity, tg *targets) (endpoints, error) {
 	kh := filepath.Join(dir, "tunnel_known_hosts")
 	env := append(os.Environ(), "SSH_AUTH_SOCK=")

@@ -96,7 +96,7 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 			}
 		}
 		if c == tunnelCipher {
-			paths = append(paths, path{ID: "gw-websocket-tunnel-" + short, Name: "gateway WS, gateway tunnel -R", Kind: "gateway", Cipher: c,
+			paths = append(paths, path{ID: "gw-websocket-tunnel-" + short, Name: "gateway WS, gateway tunnel -R (resumable)", Kind: "gateway", Cipher: c,
 				setup: func(ctx context.Context) (endpoints, error) { return gatewayTunnel(ctx, gw, dir, id, tg) }})
 		}
 	}

@@ -31,15 +31,7 @@ func Dial(ctx context.Context, rawURL string, opts DialOptions) (net.Conn, error
 // resume; ropts.OnState hears of it, to show "reconnecting…").
 func DialResume(ctx context.Context, rawURL string, opts DialOptions, ropts resume.Options) (net.Conn, error) {
 	dial := func(ctx context.Context) (resume.Transport, error) {
-		ws, _, err := websocket.Dial(ctx, rawURL, &websocket.DialOptions{Subprotocols: []string{resume.Subprotocol}})
-		if err != nil {
-			return nil, fmt.Errorf("dial %s: %w", rawURL, err)
-		}
-		if ws.Subprotocol() != resume.Subprotocol {
-			ws.Close(websocket.StatusPolicyViolation, "resumption needed")
-			return nil, fmt.Errorf("dial %s: the gateway does not offer resumable tubes", rawURL)
-		}
-		return newTransport(ws), nil
+		return dialJS(ctx, rawURL, resume.Subprotocol)
 	}
 	if ropts.LocalAddr == nil {
 		ropts.LocalAddr = addr{"browser"}

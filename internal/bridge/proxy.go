@@ -147,10 +147,20 @@ func connectHandshake(c net.Conn, t target, pu *url.URL, paddr string, tlsCfg *t
 		return nil, fmt.Errorf("proxy %s: reply to CONNECT %s: %w", paddr, t.addr, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("proxy %s refused CONNECT to %s: %s%s", paddr, t.addr, printable(resp.Status), refusalHint(resp.StatusCode, pu, t.proxyEnv))
+		return nil, &ProxyRefusedError{StatusCode: resp.StatusCode,
+			msg: fmt.Sprintf("proxy %s refused CONNECT to %s: %s%s", paddr, t.addr, printable(resp.Status), refusalHint(resp.StatusCode, pu, t.proxyEnv))}
 	}
 	return c, nil
 }
+
+// ProxyRefusedError is a proxy's answer other than 200 to CONNECT: its
+// message names the proxy, its status and what to do, never the password.
+type ProxyRefusedError struct {
+	StatusCode int // 407: credentials missing or refused; 403: not allowed
+	msg        string
+}
+
+func (e *ProxyRefusedError) Error() string { return e.msg }
 
 // refusalHint says what to do about a proxy's refusal, naming the user
 // but never the password.

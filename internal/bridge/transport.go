@@ -1,3 +1,5 @@
+//go:build !js
+
 package bridge
 
 import (
@@ -11,7 +13,8 @@ import (
 )
 
 // wsTransport is a WebSocket as a resume.Transport: one binary message
-// per frame. It builds for native and js alike.
+// per frame. Native clients and the gateway use it; the page has its own
+// (transport_js.go).
 type wsTransport struct{ ws *websocket.Conn }
 
 func newTransport(ws *websocket.Conn) wsTransport {

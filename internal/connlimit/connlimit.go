@@ -76,8 +76,8 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		src := sourceOf(c.RemoteAddr())
 		if reason := l.admit(src); reason != "" {
+			l.refused(reason, src) // counted before the peer can see the close
 			c.Close()
-			l.refused(reason, src)
 			continue
 		}
 		return &conn{Conn: c, l: l, src: src}, nil

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -168,7 +169,7 @@ func TestOpenRefused(t *testing.T) {
 // after max keepalives and the tube ends with that reason.
 func TestKeepaliveClosesDeadTube(t *testing.T) {
 	tube, _ := connect(t, nil)
-	go tube.Keepalive(context.Background(), 20*time.Millisecond, 3)
+	go tube.Keepalive(context.Background(), 20*time.Millisecond, 3, nil)
 	select {
 	case <-tube.Done():
 	case <-time.After(10 * time.Second):
@@ -189,7 +190,7 @@ func TestKeepaliveKeepsLiveTube(t *testing.T) {
 			answered <- struct{}{}
 		}
 	}()
-	go tube.Keepalive(context.Background(), 10*time.Millisecond, 2)
+	go tube.Keepalive(context.Background(), 10*time.Millisecond, 2, nil)
 	for range 10 {
 		select {
 		case <-answered:
@@ -199,4 +200,50 @@ func TestKeepaliveKeepsLiveTube(t *testing.T) {
 			t.Fatal("no keepalives")
 		}
 	}
+}
+
+// fakeResumable stands in for a resumable transport: attached or not;
+// a drop detaches it, as a real drop does until the tube resumes.
+type fakeResumable struct {
+	attached atomic.Bool
+	drops    chan struct{}
+}
+
+func (f *fakeResumable) Attached() bool { return f.attached.Load() }
+func (f *fakeResumable) Drop() {
+	f.attached.Store(false)
+	f.drops <- struct{}{}
+}
+
+// TestKeepaliveDropsResumableTransport: on a resumable tube, unanswered
+// keepalives drop the WebSocket (so that the tube resumes) and leave the
+// tube up; while the transport is detached nothing is counted.
+func TestKeepaliveDropsResumableTransport(t *testing.T) {
+	tube, _ := connect(t, nil)
+	r := &fakeResumable{drops: make(chan struct{}, 100)}
+	r.attached.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go tube.Keepalive(ctx, 10*time.Millisecond, 2, r)
+	waitDrop := func() {
+		t.Helper()
+		select {
+		case <-r.drops:
+		case <-tube.Done():
+			t.Fatalf("the resumable tube was closed: %v", tube.Err())
+		case <-time.After(10 * time.Second):
+			t.Fatal("no drop after unanswered keepalives")
+		}
+	}
+	waitDrop()
+	time.Sleep(200 * time.Millisecond) // 20 ticks while detached
+	select {
+	case <-r.drops:
+		t.Fatal("a detached transport was dropped")
+	case <-tube.Done():
+		t.Fatalf("the detached tube was closed: %v", tube.Err())
+	default:
+	}
+	r.attached.Store(true) // "resumed", and still no answers
+	waitDrop()
 }

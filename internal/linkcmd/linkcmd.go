@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/tubegate/tubegate/internal/audit"
 	"github.com/tubegate/tubegate/internal/sharelink"
 )
 
@@ -31,6 +32,9 @@ type Config struct {
 	// Owner checks the --user of `create` for the administrator, "" for
 	// the only user, and returns the user's name (required when User is "").
 	Owner func(name string) (string, error)
+	// Done, if set, is told of each link created or revoked (event is
+	// audit.LinkCreate or audit.LinkRevoke), for the audit log.
+	Done func(event string, l sharelink.Link)
 }
 
 // New returns the `link` command with create, list and revoke.
@@ -91,6 +95,9 @@ public by policy (published on a non-loopback address the user may listen on).`,
 			if err != nil {
 				return err
 			}
+			if cfg.Done != nil {
+				cfg.Done(audit.LinkCreate, c.Link)
+			}
 			WriteCreated(cmd.OutOrStdout(), c, svc.URLs)
 			return nil
 		}),
@@ -147,8 +154,20 @@ func newRevoke(cfg Config) *cobra.Command {
 		Short:   "Revoke a share link; a running gateway cuts its live connections within a second",
 		Args:    exactArgs(1, "name exactly one link ID"),
 		RunE: withService(cfg, func(cmd *cobra.Command, args []string, svc *sharelink.Service) error {
+			var l sharelink.Link
+			if links, err := svc.Store.List(cfg.User); err == nil {
+				for _, x := range links {
+					if x.ID == args[0] {
+						l = x
+					}
+				}
+			}
 			if err := svc.Store.Revoke(args[0], cfg.User); err != nil {
 				return err
+			}
+			if cfg.Done != nil {
+				l.ID = args[0]
+				cfg.Done(audit.LinkRevoke, l)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "revoked %s\n", args[0])
 			return nil

@@ -87,7 +87,7 @@ func (h *Handler) handleCallback(w http.ResponseWriter, r *http.Request) {
 			page:   fmt.Sprintf("Sign-in refused: your %s at %s is %q, which is not a valid user name on this gateway. Ask its admin.", h.cfg.UserClaim, h.name, clip(name, 80))})
 		return
 	}
-	created, err := h.ensureUser(name)
+	created, err := h.ensureUser(r, name)
 	if errors.Is(err, users.ErrNotFound) {
 		h.deny(w, r, denial{status: http.StatusForbidden, user: name, subject: subject, reason: "no such user",
 			page: fmt.Sprintf("You signed in at %s as %q, but this gateway has no user %q. Ask its admin to add you.", h.name, name, name)})
@@ -101,7 +101,7 @@ func (h *Handler) handleCallback(w http.ResponseWriter, r *http.Request) {
 	if created {
 		h.log.Info("sign-in made a new user with an empty policy", "user", name, "subject", subject)
 	}
-	// The web login (success) is logged, and goes to the audit log, there.
+	// The web login is logged, and goes to the audit log, there.
 	if _, err := h.cfg.Sessions.StartSession(w, r, name, "oidc"); err != nil {
 		h.refuse(w, http.StatusInternalServerError, "The sign-in could not be completed.")
 		return
@@ -118,9 +118,9 @@ type denial struct {
 	page          string // for the person
 }
 
-// deny logs a refused sign-in and answers with the refusal page. Every
-// refused sign-in passes here: it is the one place for a failed web login
-// event of the audit log.
+// deny logs a refused sign-in, records it (a refused web.login in the
+// audit log), and answers with the refusal page. Every refused sign-in
+// passes here.
 func (h *Handler) deny(w http.ResponseWriter, r *http.Request, d denial) {
 	attrs := []any{"reason", d.reason, "remote", r.RemoteAddr}
 	if d.user != "" {
@@ -130,6 +130,7 @@ func (h *Handler) deny(w http.ResponseWriter, r *http.Request, d denial) {
 		attrs = append(attrs, "subject", d.subject)
 	}
 	h.log.Warn("sign-in refused", attrs...)
+	h.cfg.Sessions.LoginRefused(r, d.user, "oidc", d.reason)
 	h.refuse(w, d.status, d.page)
 }
 
@@ -203,14 +204,15 @@ func (p pending) matchesNonce(nonce string) bool {
 }
 
 // ensureUser finds the gateway user name, making them (with an empty
-// policy, no password and no keys) under AutoCreate. It reports whether
+// policy, no password and no keys; journaled, and so audited, as made by
+// "oidc:PROVIDER" from r's address) under AutoCreate. It reports whether
 // it made them; without AutoCreate an unknown user is users.ErrNotFound.
-func (h *Handler) ensureUser(name string) (bool, error) {
+func (h *Handler) ensureUser(r *http.Request, name string) (bool, error) {
 	_, err := h.cfg.Users.Get(name)
 	if err == nil || !errors.Is(err, users.ErrNotFound) || !h.cfg.AutoCreate {
 		return false, err
 	}
-	err = h.cfg.Users.Add(users.User{Name: name})
+	err = h.cfg.Users.CreateSSO(users.User{Name: name}, users.Actor{By: "oidc:" + h.name, Source: r.RemoteAddr})
 	if err != nil {
 		if _, again := h.cfg.Users.Get(name); again == nil {
 			return false, nil // made meanwhile, by another sign-in or the CLI

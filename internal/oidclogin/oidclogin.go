@@ -39,9 +39,12 @@ const (
 // DefaultUserClaim is the claim that names the gateway user.
 const DefaultUserClaim = "preferred_username"
 
-// Sessions starts the web session of a user who signed in (webauth.Manager).
+// Sessions starts the web session of a user who signed in, and records
+// the sign-ins refused (webauth.Manager: both go to the audit log as
+// web.login events, with method "oidc").
 type Sessions interface {
 	StartSession(w http.ResponseWriter, r *http.Request, user, how string) (string, error)
+	LoginRefused(r *http.Request, user, how, reason string)
 }
 
 // Config is what a Handler needs.

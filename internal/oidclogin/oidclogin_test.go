@@ -16,8 +16,9 @@ import (
 
 // recordSessions stands in for webauth: it records who was logged in.
 type recordSessions struct {
-	mu     sync.Mutex
-	logins []string
+	mu      sync.Mutex
+	logins  []string
+	refused []string
 }
 
 func (s *recordSessions) StartSession(w http.ResponseWriter, r *http.Request, user, how string) (string, error) {
@@ -25,6 +26,12 @@ func (s *recordSessions) StartSession(w http.ResponseWriter, r *http.Request, us
 	defer s.mu.Unlock()
 	s.logins = append(s.logins, user+"/"+how)
 	return "csrf", nil
+}
+
+func (s *recordSessions) LoginRefused(r *http.Request, user, how, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refused = append(s.refused, user+"/"+how+": "+reason)
 }
 
 func (s *recordSessions) count() int {
@@ -207,8 +214,8 @@ func TestStateChecks(t *testing.T) {
 			t.Errorf("%s: %d %s", name, rec.Code, rec.Body)
 		}
 	}
-	if g.sessions.count() != 0 || g.idp.redeemed != 0 {
-		t.Fatalf("refused callbacks: %d sessions, %d codes redeemed", g.sessions.count(), g.idp.redeemed)
+	if g.sessions.count() != 0 || g.idp.redeemed != 0 || len(g.sessions.refused) != 6 {
+		t.Fatalf("refused callbacks: %d sessions, %d codes redeemed, refusals recorded %q", g.sessions.count(), g.idp.redeemed, g.sessions.refused)
 	}
 }
 

@@ -37,6 +37,10 @@ type ServerConfig struct {
 	// Count counts resume outcomes: accepted, refused, throttled,
 	// bad_hello, expired (nil: not counted).
 	Count func(outcome string)
+	// Audit records each resume accepted or refused (err != nil), with
+	// the tube's user and id once the tube has them (SetIdent), for the
+	// audit log (nil: not recorded).
+	Audit func(user, source, tube string, err error)
 }
 
 // Server accepts the transports of resumable tubes: new tubes, handed to
@@ -151,13 +155,17 @@ func (s *Server) resume(ctx context.Context, tr Transport, h hello, source strin
 		tr.Close(CloseThrottled, "too many failed resumes from your address; try later")
 		s.count("throttled")
 		s.log.Warn("resume refused: throttled", "source", source, "err", err)
-		return fmt.Errorf("%w: %v", ErrRefused, err)
+		err = fmt.Errorf("%w: %v", ErrRefused, err)
+		s.audit(nil, source, err)
+		return err
 	}
 	if !ok {
 		tr.Close(CloseRefused, "resume refused: unknown, used or expired token")
 		s.count("refused")
 		s.log.Warn("resume refused: unknown, used or expired token", "source", source)
-		return fmt.Errorf("%w: unknown, used or expired token", ErrRefused)
+		err := fmt.Errorf("%w: unknown, used or expired token", ErrRefused)
+		s.audit(nil, source, err)
+		return err
 	}
 	token, err := s.issue(sess)
 	if err != nil {
@@ -176,12 +184,27 @@ func (s *Server) resume(ctx context.Context, tr Transport, h hello, source strin
 		sess.log().Warn("resume failed: tube ended", "source", source, "err", err)
 		sess.end(err, 0, "")
 		s.count("refused")
-		return fmt.Errorf("%w: %v", ErrRefused, err)
+		err = fmt.Errorf("%w: %v", ErrRefused, err)
+		s.audit(sess, source, err)
+		return err
 	}
 	sess.reattached()
 	s.count("accepted")
+	s.audit(sess, source, nil)
 	sess.log().Info("tube resumed", "source", source, "resent_from", h.recv)
 	return nil
+}
+
+// audit records a resume's outcome for sess (nil: no tube was found).
+func (s *Server) audit(sess *Session, source string, err error) {
+	if s.cfg.Audit == nil {
+		return
+	}
+	var user, tube string
+	if sess != nil {
+		user, tube = sess.ident()
+	}
+	s.cfg.Audit(user, source, tube, err)
 }
 
 func (s *Server) check(ctx context.Context, source string, lookup func() bool) (bool, error) {
@@ -263,6 +286,7 @@ type Session struct {
 
 	mu        sync.Mutex
 	logger    *slog.Logger
+	user, id  string // the tube's, once authenticated (SetIdent)
 	detached  bool
 	window    *time.Timer
 	tokenHash [sha256.Size]byte // under srv.mu
@@ -277,6 +301,19 @@ func (s *Session) SetLog(l *slog.Logger) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.logger = l
+}
+
+// SetIdent names the tube's user and id, for the audit of its resumes.
+func (s *Session) SetIdent(user, tube string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.user, s.id = user, tube
+}
+
+func (s *Session) ident() (user, tube string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.user, s.id
 }
 
 func (s *Session) log() *slog.Logger {

@@ -332,6 +332,20 @@ func (s *Store) List(user string) ([]Link, error) {
 	return out, nil
 }
 
+// All returns every link the store holds, expired ones too until they are
+// swept from the file, in no order: the audit log's watch tells expiry
+// from revocation with it.
+func (s *Store) All() ([]Link, error) {
+	err := s.refresh()
+	s.mu.Lock()
+	out := make([]Link, 0, len(s.idx.byID))
+	for _, l := range s.idx.byID {
+		out = append(out, *l)
+	}
+	s.mu.Unlock()
+	return out, err
+}
+
 // Create makes a link. For an HTTP link it returns the token, which is
 // not stored and cannot be shown again; a TCP link has none. pol is the
 // user's forwarding policy, consulted for TCP links. The user's cap and

@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/tubegate/tubegate/internal/audit"
 	"github.com/tubegate/tubegate/internal/edge"
 	"github.com/tubegate/tubegate/internal/forward"
 	"github.com/tubegate/tubegate/internal/sharelink"
@@ -99,6 +100,8 @@ func (p *Proxy) apiCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.log.Info("share link created", "link", c.ID, "user", user, "endpoint", c.Endpoint, "via", "api")
+	p.RecordLink(audit.Event{Event: audit.LinkCreate, User: user, Source: r.RemoteAddr, Outcome: audit.Success,
+		By: user, Link: c.ID, Endpoint: c.Endpoint})
 	j := p.linkJSON(svc, c.Link)
 	j.URL, j.PathURL, j.HostURL = c.URL, c.PathURL, c.HostURL
 	webapi.Write(w, http.StatusCreated, j)
@@ -123,13 +126,11 @@ func (p *Proxy) apiList(w http.ResponseWriter, r *http.Request) {
 func (p *Proxy) apiRevoke(w http.ResponseWriter, r *http.Request) {
 	user, _ := webapi.UserOf(r) // RequireUser let it through
 	id := chi.URLParam(r, "id")
-	err := p.cfg.Links.Store.Revoke(id, user)
+	n, err := p.Revoke(id, user, user, r.RemoteAddr)
 	if errors.Is(err, sharelink.ErrNotFound) {
 		webapi.Error(w, http.StatusNotFound, err.Error())
 		return
 	}
-	// A revoke holds in memory even when it cannot be saved: cut now.
-	n := p.conns.Cut(id)
 	if err != nil {
 		p.log.Error("share links: revoke not saved", "link", id, "user", user, "connections_cut", n, "err", err)
 		webapi.Error(w, http.StatusInternalServerError,
@@ -138,6 +139,30 @@ func (p *Proxy) apiRevoke(w http.ResponseWriter, r *http.Request) {
 	}
 	p.log.Info("share link revoked", "link", id, "user", user, "via", "api", "connections_cut", n)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// Revoke revokes link id, which must be owner's ("" for any user's: an
+// admin), cuts its live connections and records who did (by, from
+// source). It returns how many connections were cut. A revoke holds in
+// memory even when it cannot be saved (the error wraps
+// sharelink.ErrNotSaved): the connections are cut all the same.
+func (p *Proxy) Revoke(id, owner, by, source string) (int, error) {
+	var l sharelink.Link
+	if links, err := p.cfg.Links.Store.List(owner); err == nil {
+		for _, x := range links {
+			if x.ID == id {
+				l = x
+			}
+		}
+	}
+	err := p.cfg.Links.Store.Revoke(id, owner)
+	if errors.Is(err, sharelink.ErrNotFound) {
+		return 0, err
+	}
+	n := p.conns.Cut(id)
+	p.RecordLink(audit.Event{Event: audit.LinkRevoke, User: l.User, Source: source, Outcome: audit.Success, By: by,
+		Link: id, Endpoint: l.Endpoint})
+	return n, err
 }
 
 func (p *Proxy) linkJSON(svc *sharelink.Service, l sharelink.Link) LinkJSON {

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tubegate/tubegate/internal/audit"
 	"github.com/tubegate/tubegate/internal/edge"
 	"github.com/tubegate/tubegate/internal/forward"
 	"github.com/tubegate/tubegate/internal/sharelink"
@@ -47,6 +48,9 @@ type Config struct {
 	// shared with the gateway's other password checks (nil: one of its
 	// own, 10 per minute).
 	Failures *throttle.Failures
+	// Audit records links made, used, revoked and expired (nil: not
+	// recorded).
+	Audit *audit.Log
 }
 
 // Proxy serves share links.
@@ -58,6 +62,10 @@ type Proxy struct {
 
 	authMu    sync.Mutex
 	authCache map[string]struct{} // link id + credential hash: basic auth already checked
+
+	seen   *audit.FirstSeen // link id + source: link.use already recorded
+	noteMu sync.Mutex
+	noted  map[string]time.Time // "event id" recorded by RecordLink, not yet seen by watchLinks
 }
 
 // New returns a Proxy. Call Run to enforce revocation and expiry on live
@@ -75,7 +83,8 @@ func New(cfg Config) *Proxy {
 	if cfg.Failures == nil {
 		cfg.Failures = throttle.Default()
 	}
-	p := &Proxy{cfg: cfg, log: cfg.Log, authCache: make(map[string]struct{})}
+	p := &Proxy{cfg: cfg, log: cfg.Log, authCache: make(map[string]struct{}), seen: audit.NewFirstSeen(0),
+		noted: make(map[string]time.Time)}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      p.transport(),
@@ -92,6 +101,9 @@ func (p *Proxy) Conns() *forward.ConnsByKey { return &p.conns }
 
 // Run cuts live connections of revoked and expired links until ctx ends.
 func (p *Proxy) Run(ctx context.Context) {
+	if p.cfg.Audit != nil {
+		go p.watchLinks(ctx, linkWatchInterval)
+	}
 	watch(ctx, &p.conns, p.cfg.PollInterval, p.cfg.Links.Store.Live, func(id string, n int) {
 		p.log.Info("share link gone: cut its connections", "link", id, "connections", n)
 	})
@@ -152,6 +164,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, l sharelink.Link, 
 	}
 	switch {
 	case ep == nil:
+		p.recordUse(l, r.RemoteAddr, audit.Failed, "endpoint offline")
 		p.log.Info("share link: endpoint offline", "link", l.ID, "endpoint", l.Endpoint)
 		writePage(w, pageOffline)
 		return
@@ -163,6 +176,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, l sharelink.Link, 
 		writePage(w, pageNotFound)
 		return
 	}
+	p.recordUse(l, r.RemoteAddr, audit.Success, "")
 	t := &target{link: l, ep: ep, origin: forward.Addr{Net: "tcp", Address: r.RemoteAddr}, prefix: prefix, path: path}
 	// Uploads, downloads and WebSockets through a link are long-lived on
 	// purpose: the HTTP server's read deadline is not for them. Revoking the

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/tubegate/tubegate/internal/audit"
 	"github.com/tubegate/tubegate/internal/forward"
 )
 
@@ -54,16 +55,23 @@ func (t *Tube) directTCPIP(ctx context.Context, nc ssh.NewChannel) {
 	remote, err := t.connectTarget(ctx, p.Host, int(p.Port), origin)
 	if err != nil {
 		reason, msg := ssh.ConnectionFailed, err.Error()
+		e := t.event(audit.DirectTCPIP, audit.Failed)
+		e.Target, e.Reason = target, err.Error()
 		if errors.Is(err, forward.ErrRefused) {
+			e.Outcome = audit.Refused
 			reason = ssh.Prohibited
 			t.srv.cfg.Metrics.refused("direct_tcpip")
 			log.Warn("direct-tcpip refused", "err", err)
 		} else {
 			log.Info("direct-tcpip failed", "err", err)
 		}
+		t.srv.cfg.Audit.Record(e)
 		nc.Reject(reason, "tubegate: "+msg)
 		return
 	}
+	e := t.event(audit.DirectTCPIP, audit.Success)
+	e.Target = target
+	t.srv.cfg.Audit.Record(e)
 	ch, reqs, err := nc.Accept()
 	if err != nil {
 		remote.Close()

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/tubegate/tubegate/internal/acceptloop"
+	"github.com/tubegate/tubegate/internal/audit"
 	"github.com/tubegate/tubegate/internal/bridge"
 	"github.com/tubegate/tubegate/internal/forward"
 	"github.com/tubegate/tubegate/internal/throttle"
@@ -76,6 +77,8 @@ type Config struct {
 	// the gateway's other password checks (nil: one of its own,
 	// throttle.Default).
 	Failures *throttle.Failures
+	// Audit records tubes, forwards and direct-tcpip (nil: not recorded).
+	Audit *audit.Log
 }
 
 // Server serves tubes. Create it with New.
@@ -213,7 +216,8 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn, opts ConnOptions) {
 	var slot tubeSlot
 	defer s.releaseTube(&slot) // whatever is still reserved when the tube ends
 	hctx, hcancel := context.WithTimeout(ctx, s.limits.HandshakeTimeout)
-	sc, chans, reqs, err := ssh.NewServerConn(c, s.serverConfig(hctx, opts, log, &slot))
+	bytes := &byteCount{}
+	sc, chans, reqs, err := ssh.NewServerConn(countingConn{c, bytes}, s.serverConfig(hctx, opts, log, &slot))
 	hcancel()
 	s.endHandshake(src)
 	if err != nil {
@@ -224,9 +228,12 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn, opts ConnOptions) {
 	c.SetDeadline(time.Time{})
 	user := sc.Permissions.Extensions[extUser]
 	t := newTube(s, id, c, sc, opts.Transport, log.With("user", user))
-	t.alive = opts.Alive
+	t.alive, t.bytes = opts.Alive, bytes
 	if ls, ok := c.(logSetter); ok {
 		ls.SetLog(t.log)
+	}
+	if is, ok := c.(identSetter); ok {
+		is.SetIdent(user, id)
 	}
 	if err := s.addTube(t, &slot); err != nil {
 		t.log.Warn("tube refused", "err", err)

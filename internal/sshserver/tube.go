@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/tubegate/tubegate/internal/audit"
 	"github.com/tubegate/tubegate/internal/forward"
 )
 
@@ -28,6 +29,7 @@ type Tube struct {
 	log       *slog.Logger
 	started   time.Time
 	alive     func() bool // nil, or whether the web session behind the tube holds
+	bytes     *byteCount  // the carrier's bytes
 
 	channels atomic.Int32
 
@@ -49,6 +51,7 @@ func newTube(s *Server, id string, raw net.Conn, conn *ssh.ServerConn, transport
 		log:       log,
 		started:   time.Now(),
 		sessions:  make(map[ssh.Channel]struct{}),
+		bytes:     &byteCount{},
 	}
 }
 
@@ -90,6 +93,13 @@ func (t *Tube) run(ctx context.Context, chans <-chan ssh.NewChannel, reqs <-chan
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	t.log.Info("tube open")
+	t.srv.cfg.Audit.Record(t.event(audit.TubeOpen, audit.Success))
+	defer func() {
+		e := t.event(audit.TubeClose, audit.Success)
+		e.BytesIn, e.BytesOut = t.bytes.in.Load(), t.bytes.out.Load()
+		e.DurationMS = time.Since(t.started).Milliseconds()
+		t.srv.cfg.Audit.Record(e)
+	}()
 	t.keepalive(ctx)
 	context.AfterFunc(ctx, func() { t.conn.Close() })
 	for chans != nil || reqs != nil {
@@ -224,6 +234,10 @@ type detachable interface{ Detached() bool }
 // with the tube's id and user.
 type logSetter interface{ SetLog(*slog.Logger) }
 
+// identSetter is what a carrier that audits on its own implements (a
+// resumable tube), to name the tube's user and id once authenticated.
+type identSetter interface{ SetIdent(user, tube string) }
+
 // goAway is what a carrier that can say why it closes implements (the
 // WebSocket bridge).
 type goAway interface{ GoAway(reason string) error }
@@ -292,12 +306,18 @@ func (t *Tube) publish(ctx context.Context, req *ssh.Request) {
 	}
 	if err != nil {
 		t.log.Warn("tcpip-forward refused", "bind", spec, "err", err)
+		e := t.event(audit.ForwardPublish, audit.Refused)
+		e.Target, e.Reason = spec, err.Error()
+		t.srv.cfg.Audit.Record(e)
 		t.srv.cfg.Metrics.refused("tcpip_forward")
 		t.note(fmt.Sprintf("-R %s refused: %v", spec, err))
 		req.Reply(false, nil)
 		return
 	}
 	t.log.Info("forward published", "bind", spec, "endpoint", ep.Key, "virtual", ep.Virtual)
+	e := t.event(audit.ForwardPublish, audit.Success)
+	e.Target = ep.Key.String()
+	t.srv.cfg.Audit.Record(e)
 	var reply []byte
 	if fr.BindPort == 0 {
 		reply = ssh.Marshal(forward.ForwardReply{Port: uint32(ep.BindPort)})

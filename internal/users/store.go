@@ -79,6 +79,9 @@ func (u *User) Policy() (forward.Policy, error) {
 // ErrNotFound is returned for a user that does not exist.
 var ErrNotFound = errors.New("no such user")
 
+// ErrExists refuses a new user whose name is taken.
+var ErrExists = errors.New("already exists")
+
 var validName = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`)
 
 // ValidateName checks that name is a usable account name.
@@ -91,6 +94,8 @@ func ValidateName(name string) error {
 
 type fileData struct {
 	Users []*User `json:"users"`
+	// Changes is the journal of the last changes (see Change).
+	Changes []Change `json:"changes,omitempty"`
 }
 
 // Store is the users file of one data dir.
@@ -100,6 +105,8 @@ type Store struct {
 	mu      sync.Mutex
 	version uint64
 	byName  map[string]*User
+	changes []Change
+	actor   Actor // who changes made through Update are by
 }
 
 // Open returns the store of data dir dir (the file need not exist yet).
@@ -129,7 +136,7 @@ func (s *Store) snapshot() (map[string]*User, error) {
 		for _, u := range fd.Users {
 			m[u.Name] = u
 		}
-		s.byName, s.version = m, version
+		s.byName, s.version, s.changes = m, version, fd.Changes
 	}
 	return s.byName, nil
 }
@@ -194,18 +201,51 @@ func (s *Store) List() ([]User, error) {
 	return out, nil
 }
 
+// Actor is who made a change, for the journal.
+type Actor struct {
+	By     string // a user of the admin page, or "cli:OSUSER"
+	Source string // their address, if they came over the network
+}
+
+// SetActor names who the changes made through this store are by, in the
+// journal (see Change), when a call does not say: "cli:OSUSER" for the
+// command line.
+func (s *Store) SetActor(a Actor) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.actor = a
+}
+
+// Actor is who SetActor named.
+func (s *Store) Actor() Actor {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.actor
+}
+
 // Update runs fn on the users by name, under a lock shared with other
 // processes, and writes the result atomically. fn may add, change or
-// delete entries.
+// delete entries. What changed is journaled as by the store's actor.
 func (s *Store) Update(fn func(users map[string]*User) error) error {
+	s.mu.Lock()
+	by := s.actor
+	s.mu.Unlock()
+	return s.UpdateBy(by, fn)
+}
+
+// UpdateBy is Update, journaled as made by by.
+func (s *Store) UpdateBy(by Actor, fn func(users map[string]*User) error) error {
 	return s.file.Update(func(fd *fileData) error {
 		m := make(map[string]*User, len(fd.Users))
+		before := make(map[string]User, len(fd.Users))
 		for _, u := range fd.Users {
 			m[u.Name] = u
+			before[u.Name] = cloneUser(*u)
 		}
 		if err := fn(m); err != nil {
 			return err
 		}
+		fd.Changes = journal(fd.Changes, before, m, by, time.Now().UTC())
 		fd.Users = fd.Users[:0]
 		for _, u := range m {
 			if u.ID == "" { // a record from before ids: give it one
@@ -226,9 +266,16 @@ func (s *Store) Add(u User) error {
 	if _, err := u.Policy(); err != nil {
 		return err
 	}
-	return s.Update(func(m map[string]*User) error {
+	s.mu.Lock()
+	by := s.actor
+	s.mu.Unlock()
+	return s.add(u, by)
+}
+
+func (s *Store) add(u User, by Actor) error {
+	return s.UpdateBy(by, func(m map[string]*User) error {
 		if _, ok := m[u.Name]; ok {
-			return fmt.Errorf("user %s already exists", u.Name)
+			return fmt.Errorf("user %s %w", u.Name, ErrExists)
 		}
 		if u.Created.IsZero() {
 			u.Created = time.Now().UTC()

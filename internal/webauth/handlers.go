@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/tubegate/tubegate/internal/audit"
 	"github.com/tubegate/tubegate/internal/throttle"
 	"github.com/tubegate/tubegate/internal/users"
 	"github.com/tubegate/tubegate/internal/webapi"
@@ -80,11 +81,13 @@ func (m *Manager) handleLogin(w http.ResponseWriter, r *http.Request) {
 	})
 	if err != nil {
 		m.log.Warn("web login refused: password not checked", "user", req.User, "remote", r.RemoteAddr, "err", err)
+		m.recordLogin(r, req.User, "password", audit.Refused, err.Error())
 		writeCheckError(w, err)
 		return
 	}
 	if !ok {
 		m.log.Info("web login refused", "user", req.User, "remote", r.RemoteAddr)
+		m.recordLogin(r, req.User, "password", audit.Refused, "wrong user name or password")
 		webapi.Error(w, http.StatusUnauthorized, "wrong user name or password")
 		return
 	}
@@ -101,6 +104,7 @@ func (m *Manager) handleFirstRun(w http.ResponseWriter, r *http.Request) {
 	user, ok := m.consumeFirstRun(req.Token)
 	if !ok {
 		m.log.Info("first-run login refused: unknown, used or expired link", "remote", r.RemoteAddr)
+		m.recordLogin(r, "", "first-run link", audit.Refused, "unknown, used or expired first-run link")
 		webapi.Error(w, http.StatusUnauthorized, "this first-run link is not valid: it was used already or has expired (restart the gateway for a new one)")
 		return
 	}
@@ -118,16 +122,25 @@ func (m *Manager) login(w http.ResponseWriter, r *http.Request, user, how string
 
 // StartSession logs user in on this browser: it sets a new session
 // cookie, the same whichever way the user proved who they are (how: a
-// password, the first-run link, single sign-on), and logs the web login.
-// It returns the session's CSRF token.
+// password, the first-run link, single sign-on), and logs the web login
+// (and records it in the audit log). It returns the session's CSRF token.
 func (m *Manager) StartSession(w http.ResponseWriter, r *http.Request, user, how string) (string, error) {
 	csrf, err := m.startSession(w, r, user)
 	if err != nil {
 		m.log.Error("web login failed", "user", user, "method", how, "err", err)
+		m.recordLogin(r, user, how, audit.Failed, err.Error())
 		return "", fmt.Errorf("web login of %s: %w", user, err)
 	}
 	m.log.Info("web login", "user", user, "method", how, "remote", r.RemoteAddr)
+	m.recordLogin(r, user, how, audit.Success, "")
 	return csrf, nil
+}
+
+// LoginRefused records a web login refused elsewhere (a single sign-on
+// that did not check out) in the audit log; user is the name as far as it
+// is known.
+func (m *Manager) LoginRefused(r *http.Request, user, how, reason string) {
+	m.recordLogin(r, user, how, audit.Refused, reason)
 }
 
 func (m *Manager) handleLogout(w http.ResponseWriter, r *http.Request) {
@@ -135,6 +148,12 @@ func (m *Manager) handleLogout(w http.ResponseWriter, r *http.Request) {
 	m.endSession(w, r)
 	m.log.Info("web logout", "user", user, "remote", r.RemoteAddr)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// recordLogin writes a web.login event. user is the name as typed.
+func (m *Manager) recordLogin(r *http.Request, user, how, outcome, reason string) {
+	m.audit.Record(audit.Event{Event: audit.WebLogin, User: user, Source: r.RemoteAddr, Outcome: outcome,
+		Reason: reason, Method: how})
 }
 
 // writeCheckError answers a password that was not checked: throttled, or

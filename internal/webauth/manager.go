@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/securecookie"
 
+	"github.com/tubegate/tubegate/internal/audit"
 	"github.com/tubegate/tubegate/internal/edge"
 	"github.com/tubegate/tubegate/internal/throttle"
 	"github.com/tubegate/tubegate/internal/users"
@@ -41,6 +42,8 @@ type Config struct {
 	// the gateway's other password checks (nil: a throttle of its own,
 	// DefaultMaxFailures per minute).
 	Failures *throttle.Failures
+	// Audit records logins (nil: not recorded).
+	Audit *audit.Log
 	// NoPasswordLogin turns the page's password login off (POST /api/login
 	// answers 403): users sign in through SSO only. The first-run link
 	// still works, and SSH password auth is not this package's.
@@ -62,6 +65,7 @@ type Manager struct {
 	codec  *securecookie.SecureCookie
 
 	logins *throttle.Failures
+	audit  *audit.Log
 	table  *sessionTable // issued sessions (sessions.json)
 
 	noPassword bool
@@ -121,6 +125,7 @@ func New(cfg Config) (*Manager, error) {
 		maxAge:  cfg.MaxAge,
 		codec:   codec,
 		logins:  cfg.Failures,
+		audit:   cfg.Audit,
 		revoked: revoked,
 		table:   openSessionTable(cfg.Dir),
 

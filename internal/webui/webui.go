@@ -45,17 +45,27 @@ func New(files fs.FS) *UI {
 // Built reports whether the page was built into the binary (make web).
 func (u *UI) Built() bool { return u.built }
 
-// Mount adds the page's routes: / and /login/first (index.html), and
-// /assets/*.
+// Mount adds the page's routes: / and /login/first (index.html), /admin
+// (admin.html; its API is for administrators only) and /assets/*.
 func (u *UI) Mount(r chi.Router) {
 	for _, m := range []string{http.MethodGet, http.MethodHead} {
 		r.Method(m, "/", http.HandlerFunc(u.index))
 		r.Method(m, "/login/first", http.HandlerFunc(u.index))
+		r.Method(m, "/admin", u.page("admin.html"))
 		r.Method(m, "/assets/*", http.HandlerFunc(u.asset))
 	}
 }
 
-func (u *UI) index(w http.ResponseWriter, r *http.Request) {
+func (u *UI) index(w http.ResponseWriter, r *http.Request) { u.page("index.html")(w, r) }
+
+// page serves one of the built HTML pages, revalidated on every load.
+func (u *UI) page(name string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		u.servePage(w, r, name)
+	}
+}
+
+func (u *UI) servePage(w http.ResponseWriter, r *http.Request, name string) {
 	if !u.built {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -63,7 +73,7 @@ func (u *UI) index(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-cache")
-	u.serve(w, r, "index.html")
+	u.serve(w, r, name)
 }
 
 func (u *UI) asset(w http.ResponseWriter, r *http.Request) {
@@ -98,7 +108,7 @@ func (u *UI) serve(w http.ResponseWriter, r *http.Request, name string) {
 		if enc != "identity" {
 			h.Set("Content-Encoding", enc)
 		}
-		if name == "index.html" { // revalidated on every load: give it an ETag
+		if strings.HasSuffix(name, ".html") { // revalidated on every load: give it an ETag
 			sum := sha256.Sum256(data)
 			h.Set("Etag", `"`+enc+"-"+hex.EncodeToString(sum[:8])+`"`)
 		}

@@ -7,6 +7,14 @@
   // Each rule: a pattern on the raw message, the sentence (given the
   // target and the login user), and the field to show it beside, if any.
   const rules = [
+    // The tube to the gateway, when it could not be resumed (first: their
+    // raw messages quote the gateway's refusal).
+    [/not resumed within the gateway's (\S+) window/i,
+      () => 'The connection to the gateway was lost and did not come back within its resume window, so the session ended. Check your network, then connect again.'],
+    [/refused to resume the tube/i,
+      () => 'The connection to the gateway came back, but the gateway no longer holds this session (it restarted, or the session ended): connect again.'],
+    [/the gateway ended the tube/i,
+      () => 'The gateway ended the connection (it is shutting down or restarting): connect again.'],
     [/unable to authenticate|refused the login/i,
       (t, u) => `Wrong password or key: ${t} did not accept the login of ${u}. Check the password (or key) and try again.`,
       'console-password-error'],
