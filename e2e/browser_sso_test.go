@@ -200,4 +200,5 @@ func TestBrowserSSOAutoCreate(t *testing.T) {
 		t.Fatalf("POST /api/login: %s, session cookie %v", resp.Status, hasSessionCookie(resp.Cookies()))
 	}
 	w.gw.waitLog(t, `msg="web login refused: password login is turned off"`, "user=bob")
+	waitAudit(t, auditLog, map[string]string{"event": "web.login", "outcome": "refused", "user": "bob", "method": "password", "reason": "password login is turned off"})
 }

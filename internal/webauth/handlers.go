@@ -70,6 +70,7 @@ func (m *Manager) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	if m.noPassword {
 		m.log.Info("web login refused: password login is turned off", "user", req.User, "remote", r.RemoteAddr)
+		m.recordLogin(r, req.User, "password", audit.Refused, "password login is turned off")
 		webapi.Error(w, http.StatusForbidden, "password login is turned off on this gateway: sign in with single sign-on")
 		return
 	}
