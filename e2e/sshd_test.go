@@ -38,7 +38,7 @@ func startSSHD(t *testing.T, tl tools, dir string, authorizedKeys ...string) *ss
 	for attempt := 0; attempt < 3; attempt++ { // the free port may be taken between probe and bind
 		port := freePort(t)
 		config := filepath.Join(dir, fmt.Sprintf("sshd_config.%d", attempt))
-		writeFile(t, config, throwaway.SSHDConfig(port, hostKey, authFile, "LogLevel VERBOSE", "AcceptEnv LANG LC_*"), 0o600)
+		writeFile(t, config, throwaway.SSHDConfig(port, hostKey, authFile, "LogLevel VERBOSE", "AcceptEnv LANG LC_*", "Subsystem sftp internal-sftp"), 0o600)
 		p := startProc(t, fmt.Sprintf("sshd:%d", port), nil, tl.sshd, "-D", "-e", "-f", config)
 		m, err := p.waitLine(sshdListening, startTimeout)
 		if err != nil {

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"sync"
 	"time"
@@ -37,6 +36,7 @@ func main() {
 	api.Set("removeForward", js.FuncOf(c.jsRemoveForward))
 	api.Set("forwards", js.FuncOf(c.jsForwards))
 	api.Set("disconnect", js.FuncOf(c.jsDisconnect))
+	api.Set("memStats", js.FuncOf(jsMemStats))
 	js.Global().Set("tubegate", api)
 	select {} // serve callbacks until the page goes away
 }
@@ -153,9 +153,11 @@ func (c *client) jsOpenConsole(this js.Value, args []js.Value) any {
 }
 
 // consoleObject is the JS face of a console: write(bytes|string),
-// resize(cols, rows), close(). None of them blocks.
+// resize(cols, rows), close(), none of which blocks, and
+// openSubsystem(name) for the file panel (js_subsystem.go).
 func consoleObject(con *Console) js.Value {
 	o := js.Global().Get("Object").New()
+	o.Set("openSubsystem", jsOpenSubsystem(con.host))
 	o.Set("write", js.FuncOf(func(this js.Value, args []js.Value) any {
 		con.Write(bytesOf(arg(args, 0)))
 		return nil
@@ -255,12 +257,4 @@ func (c *client) jsDisconnect(this js.Value, args []js.Value) any {
 		}
 	}()
 	return nil
-}
-
-func mustJSON(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "null"
-	}
-	return string(b)
 }

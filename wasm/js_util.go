@@ -5,6 +5,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"reflect"
+	"strings"
 
 	"syscall/js"
 )
@@ -136,7 +138,106 @@ func bytesOf(v js.Value) []byte {
 	return b
 }
 
-// toJS converts a value for the page: plain structs go through JSON.
+// toJS converts a value for the page as encoding/json would: strings,
+// numbers, bools, maps with string keys, slices, and structs by their json
+// tags (embedded structs flattened). The common shapes are written out by
+// hand and the rest with reflect (which fmt links in anyway), rather than
+// through encoding/json, which would add about 45 KB to the brotli'd Wasm
+// (README, "On the wire").
 func toJS(v any) js.Value {
-	return js.Global().Get("JSON").Call("parse", mustJSON(v))
+	switch v := v.(type) {
+	case nil:
+		return js.Null()
+	case string, bool, int, int64, float64:
+		return js.ValueOf(v)
+	case map[string]string:
+		o := js.Global().Get("Object").New()
+		for k, x := range v {
+			o.Set(k, x)
+		}
+		return o
+	case map[string]any:
+		o := js.Global().Get("Object").New()
+		for k, x := range v {
+			o.Set(k, toJS(x))
+		}
+		return o
+	case []map[string]any:
+		a := js.Global().Get("Array").New(len(v))
+		for i, x := range v {
+			a.SetIndex(i, toJS(x))
+		}
+		return a
+	case []ForwardInfo:
+		a := js.Global().Get("Array").New(len(v))
+		for i, x := range v {
+			a.SetIndex(i, toJS(x))
+		}
+		return a
+	case ForwardInfo:
+		return toJS(map[string]any{"id": v.ID, "kind": v.Kind, "spec": v.Spec, "listen": v.Listen,
+			"endpoint": v.Endpoint, "target": v.Target, "active": v.Active, "total": v.Total,
+			"bytesIn": v.BytesIn, "bytesOut": v.BytesOut, "lastError": v.LastErr})
+	}
+	return toJSValue(reflect.ValueOf(v))
+}
+
+// toJSValue converts what toJS does not know by hand.
+func toJSValue(v reflect.Value) js.Value {
+	switch v.Kind() {
+	case reflect.Invalid:
+		return js.Null()
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return js.Null()
+		}
+		return toJSValue(v.Elem())
+	case reflect.String:
+		return js.ValueOf(v.String())
+	case reflect.Bool:
+		return js.ValueOf(v.Bool())
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return js.ValueOf(float64(v.Int()))
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return js.ValueOf(float64(v.Uint()))
+	case reflect.Float32, reflect.Float64:
+		return js.ValueOf(v.Float())
+	case reflect.Slice, reflect.Array:
+		a := js.Global().Get("Array").New(v.Len())
+		for i := 0; i < v.Len(); i++ {
+			a.SetIndex(i, toJSValue(v.Index(i)))
+		}
+		return a
+	case reflect.Map:
+		o := js.Global().Get("Object").New()
+		for it := v.MapRange(); it.Next(); {
+			o.Set(it.Key().String(), toJSValue(it.Value()))
+		}
+		return o
+	case reflect.Struct:
+		o := js.Global().Get("Object").New()
+		structFields(o, v)
+		return o
+	}
+	panic(fmt.Sprintf("toJS: cannot convert a %s", v.Type()))
+}
+
+// structFields sets o's properties from v's fields, as encoding/json names them.
+func structFields(o js.Value, v reflect.Value) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			structFields(o, v.Field(i))
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		o.Set(name, toJSValue(v.Field(i)))
+	}
 }

@@ -22,6 +22,8 @@ func newConnect() *cobra.Command {
 	var caFile string
 	var timeout time.Duration
 	var noResume bool
+	var cpuProfile string
+	var cpuProfileFor time.Duration
 	var ropts resume.Options
 	cmd := &cobra.Command{
 		Use:   "connect URL",
@@ -73,6 +75,12 @@ resume.`,
 			if err != nil {
 				return err
 			}
+			stopProfile, err := startCPUProfile(cpuProfile, cpuProfileFor)
+			if err != nil {
+				conn.Close()
+				return err
+			}
+			defer stopProfile()
 			growPipes(os.Stdin, os.Stdout)
 			return relay(ctx, conn, os.Stdin, os.Stdout)
 		},
@@ -82,6 +90,10 @@ resume.`,
 	cmd.Flags().BoolVar(&noResume, "no-resume", false, "raw tube: no resumption (a dropped WebSocket ends the session)")
 	cmd.Flags().DurationVar(&ropts.Heartbeat, "resume-heartbeat", resume.DefaultHeartbeat, "idle heartbeat of a resumable tube, both ways (1s to 20s)")
 	cmd.Flags().DurationVar(&ropts.Timeout, "resume-timeout", 0, "take the WebSocket for dead after this long without a message, and resume (default 3 × --resume-heartbeat)")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the relay to this file (for docs/perf)")
+	cmd.Flags().DurationVar(&cpuProfileFor, "cpuprofile-for", 0, "stop the CPU profile after this long (0: at exit)")
+	cmd.Flags().MarkHidden("cpuprofile")
+	cmd.Flags().MarkHidden("cpuprofile-for")
 	return cmd
 }
 

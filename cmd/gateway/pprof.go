@@ -8,6 +8,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	rpprof "runtime/pprof"
+	"sync"
 	"time"
 )
 
@@ -41,4 +44,27 @@ func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
 	}()
 	log.Info("pprof listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String()+"/debug/pprof/")
 	return nil
+}
+
+// startCPUProfile writes a CPU profile of this process to file until the
+// returned stop is called or, when d > 0, for d (a process killed outright
+// still leaves its profile); with file "" it does nothing.
+func startCPUProfile(file string, d time.Duration) (stop func(), err error) {
+	if file == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := rpprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile %s: %w", file, err)
+	}
+	var once sync.Once
+	stop = func() { once.Do(func() { rpprof.StopCPUProfile(); f.Close() }) }
+	if d > 0 {
+		time.AfterFunc(d, stop)
+	}
+	return stop, nil
 }

@@ -18,7 +18,7 @@ const tunnelCipher = "aes128-gcm@openssh.com"
 func gatewayTunnel(ctx context.Context, g *gateway, dir string, id *identity, tg *targets) (endpoints, error) {
 	kh := filepath.Join(dir, "tunnel_known_hosts")
 	env := append(os.Environ(), "SSH_AUTH_SOCK=")
-	return runForwarderProg(ctx, "gateway tunnel -R", g.Bin, env, func(ep, sp int) []string {
+	return runForwarderProg(ctx, "gateway tunnel -R", g.Bin, env, procRoot{role: roleTunnel}, func(ep, sp int) []string {
 		return []string{"tunnel", "--user", benchUser, "--key", id.KeyFile, "--known-hosts", kh, "--log-level", "warn",
 			"-R", fmt.Sprintf("127.0.0.1:%d:%s", ep, tg.EchoAddr()),
 			"-R", fmt.Sprintf("127.0.0.1:%d:%s", sp, tg.SinkAddr()),

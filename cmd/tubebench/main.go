@@ -41,6 +41,7 @@ func main() {
 	f.StringSliceVar(&cfg.Ciphers, "ciphers", cfg.Ciphers, "SSH ciphers to measure, each against ssh -L with the same cipher")
 	f.BoolVar(&cfg.OpenSSHClient, "openssh-client", cfg.OpenSSHClient, "also measure OpenSSH ssh -R through the gateway")
 	f.StringSliceVar(&cfg.GatewayFlags, "gateway-flag", nil, "extra flag for gateway serve (repeatable), e.g. --gateway-flag=--pprof=127.0.0.1:6060")
+	f.StringSliceVar(&cfg.ConnectFlags, "connect-flag", nil, "extra flag for `gateway connect` in ssh -R's ProxyCommand (repeatable), e.g. --connect-flag=--no-resume")
 	f.StringVar(&paths, "paths", "", "only measure paths whose id matches this regexp (baselines always run)")
 	f.StringSliceVar(&cfg.Figures, "figures", cfg.Figures, "which path figures to take: bulk, rtt, conns, parallel")
 	f.IntVar(&cfg.RecoveryRuns, "recovery-runs", cfg.RecoveryRuns, "resets for the time to bytes flowing again, resumed and with a new tube (0: skip)")
@@ -98,6 +99,7 @@ type Config struct {
 	Ciphers       []string       `json:"ciphers"`
 	OpenSSHClient bool           `json:"openssh_client"`
 	GatewayFlags  []string       `json:"gateway_flags,omitempty"`
+	ConnectFlags  []string       `json:"connect_flags,omitempty"`
 	PathFilter    *regexp.Regexp `json:"-"`
 	Figures       []string       `json:"figures"`
 	ProfileDir    string         `json:"-"`

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tubegate/tubegate/internal/gwproc"
@@ -20,6 +21,9 @@ import (
 type endpoints struct {
 	echo, sink string
 	close      func()
+	// procs are the path's processes whose CPU time the bulk figure
+	// reads (none for loopback and the in-process Go client).
+	procs []procRoot
 }
 
 // sshArgs are the options every OpenSSH client run uses.
@@ -35,12 +39,13 @@ func sshArgs(id *identity, cipher string) []string {
 // runForwarder starts an ssh client with forwards to echo and sink on two
 // fresh loopback ports and waits until both carry data.
 func runForwarder(ctx context.Context, name string, args func(echoPort, sinkPort int) []string) (endpoints, error) {
-	return runForwarderProg(ctx, name, "ssh", os.Environ(), args)
+	return runForwarderProg(ctx, name, "ssh", os.Environ(), procRoot{role: roleSSH}, args)
 }
 
 // runForwarderProg is runForwarder with another client program and
-// environment.
-func runForwarderProg(ctx context.Context, name, prog string, env []string, args func(echoPort, sinkPort int) []string) (endpoints, error) {
+// environment; root names the program's processes in the CPU figures (its
+// pid is filled in).
+func runForwarderProg(ctx context.Context, name, prog string, env []string, root procRoot, args func(echoPort, sinkPort int) []string) (endpoints, error) {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ { // a free port may be taken before ssh binds it
 		ep, err := gwproc.FreePort()
@@ -60,6 +65,8 @@ func runForwarderProg(ctx context.Context, name, prog string, env []string, args
 			sink:  "127.0.0.1:" + strconv.Itoa(sp),
 			close: p.Stop,
 		}
+		root.pid = p.PID()
+		e.procs = []procRoot{root}
 		err = waitEcho(ctx, e.echo, gwproc.StartTimeout)
 		if err == nil {
 			_, _, err = bulkStream(e.sink, time.Now(), ioGrace)
@@ -140,15 +147,18 @@ func sshLocal(ctx context.Context, s *sshd, id *identity, cipher string, tg *tar
 
 // sshRemote is OpenSSH's `ssh -R` to the gateway, over TCP or over the
 // WebSocket with `gateway connect` as the ProxyCommand.
-func sshRemote(ctx context.Context, g *gateway, transport string, id *identity, cipher string, tg *targets) (endpoints, error) {
+// connectFlags are extra flags of `gateway connect` (--connect-flag).
+func sshRemote(ctx context.Context, g *gateway, transport string, id *identity, cipher string, tg *targets, connectFlags []string) (endpoints, error) {
 	host, port, err := net.SplitHostPort(g.SSHTCP)
 	if err != nil {
 		return endpoints{}, fmt.Errorf("gateway ssh address: %w", err)
 	}
-	return runForwarder(ctx, "ssh -R "+transport+" "+cipher, func(ep, sp int) []string {
+	// ssh's ProxyCommand, `gateway connect`, is its own row.
+	root := procRoot{role: roleSSH, sub: map[string]string{commName(g.Bin): roleConnect}}
+	return runForwarderProg(ctx, "ssh -R "+transport+" "+cipher, "ssh", os.Environ(), root, func(ep, sp int) []string {
 		a := sshArgs(id, cipher)
 		if transport == transportWS {
-			a = append(a, "-o", "ProxyCommand="+g.Bin+" connect "+g.WSURL())
+			a = append(a, "-o", "ProxyCommand="+strings.Join(append([]string{g.Bin, "connect"}, append(connectFlags, g.WSURL())...), " "))
 		} else {
 			a = append(a, "-p", port)
 		}

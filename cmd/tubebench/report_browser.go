@@ -18,9 +18,18 @@ func (r *Report) addBrowser(br browserResult, res map[string]measures) {
 		if got.encoding != enc {
 			path += " (served " + got.encoding + ")"
 		}
-		r.Rows = append(r.Rows, Row{Figure: figWasmBytes, Path: path, PathID: "browser-wasm-" + enc, Value: ptr(float64(got.bytes)),
+		row := Row{Figure: figWasmBytes, Path: path, PathID: "browser-wasm-" + enc, Value: ptr(float64(got.bytes)),
 			Note: fmt.Sprintf("%s body bytes of %s, %.1f MiB; uncompressed %d bytes, %.1f MiB", got.encoding, ws.path,
-				mib(got.bytes), raw, mib(raw))})
+				mib(got.bytes), raw, mib(raw))}
+		if enc == "br" && got.encoding == "br" {
+			row.Target = fmt.Sprintf("≤%.1f MiB (was %.2f MiB): %.3f MiB, %s", targetWasmMiB, baselineWasmMiB,
+				mib(got.bytes), mark(mib(got.bytes) <= targetWasmMiB))
+			if ws.sftpBrotli > 0 {
+				row.Note += fmt.Sprintf("; the file panel's SFTP module, fetched on first use only: %d bytes brotli, %.2f MiB",
+					ws.sftpBrotli, mib(ws.sftpBrotli))
+			}
+		}
+		r.Rows = append(r.Rows, row)
 	}
 
 	runs := []struct {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 )
 
 // path is one way from the load generator to the targets.
@@ -15,12 +16,17 @@ type path struct {
 	Kind   string // "loopback", "openssh" (the ssh -L baseline) or "gateway"
 	Cipher string
 	setup  func(ctx context.Context) (endpoints, error)
+	// procs are the path's long-lived processes (the gateway, sshd) whose
+	// CPU time the bulk figure reads, beside those setup starts.
+	procs []procRoot
 }
 
 // measures are the figures of one path.
 type measures struct {
 	bulk, parallel, conns float64
 	rtt                   latency
+	// cpu is each process's CPU over the bulk figure's transfer.
+	cpu []procCPU
 	// failed holds the figures that failed, by key (bulk, rtt, conns,
 	// parallel), each with its error naming the figure and the path.
 	failed map[string]error
@@ -77,6 +83,7 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	for _, c := range cfg.Ciphers {
 		short := shortCipher(c)
 		paths = append(paths, path{ID: "ssh-L-" + short, Name: "OpenSSH ssh -L", Kind: "openssh", Cipher: c,
+			procs: []procRoot{{role: roleSSHD, pid: sd.Proc.PID()}},
 			setup: func(ctx context.Context) (endpoints, error) { return sshLocal(ctx, sd, id, c, tg) }})
 	}
 	for _, c := range cfg.Ciphers {
@@ -92,7 +99,9 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 					name = "gateway WS, OpenSSH ssh -R + gateway connect"
 				}
 				paths = append(paths, path{ID: "gw-" + tr + "-openssh-" + short, Name: name, Kind: "gateway", Cipher: c,
-					setup: func(ctx context.Context) (endpoints, error) { return sshRemote(ctx, gw, tr, id, c, tg) }})
+					setup: func(ctx context.Context) (endpoints, error) {
+						return sshRemote(ctx, gw, tr, id, c, tg, cfg.ConnectFlags)
+					}})
 			}
 		}
 		if c == tunnelCipher {
@@ -103,7 +112,11 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 
 	results := map[string]measures{}
 	var ran []path
+	gwRoot := procRoot{role: roleGateway, pid: gw.Proc.PID()}
 	for _, p := range paths {
+		if p.Kind == "gateway" {
+			p.procs = append(p.procs, gwRoot)
+		}
 		if p.Kind == "gateway" && cfg.PathFilter != nil && !cfg.PathFilter.MatchString(p.ID) {
 			continue
 		}
@@ -123,6 +136,7 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 		ran = append(ran, p)
 	}
 	rep.addPaths(cfg, ran, results)
+	rep.addCPU(ran, results)
 
 	if cfg.RecoveryRuns > 0 {
 		fmt.Fprintf(progress, "tubebench: recovery after a reset, %d runs each\n", cfg.RecoveryRuns)
@@ -169,6 +183,7 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	default:
 		rep.addBrowser(br, results)
 	}
+	rep.addGoals(cfg)
 	return rep, nil
 }
 
@@ -215,7 +230,23 @@ func measurePath(ctx context.Context, cfg Config, p path, pprofAddr string) meas
 			fail(figure, err)
 		}
 	}
-	take("bulk", func() (err error) { m.bulk, err = bulk(e.sink, cfg.Duration, cfg.IOGrace); return })
+	take("bulk", func() error {
+		roots := append(append([]procRoot(nil), p.procs...), e.procs...)
+		before, err := sampleCPU(roots)
+		if err != nil {
+			return err
+		}
+		n, el, err := bulkStream(e.sink, time.Now().Add(cfg.Duration), cfg.IOGrace)
+		if err != nil {
+			return err
+		}
+		after, err := sampleCPU(roots)
+		if err != nil {
+			return err
+		}
+		m.bulk, m.cpu = float64(n)/el.Seconds()/1e6, cpuPerMB(before, after, n)
+		return nil
+	})
 	take("rtt", func() (err error) { m.rtt, err = pingPong(e.echo, cfg.Duration, cfg.MaxPings, cfg.IOGrace); return })
 	take("conns", func() (err error) {
 		m.conns, err = connRate(ctx, e.echo, cfg.Workers, cfg.Duration, cfg.IOGrace)

@@ -86,6 +86,20 @@ func TestBenchSmoke(t *testing.T) {
 			t.Errorf("MB/s through the page's -L lacks its ratios: %+v", r)
 		}
 	}
+	roles := map[string]bool{}
+	for _, c := range rep.CPU {
+		roles[c.PathID+" "+c.Process] = true
+	}
+	for _, want := range []string{"ssh-L-aes128-gcm " + roleSSH, "ssh-L-aes128-gcm " + roleSSHD,
+		"gw-websocket-openssh-aes128-gcm " + roleGateway, "gw-websocket-openssh-aes128-gcm " + roleConnect,
+		"gw-websocket-tunnel-aes128-gcm " + roleTunnel} {
+		if !roles[want] {
+			t.Errorf("no CPU row for %s", want)
+		}
+	}
+	if len(rep.Goals) == 0 {
+		t.Error("no goals")
+	}
 	if md := rep.Markdown(); len(md) == 0 {
 		t.Error("empty Markdown")
 	}

@@ -13,6 +13,9 @@ import (
 // asset in <meta name="tubegate-wasm" content="...">.
 var wasmMeta = regexp.MustCompile(`<meta name="tubegate-wasm" content="([^"]+)"`)
 
+// sftpWasmMeta names the file panel's SFTP module, loaded on first use.
+var sftpWasmMeta = regexp.MustCompile(`<meta name="tubegate-sftp-wasm" content="([^"]+)"`)
+
 // wasmSize is the page's wasm as the gateway serves it: its path, and the
 // bytes on the wire for each Accept-Encoding asked for.
 type wasmSize struct {
@@ -20,6 +23,8 @@ type wasmSize struct {
 	// wire maps the encoding asked for (br, gzip, identity) to the encoding
 	// served and the body's bytes on the wire.
 	wire map[string]servedBody
+	// sftpBrotli is the brotli'd size of the SFTP module (0 if the page has none).
+	sftpBrotli int64
 }
 
 type servedBody struct {
@@ -50,6 +55,13 @@ func measureWasm(ctx context.Context, base string) (wasmSize, error) {
 			return wasmSize{}, err
 		}
 		ws.wire[enc] = servedBody{encoding: served, bytes: int64(len(body))}
+	}
+	if m := sftpWasmMeta.FindSubmatch(index); m != nil {
+		body, _, err := fetch(ctx, client, base+string(m[1]), "br")
+		if err != nil {
+			return wasmSize{}, err
+		}
+		ws.sftpBrotli = int64(len(body))
 	}
 	return ws, nil
 }

@@ -3,9 +3,12 @@
 package bridge
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"sync"
 
 	"github.com/coder/websocket"
 
@@ -17,24 +20,89 @@ import (
 // (transport_js.go).
 type wsTransport struct{ ws *websocket.Conn }
 
+// transportReadLimit is the largest message: a frame header over the
+// largest payload.
+const transportReadLimit = ReadLimit + 64
+
 func newTransport(ws *websocket.Conn) wsTransport {
-	ws.SetReadLimit(ReadLimit + 64) // a frame header over the largest message
+	ws.SetReadLimit(transportReadLimit)
 	return wsTransport{ws}
 }
 
+// readBufs are the buffers a message is read into before it is copied
+// out at its size: one read per frame and one exact allocation per
+// message, where io.ReadAll grew a slice from 512 bytes (allocating and
+// zeroing about twice each message). A buffer is held only while a
+// message is read, so an idle tube holds none.
+var readBufs = sync.Pool{New: func() any {
+	b := make([]byte, transportReadLimit+1) // the limit is enforced, so a read never fills it
+	return &b
+}}
+
 func (t wsTransport) ReadMessage(ctx context.Context) ([]byte, error) {
-	typ, b, err := t.ws.Read(ctx)
+	typ, r, err := t.ws.Reader(ctx)
 	if err != nil {
-		var ce websocket.CloseError
-		if errors.As(err, &ce) {
-			return nil, &resume.CloseError{Code: int(ce.Code), Reason: ce.Reason}
-		}
-		return nil, err
+		return nil, transportError(err)
 	}
 	if typ != websocket.MessageBinary {
 		return nil, fmt.Errorf("%w: a text message", resume.ErrBadFrame)
 	}
-	return b, nil
+	bp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bp)
+	buf := *bp
+	n := 0
+	for {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, transportError(err)
+		}
+		if n == len(buf) {
+			return nil, fmt.Errorf("%w: a message over %d bytes", resume.ErrBadFrame, transportReadLimit)
+		}
+	}
+	if n > pooledMin && n <= pooledCap {
+		mp := msgBufs.Get().(*[]byte)
+		return append((*mp)[:0], buf[:n]...), nil
+	}
+	return bytes.Clone(buf[:n]), nil // no zeroing: the copy fills it
+}
+
+// Messages of pooledMin to pooledCap bytes (an SSH packet of 32 KiB with
+// its frame header, the bulk of a transfer) are copied into pooled
+// buffers that the stream gives back once read (Release): fresh memory
+// for each, its page faults and its garbage cost more than the copy.
+// Smaller messages are not pooled, so that a queue of small messages
+// never pins large buffers.
+const (
+	pooledMin = 16 << 10
+	pooledCap = 64<<10 + 64
+)
+
+var msgBufs = sync.Pool{New: func() any {
+	b := make([]byte, 0, pooledCap)
+	return &b
+}}
+
+// Release takes back a message ReadMessage returned (resume.Releaser).
+func (t wsTransport) Release(msg []byte) {
+	if cap(msg) != pooledCap {
+		return
+	}
+	msg = msg[:0]
+	msgBufs.Put(&msg)
+}
+
+// transportError turns the peer's close frame into a *resume.CloseError.
+func transportError(err error) error {
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		return &resume.CloseError{Code: int(ce.Code), Reason: ce.Reason}
+	}
+	return err
 }
 
 func (t wsTransport) WriteMessage(ctx context.Context, p []byte) error {

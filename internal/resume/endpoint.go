@@ -25,6 +25,20 @@ type Transport interface {
 	Close(code int, reason string) error
 }
 
+// Releaser is a Transport that pools its messages: the stream gives each
+// message ReadMessage returned back to Release once it no longer holds
+// any of it, and never touches it after.
+type Releaser interface {
+	Release(msg []byte)
+}
+
+// queued is a received message's bytes not yet read, with the message
+// they are in and where it goes back once they are read.
+type queued struct {
+	b, msg  []byte
+	release func([]byte) // nil: the message is not pooled
+}
+
 // ErrBadFrame is wrapped by errors about messages that break the
 // protocol; a Transport returns it for a message of the wrong kind (a
 // WebSocket text message).
@@ -87,7 +101,7 @@ type endpoint struct {
 	sendNext uint64   // bytes written
 
 	recvNext  uint64   // bytes received
-	readQ     [][]byte // received, not yet read
+	readQ     []queued // received, not yet read
 	readQLen  int
 	ackedRecv uint64 // the last ack sent
 	ackDue    bool
@@ -170,13 +184,17 @@ func (e *endpoint) Read(p []byte) (int, error) {
 		if len(e.readQ) > 0 {
 			n := 0
 			for n < len(p) && len(e.readQ) > 0 {
-				m := copy(p[n:], e.readQ[0])
+				q := &e.readQ[0]
+				m := copy(p[n:], q.b)
 				n += m
-				if m == len(e.readQ[0]) {
-					e.readQ[0] = nil
+				if m == len(q.b) {
+					if q.release != nil {
+						q.release(q.msg)
+					}
+					*q = queued{}
 					e.readQ = e.readQ[1:]
 				} else {
-					e.readQ[0] = e.readQ[0][m:]
+					q.b = q.b[m:]
 				}
 			}
 			if len(e.readQ) == 0 {
@@ -358,27 +376,29 @@ func (e *endpoint) ackLocked(a uint64) error {
 }
 
 // receive takes one message of the transport of gen. It returns an error
-// for a message that breaks the protocol.
-func (e *endpoint) receive(gen uint64, msg []byte) error {
+// for a message that breaks the protocol. It reports whether the stream
+// keeps msg (its bytes wait for Read), and then gives it to release once
+// they are read.
+func (e *endpoint) receive(gen uint64, msg []byte, release func([]byte)) (kept bool, err error) {
 	f, err := decodeStream(msg)
 	if err != nil {
-		return err
+		return false, err
 	}
 	e.mu.Lock()
 	if e.gen != gen || e.tr == nil {
 		e.mu.Unlock()
-		return nil
+		return false, nil
 	}
 	e.lastRecv = time.Now()
 	if err := e.ackLocked(f.ack); err != nil {
 		e.mu.Unlock()
-		return err
+		return false, err
 	}
 	now := false
 	if f.data {
 		if f.offset > e.recvNext {
 			e.mu.Unlock()
-			return badFrame("DATA at offset %d, but only %d bytes came before it", f.offset, e.recvNext)
+			return false, badFrame("DATA at offset %d, but only %d bytes came before it", f.offset, e.recvNext)
 		}
 		if skip := e.recvNext - f.offset; skip < uint64(len(f.payload)) {
 			p := f.payload[skip:]
@@ -389,10 +409,11 @@ func (e *endpoint) receive(gen uint64, msg []byte) error {
 			e.stall = false
 			if e.gen != gen || e.err != nil {
 				e.mu.Unlock()
-				return nil
+				return false, nil
 			}
 			e.lastRecv = time.Now()
-			e.readQ = append(e.readQ, p)
+			e.readQ = append(e.readQ, queued{b: p, msg: msg, release: release})
+			kept = true
 			e.readQLen += len(p)
 			e.recvNext += uint64(len(p))
 			e.broadcast()
@@ -409,7 +430,7 @@ func (e *endpoint) receive(gen uint64, msg []byte) error {
 	if now {
 		e.kickIfDue()
 	}
-	return nil
+	return kept, nil
 }
 
 // delayedAck acknowledges what came in since the last ack.
@@ -424,13 +445,21 @@ func (e *endpoint) delayedAck() {
 
 // readLoop reads the transport of gen until it fails or is replaced.
 func (e *endpoint) readLoop(ctx context.Context, tr Transport, gen uint64) {
+	var release func([]byte)
+	if r, ok := tr.(Releaser); ok {
+		release = r.Release
+	}
 	for {
 		msg, err := tr.ReadMessage(ctx)
 		if err != nil {
 			e.transportFailed(gen, err)
 			return
 		}
-		if err := e.receive(gen, msg); err != nil {
+		kept, err := e.receive(gen, msg, release)
+		if !kept && release != nil {
+			release(msg)
+		}
+		if err != nil {
 			e.protocolError(gen, err)
 			return
 		}

@@ -269,6 +269,7 @@
         prompt,
         onData: (bytes) => new Promise((resolve) => term.write(bytes, resolve)),
         onClose: (reason) => {
+          if (state.files && state.files.con === con) { state.files.detach(); state.files = null; }
           if (state.console === con) state.console = null;
           if (attempt !== state.attempt) return;
           $('console-disconnect').hidden = true;
@@ -283,6 +284,9 @@
       });
       if (attempt !== state.attempt) { con.close(); return; }
       state.console = con;
+      if (state.files) state.files.detach();
+      state.files = Object.assign(window.tubegateFiles.attach({ console: con, target, button: $('console-files'),
+        dropTarget: $('terminal'), container: $('files-box') }), { con }); // the file panel (files.js)
       clearSecrets(true);
       setStatus('connected to ' + target);
       document.body.dataset.console = 'open';
