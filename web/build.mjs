@@ -39,6 +39,7 @@ const assets = {
   'password.js': 'src/password.js',
   'adminlink.js': 'src/adminlink.js',
   'admin.js': 'src/admin.js',
+  'sso.js': 'src/sso.js',
   'style.css': 'src/style.css',
 };
 

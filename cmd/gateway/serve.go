@@ -56,6 +56,7 @@ type serveOptions struct {
 	resumeWindow            time.Duration
 	http                    httpServeOptions
 	acme                    acmeServeOptions
+	oidc                    oidcServeOptions
 }
 
 // shutdownTubesWait bounds the wait for closed tubes to finish, at shutdown.
@@ -96,6 +97,7 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	linkServeFlags(f, &o.links)
 	httpServeFlags(f, &o.http)
 	acmeServeFlags(f, &o.acme)
+	oidcServeFlags(f, &o.oidc)
 	f.StringVar(&o.metrics, "metrics", "loopback", "who may read /metrics: loopback (this host only), public, or off")
 	f.StringVar(&o.pprof, "pprof", "", "serve Go profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060 (default off)")
 	l := sshserver.DefaultLimits
@@ -183,6 +185,9 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err := checkACME(o); err != nil {
 		return err
 	}
+	if err := checkOIDC(o.oidc); err != nil {
+		return err
+	}
 	if o.sshProxyProtocol && (o.sshListen == "" || len(o.http.trustedProxies) == 0) {
 		return errors.New("--ssh-proxy-protocol needs --ssh-listen and the proxies' addresses in --trusted-proxy")
 	}
@@ -234,7 +239,8 @@ func serve(ctx context.Context, o serveOptions) error {
 	}()
 	userChanges := newUserChanges(store, al)
 	defer userChanges.poll() // the changes of the last second
-	auth, err := webauth.New(webauth.Config{Dir: o.data, Users: store, Log: log, Failures: failures, Audit: al})
+	auth, err := webauth.New(webauth.Config{Dir: o.data, Users: store, Log: log, Failures: failures, Audit: al,
+		NoPasswordLogin: !o.oidc.passwordLogin, SSO: o.oidc.loginMethods()})
 	if err != nil {
 		return err
 	}
@@ -300,6 +306,15 @@ func serve(ctx context.Context, o serveOptions) error {
 
 	tubeCtx, cancelTubes := context.WithCancel(context.Background())
 	defer cancelTubes()
+	mounts := []func(chi.Router){links.proxy.Mount, auth.Mount, page.Mount}
+	sso, err := newOIDC(tubeCtx, o.oidc, cmp.Or(o.links.url, httpBase), store, auth, log)
+	if err != nil {
+		hln.Close()
+		return err
+	}
+	if sso != nil {
+		mounts = append(mounts, sso.Mount)
+	}
 	go links.proxy.Run(tubeCtx)
 	go links.svc.Store.Run(tubeCtx, time.Second) // retries revocations that could not be saved
 	go srv.WatchUsers(tubeCtx)
@@ -328,10 +343,10 @@ func serve(ctx context.Context, o serveOptions) error {
 		Metrics: metricsHandler,
 		// Every route sees the web session; a tube opened from one ends with it.
 		Sessions: auth.Sessions,
-		Mount: []func(chi.Router){links.proxy.Mount, auth.Mount, admin.Mount, page.Mount, home.New(home.Config{
+		Mount: append(mounts, admin.Mount, home.New(home.Config{
 			Context: homeCtx, Registry: registry, Users: store, PublicURL: cmp.Or(o.links.url, httpBase),
 			Log: log.With("part", "home"),
-		}).Mount},
+		}).Mount),
 		Resume: resumer,
 	})
 	hs := front.server(links.proxy.WithHosts(handler), log) // share-domain hosts never reach the page

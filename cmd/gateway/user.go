@@ -32,13 +32,14 @@ func newUserAdd() *cobra.Command {
 		passwordStdin      bool
 		permitOpen, listen []string
 		names              []string
-		admin              bool
+		admin, sso         bool
 	)
 	cmd := &cobra.Command{
 		Use:   "add NAME",
 		Short: "Add a user",
 		Long: `Add a user who logs in with public keys (--key, an authorized_keys or .pub file,
-repeatable) and/or a password (--password-stdin reads it from standard input).
+repeatable) and/or a password (--password-stdin reads it from standard input),
+or (--sso) only to the page, through the gateway's single sign-on.
 
 Policy, in OpenSSH's permitopen / permitlisten style:
   --permit-open HOST:PORT     a real destination the gateway may dial for the user (ssh -L/-J/-W);
@@ -79,9 +80,13 @@ Policy, in OpenSSH's permitopen / permitlisten style:
 			if err != nil {
 				return err
 			}
-			if err := store.Create(u, store.Actor()); err != nil {
+			create := store.Create
+			if sso {
+				create = store.CreateSSO
+			}
+			if err := create(u, store.Actor()); err != nil {
 				if errors.Is(err, users.ErrNoLogin) {
-					return fmt.Errorf("%w (--key FILE, --password-stdin)", err)
+					return fmt.Errorf("%w (--key FILE, --password-stdin; or --sso: single sign-on only)", err)
 				}
 				return err
 			}
@@ -96,6 +101,7 @@ Policy, in OpenSSH's permitopen / permitlisten style:
 	cmd.Flags().StringArrayVar(&listen, "permit-listen", nil, "[HOST:]PORT the user may listen on; repeatable")
 	cmd.Flags().StringArrayVar(&names, "permit-name", nil, "GLOB of virtual names the user may publish beyond their namespace; repeatable")
 	cmd.Flags().BoolVar(&admin, "admin", false, "make the user an administrator")
+	cmd.Flags().BoolVar(&sso, "sso", false, "the user needs no key or password: they sign in to the page through single sign-on (serve --oidc-issuer)")
 	return cmd
 }
 

@@ -10,7 +10,7 @@ import "time"
 
 // Event names. Each is written with an Outcome.
 const (
-	WebLogin       = "web.login"         // a password or first-run login on the page
+	WebLogin       = "web.login"         // a password, first-run or single sign-on login on the page
 	TubeOpen       = "tube.open"         // an SSH connection authenticated
 	TubeClose      = "tube.close"        // it ended (bytes, duration)
 	TubeDisconnect = "tube.disconnect"   // an admin closed it from the admin page

@@ -36,6 +36,19 @@ func (s *Store) Create(u User, by Actor) error {
 	return s.add(u, by)
 }
 
+// CreateSSO adds u, who may have neither a key nor a password: they sign
+// in to the page through single sign-on. The name and policy are checked
+// as CheckNew does.
+func (s *Store) CreateSSO(u User, by Actor) error {
+	if err := ValidateName(u.Name); err != nil {
+		return err
+	}
+	if _, err := u.Policy(); err != nil {
+		return err
+	}
+	return s.add(u, by)
+}
+
 // Edit is a change to one user, as `gateway user set` and the admin page
 // make it. The zero Edit changes nothing; only what is set changes.
 type Edit struct {
@@ -57,9 +70,11 @@ type Edit struct {
 
 // Apply makes e's change to u. A new or removed password and a removed key
 // move the credential generation on (ending web sessions). It refuses a
-// user left without a way to log in and a policy that does not parse.
+// user left without a way to log in (one who had one: a single sign-on
+// user may have neither from the start) and a policy that does not parse.
 func (e Edit) Apply(u *User) error {
 	before := u.PasswordHash
+	hadLogin := len(u.Keys) > 0 || u.PasswordHash != "" // a single sign-on user may have none
 	removed, err := removeKeys(u, e.RemoveKeys)
 	if err != nil {
 		return err
@@ -86,7 +101,7 @@ func (e Edit) Apply(u *User) error {
 	if e.Admin != nil {
 		u.Admin = *e.Admin
 	}
-	if len(u.Keys) == 0 && u.PasswordHash == "" {
+	if hadLogin && len(u.Keys) == 0 && u.PasswordHash == "" {
 		return ErrLastLogin
 	}
 	_, err = u.Policy()

@@ -91,3 +91,31 @@ func TestJournalBounded(t *testing.T) {
 		t.Fatalf("%d changes kept, last %d, by %q", len(ch), last, ch[0].By)
 	}
 }
+
+func TestSSOUserWithoutCredentials(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateSSO(User{Name: "Carol"}, Actor{By: "oidc:idp.test"}); err == nil {
+		t.Fatal("a bad name was accepted")
+	}
+	if err := s.CreateSSO(User{Name: "carol"}, Actor{By: "oidc:idp.test"}); err != nil {
+		t.Fatal(err)
+	}
+	open := []string{"localhost:22"}
+	if err := s.Set("carol", Edit{PermitOpen: &open}, Actor{By: "alice"}); err != nil {
+		t.Fatalf("a policy edit of a user who signs in by SSO only: %v", err)
+	}
+	if err := s.Set("carol", Edit{AddKeys: []string{testKey}}, Actor{By: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	// Once she has a key, it stays her last way to log in.
+	if err := s.Set("carol", Edit{RemoveKeys: []string{testKey}}, Actor{By: "alice"}); !errors.Is(err, ErrLastLogin) {
+		t.Fatalf("removing carol's only key: %v", err)
+	}
+	changes, _, err := s.ChangesSince(0)
+	if err != nil || len(changes) == 0 || changes[0].By != "oidc:idp.test" || changes[0].User != "carol" {
+		t.Fatalf("journal: %+v %v", changes, err)
+	}
+}

@@ -2,6 +2,7 @@ package webauth
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -18,6 +19,7 @@ const maxBody = 16 << 10
 // Mount adds the login API to r:
 //
 //	GET  /api/session      {"user","csrf","admin","has_password"} or 401
+//	GET  /api/login/methods {"password": bool, "sso": [{"name","url"}]}
 //	POST /api/login        {"user","password"} -> session cookie
 //	POST /api/login/first  {"token"} (the first-run link's) -> session cookie
 //	POST /api/logout       (with X-CSRF-Token)
@@ -29,6 +31,7 @@ func (m *Manager) Mount(r chi.Router) {
 	r.Group(func(r chi.Router) {
 		r.Use(m.Sessions)
 		r.Get("/api/session", m.handleSession)
+		r.Get("/api/login/methods", m.handleMethods)
 		r.With(webapi.SameOrigin).Post("/api/login", m.handleLogin)
 		r.With(webapi.SameOrigin).Post("/api/login/first", m.handleFirstRun)
 		r.With(webapi.RequireCSRF).Post("/api/logout", m.handleLogout)
@@ -63,6 +66,12 @@ func (m *Manager) handleLogin(w http.ResponseWriter, r *http.Request) {
 		Password string `json:"password"`
 	}
 	if !webapi.Decode(w, r, maxBody, &req) {
+		return
+	}
+	if m.noPassword {
+		m.log.Info("web login refused: password login is turned off", "user", req.User, "remote", r.RemoteAddr)
+		m.recordLogin(r, req.User, "password", audit.Refused, "password login is turned off")
+		webapi.Error(w, http.StatusForbidden, "password login is turned off on this gateway: sign in with single sign-on")
 		return
 	}
 	var u users.User
@@ -104,16 +113,35 @@ func (m *Manager) handleFirstRun(w http.ResponseWriter, r *http.Request) {
 }
 
 func (m *Manager) login(w http.ResponseWriter, r *http.Request, user, how string) {
-	csrf, err := m.startSession(w, r, user)
+	csrf, err := m.StartSession(w, r, user, how)
 	if err != nil {
-		m.log.Error("web login failed", "user", user, "err", err)
-		m.recordLogin(r, user, how, audit.Failed, err.Error())
 		webapi.Error(w, http.StatusInternalServerError, "login failed")
 		return
 	}
+	m.writeSession(w, user, csrf)
+}
+
+// StartSession logs user in on this browser: it sets a new session
+// cookie, the same whichever way the user proved who they are (how: a
+// password, the first-run link, single sign-on), and logs the web login
+// (and records it in the audit log). It returns the session's CSRF token.
+func (m *Manager) StartSession(w http.ResponseWriter, r *http.Request, user, how string) (string, error) {
+	csrf, err := m.startSession(w, r, user)
+	if err != nil {
+		m.log.Error("web login failed", "user", user, "method", how, "err", err)
+		m.recordLogin(r, user, how, audit.Failed, err.Error())
+		return "", fmt.Errorf("web login of %s: %w", user, err)
+	}
 	m.log.Info("web login", "user", user, "method", how, "remote", r.RemoteAddr)
 	m.recordLogin(r, user, how, audit.Success, "")
-	m.writeSession(w, user, csrf)
+	return csrf, nil
+}
+
+// LoginRefused records a web login refused elsewhere (a single sign-on
+// that did not check out) in the audit log; user is the name as far as it
+// is known.
+func (m *Manager) LoginRefused(r *http.Request, user, how, reason string) {
+	m.recordLogin(r, user, how, audit.Refused, reason)
 }
 
 func (m *Manager) handleLogout(w http.ResponseWriter, r *http.Request) {

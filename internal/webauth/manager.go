@@ -44,6 +44,12 @@ type Config struct {
 	Failures *throttle.Failures
 	// Audit records logins (nil: not recorded).
 	Audit *audit.Log
+	// NoPasswordLogin turns the page's password login off (POST /api/login
+	// answers 403): users sign in through SSO only. The first-run link
+	// still works, and SSH password auth is not this package's.
+	NoPasswordLogin bool
+	// SSO lists the single sign-on providers the page offers.
+	SSO []LoginMethod
 }
 
 // DefaultMaxFailures is how many wrong passwords one source may send per
@@ -61,6 +67,9 @@ type Manager struct {
 	logins *throttle.Failures
 	audit  *audit.Log
 	table  *sessionTable // issued sessions (sessions.json)
+
+	noPassword bool
+	sso        []LoginMethod
 
 	mu      sync.Mutex
 	revoked map[string]time.Time // logged-out session IDs until they expire anyway
@@ -119,6 +128,9 @@ func New(cfg Config) (*Manager, error) {
 		audit:   cfg.Audit,
 		revoked: revoked,
 		table:   openSessionTable(cfg.Dir),
+
+		noPassword: cfg.NoPasswordLogin,
+		sso:        cfg.SSO,
 	}, nil
 }
 
