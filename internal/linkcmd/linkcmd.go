@@ -106,6 +106,7 @@ public by policy (published on a non-loopback address the user may listen on).`,
 	f.StringVar(&expires, "expires", "", "lifetime (`DURATION`: 30m, 2h or 7d; default 24h)")
 	f.StringVar(&p.BasicAuth, "basic-auth", "", "`USER:PASS` that viewers must give")
 	f.BoolVar(&p.LoginRequired, "login-required", false, "viewers must be logged in to the gateway")
+	f.IntVar(&p.MaxUses, "max-uses", 0, "how many viewers may open the link (`N`, 0: no limit); a viewer's browser keeps its use in a cookie")
 	f.StringVar(&p.Name, "name", "", "a host-name label: `NAME`.SHARE-DOMAIN serves the link (not a secret)")
 	f.BoolVar(&p.TCP, "tcp", false, "a TCP link (gateway host:port) for a public listener")
 	if cfg.User == "" {

@@ -47,6 +47,10 @@ type Link struct {
 	BasicAuthUser string    `json:"basic_auth_user,omitempty"`
 	BasicAuthHash string    `json:"basic_auth_hash,omitempty"` // bcrypt
 	LoginRequired bool      `json:"login_required,omitempty"`
+	// MaxUses limits how many viewers may open the link (0: no limit);
+	// Visits holds a hash of each one's visit token (see Store.Visit).
+	MaxUses int      `json:"max_uses,omitempty"`
+	Visits  []string `json:"visits,omitempty"`
 }
 
 // HasBasicAuth reports whether viewers must give a user name and password.
@@ -77,6 +81,8 @@ type Params struct {
 	LoginRequired bool
 	TCP           bool
 	Name          string
+	// MaxUses is how many viewers may open the link (0: no limit).
+	MaxUses int
 }
 
 var nameSyntax = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$`)

@@ -432,7 +432,10 @@ func (s *Store) newLink(p Params, pol forward.Policy) (Link, string, error) {
 	}
 	now := s.opts.Now().UTC().Truncate(time.Second)
 	l := Link{User: p.User, Endpoint: addr.String(), Kind: KindHTTP, Created: now, Expires: now.Add(life),
-		LoginRequired: p.LoginRequired, Name: p.Name}
+		LoginRequired: p.LoginRequired, Name: p.Name, MaxUses: p.MaxUses}
+	if err := checkMaxUses(p.MaxUses, p.TCP); err != nil {
+		return Link{}, "", err
+	}
 	if p.Name != "" {
 		if err := ValidateName(p.Name); err != nil {
 			return Link{}, "", err

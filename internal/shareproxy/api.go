@@ -18,7 +18,7 @@ import (
 // state-changing ones also the gateway's own origin and the session's CSRF
 // token (webapi.RequireCSRF).
 //
-//	POST   /api/links       {"endpoint","expires","basic_auth","login_required","name","tcp"}
+//	POST   /api/links       {"endpoint","expires","basic_auth","login_required","name","tcp","max_uses"}
 //	                        -> 201 LinkJSON, with url (and path_url, host_url) filled in
 //	GET    /api/links       -> 200 [LinkJSON] of the user's live links
 //	DELETE /api/links/{id}  -> 204
@@ -35,6 +35,7 @@ type CreateRequest struct {
 	LoginRequired bool   `json:"login_required,omitempty"`
 	Name          string `json:"name,omitempty"`
 	TCP           bool   `json:"tcp,omitempty"`
+	MaxUses       int    `json:"max_uses,omitempty"` // 0: no limit
 }
 
 // LinkJSON is a link as the API shows it.
@@ -50,6 +51,8 @@ type LinkJSON struct {
 	Created       time.Time `json:"created"`
 	BasicAuth     bool      `json:"basic_auth"`
 	LoginRequired bool      `json:"login_required"`
+	MaxUses       int       `json:"max_uses,omitempty"`
+	Uses          int       `json:"uses"`
 }
 
 const maxAPIBody = 64 << 10
@@ -86,7 +89,7 @@ func (p *Proxy) apiCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	svc := p.service(r)
 	c, err := svc.Create(sharelink.Params{User: user, Endpoint: req.Endpoint, Expires: life, BasicAuth: req.BasicAuth,
-		LoginRequired: req.LoginRequired, Name: req.Name, TCP: req.TCP})
+		LoginRequired: req.LoginRequired, Name: req.Name, TCP: req.TCP, MaxUses: req.MaxUses})
 	if err != nil {
 		switch {
 		case errors.Is(err, sharelink.ErrNotSaved), errors.Is(err, sharelink.ErrBusy):
@@ -169,6 +172,6 @@ func (p *Proxy) linkJSON(svc *sharelink.Service, l sharelink.Link) LinkJSON {
 	return LinkJSON{
 		ID: l.ID, URL: svc.URLs.Listed(l), Endpoint: l.Endpoint, Kind: string(l.Kind), Name: l.Name,
 		Expires: svc.Store.ExpiresAt(&l), Created: l.Created,
-		BasicAuth: l.HasBasicAuth(), LoginRequired: l.LoginRequired,
+		BasicAuth: l.HasBasicAuth(), LoginRequired: l.LoginRequired, MaxUses: l.MaxUses, Uses: l.Uses(),
 	}
 }

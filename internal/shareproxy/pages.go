@@ -64,6 +64,8 @@ var (
 		"This share link is only for people logged in to the gateway, and the login does not reach this domain. Ask for the link's /s/ address on the gateway."}
 	pageBasicAuth = page{http.StatusUnauthorized, "User name and password needed",
 		"This share link is protected by a user name and password."}
+	pageUsedUp = page{http.StatusGone, "This link has been used up",
+		"This share link could be opened a set number of times, and every one has been taken. Ask the person who shared it for a new link."}
 	pageThrottled = page{http.StatusTooManyRequests, "Too many wrong passwords",
 		"Too many wrong passwords came from your address. Wait a minute, then try again."}
 	pageBusy = page{http.StatusServiceUnavailable, "The password could not be checked",

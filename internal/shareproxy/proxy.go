@@ -155,7 +155,7 @@ func (p *Proxy) transport() *http.Transport {
 
 // serve proxies r to the link's endpoint, after the guards.
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, l sharelink.Link, prefix, path string) {
-	if !p.guard(w, r, l, prefix) {
+	if !p.guard(w, r, l, prefix) || !p.admitVisit(w, r, l, prefix) {
 		return
 	}
 	var ep *forward.Endpoint
