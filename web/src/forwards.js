@@ -42,6 +42,7 @@
         if (f.kind === 'L') {
           actions.append(el('button', { type: 'button', class: 'share-link', text: 'Share link',
             'aria-label': 'Share link for ' + f.listen, onclick: (ev) => shareLink(row, f.endpoint, ev.currentTarget) }));
+          actions.append(shareOptions(f));
         }
         actions.append(el('button', { type: 'button', class: 'forward-remove', id: 'forward-remove-' + f.id, text: 'Remove',
           'aria-label': 'Remove ' + f.spec,
@@ -75,16 +76,52 @@
     $('forwards').append(row);
   }
 
+  // shareOptions is the row's link options: expiry, guard (none, login
+  // required, or a user name and password) and max uses. Share link makes
+  // a link with what they say.
+  function shareOptions(f) {
+    const label = (text, control) => el('label', {}, text + ' ', control);
+    const expires = el('select', { class: 'share-expires', 'aria-label': 'Link expires after' },
+      ...[['1h', '1 hour'], ['2h', '2 hours'], ['24h', '1 day'], ['7d', '7 days']].map(([v, t]) =>
+        el('option', { value: v, text: t, selected: v === '2h' })));
+    const guard = el('select', { class: 'share-guard', 'aria-label': 'Who may open the link' },
+      el('option', { value: 'none', text: 'anyone with the link' }),
+      el('option', { value: 'login', text: 'people logged in here' }),
+      el('option', { value: 'password', text: 'a user name and password' }));
+    const user = el('input', { class: 'share-user', value: 'guest', autocomplete: 'off', 'aria-label': 'User name viewers give' });
+    const pass = el('input', { class: 'share-password', type: 'password', autocomplete: 'new-password', minlength: '8',
+      'aria-label': 'Password viewers give (8 characters or more)' });
+    const creds = el('span', { class: 'share-creds', hidden: true }, label('user', user), label('password', pass));
+    guard.addEventListener('change', () => { creds.hidden = guard.value !== 'password'; });
+    const uses = el('input', { class: 'share-max-uses', type: 'number', min: '0', max: '1000', placeholder: 'no limit',
+      'aria-label': 'How many viewers may open the link (empty: no limit)' });
+    return el('details', { class: 'share-options' }, el('summary', { text: 'Link options', 'aria-label': 'Link options for ' + f.listen }),
+      label('expires after', expires), label('open to', guard), creds, label('max uses', uses));
+  }
+
+  // linkRequest is the POST /api/links body from a row's link options.
+  function linkRequest(row, endpoint) {
+    const q = (c) => row.querySelector(c);
+    const req = { endpoint, expires: q('.share-expires') ? q('.share-expires').value : '2h' };
+    const guard = q('.share-guard') ? q('.share-guard').value : 'none';
+    if (guard === 'login') req.login_required = true;
+    if (guard === 'password') req.basic_auth = q('.share-user').value.trim() + ':' + q('.share-password').value;
+    const uses = q('.share-max-uses') ? Number(q('.share-max-uses').value || 0) : 0;
+    if (uses > 0) req.max_uses = uses;
+    return req;
+  }
+
   async function shareLink(row, endpoint, button) {
     const out = row.querySelector('.share-url');
     out.classList.remove('error');
     out.replaceChildren();
+    for (const old of row.querySelectorAll('.share-copy')) old.remove();
     await TG.busy(button, async () => {
       try {
-        const link = await TG.api('POST', '/api/links', { endpoint, expires: '2h' });
+        const link = await TG.api('POST', '/api/links', linkRequest(row, endpoint));
         out.textContent = link.url;
         row.dataset.linkId = link.id;
-        const copy = el('button', { type: 'button', class: 'copy', text: 'Copy', 'aria-label': 'Copy the share link' });
+        const copy = el('button', { type: 'button', class: 'copy share-copy', text: 'Copy', 'aria-label': 'Copy the share link' });
         copy.onclick = () => TG.copy(copy, link.url);
         row.querySelector('.actions').append(copy);
         document.dispatchEvent(new CustomEvent('tubegate:link-created', { detail: link }));

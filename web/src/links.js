@@ -56,7 +56,7 @@
       td(row, l.id);
       td(row, l.endpoint + (l.kind === 'tcp' ? ' (tcp)' : ''));
       td(row, new Date(l.expires).toLocaleString());
-      td(row, [l.basic_auth && 'password', l.login_required && 'login'].filter(Boolean).join(', ') || '–');
+      td(row, [l.basic_auth && 'password', l.login_required && 'login', l.max_uses && `${l.uses} of ${l.max_uses} uses`].filter(Boolean).join(', ') || '–');
       td(row, l.url || '(shown when made)');
       const btn = document.createElement('button');
       btn.type = 'button';
