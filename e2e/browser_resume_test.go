@@ -17,7 +17,7 @@ import (
 // connection black-holed): text typed after the cut runs on the host,
 // output from before and after is on the screen, a page -L still carries
 // connections, and the page-wide banner said "reconnecting… M:SS" and then
-// "resumed". Then the gateway is killed and restarted: the page's tube
+// "resumed", while the console's tab said "reconnecting" and then "open". Then the gateway is killed and restarted: the page's tube
 // cannot be resumed, and the banner and the console say why.
 func TestBrowserResume(t *testing.T) {
 	w := newWorld(t, gatewayOpts{})
@@ -60,7 +60,12 @@ func TestBrowserResume(t *testing.T) {
 		if err := b.eval(`(() => { window.bannerTexts = []; new MutationObserver(() => {
 			const s = document.getElementById("tube-status"), x = document.getElementById("tube-status-text").textContent;
 			if (!s.hidden && x && window.bannerTexts[window.bannerTexts.length - 1] !== x) window.bannerTexts.push(x);
-		}).observe(document.getElementById("tube-status"), { subtree: true, childList: true, characterData: true, attributes: true }); return true; })()`, &ok); err != nil || !ok {
+		}).observe(document.getElementById("tube-status"), { subtree: true, childList: true, characterData: true, attributes: true });
+		window.tabStates = [];
+		new MutationObserver(() => {
+			const x = document.body.dataset.console;
+			if (window.tabStates[window.tabStates.length - 1] !== x) window.tabStates.push(x);
+		}).observe(document.body, { attributes: true, attributeFilter: ["data-console"] }); return true; })()`, &ok); err != nil || !ok {
 			t.Fatalf("watch the banner: %v", err)
 		}
 		holed := fp.BlackHoleFor(10 * time.Second)
@@ -88,6 +93,13 @@ func TestBrowserResume(t *testing.T) {
 		if strings.Join(seen, " ") != "reconnecting resumed" {
 			t.Errorf("the banner showed %q, want \"reconnecting… M:SS\" (counting down), then \"resumed\"", texts)
 		}
+		var tabStates []string
+		if err := b.eval(`window.tabStates`, &tabStates); err != nil {
+			t.Fatalf("tab states: %v", err)
+		}
+		if strings.Join(tabStates, " ") != "reconnecting open" {
+			t.Errorf("the console's tab went through %q, want \"reconnecting\" while the tube resumed, then \"open\"", tabStates)
+		}
 		banner := strings.Join(texts, " | ")
 		screen := b.screen()
 		if !strings.Contains(screen, "before-42") || !strings.Contains(screen, "after-56") {
@@ -101,8 +113,8 @@ func TestBrowserResume(t *testing.T) {
 		if n := len(w.gw.proc.out.linesMatching(`msg="tube resumed"`)); n < 1 {
 			t.Fatalf("the gateway logged no resume\n%s", w.gw.proc.out)
 		}
-		t.Logf("%d connection(s) black-holed; reconnecting shown %v after the cut; the banner showed %s; the typed line ran %v after the cut; the page -L still carries connections",
-			holed, noticed, banner, back)
+		t.Logf("%d connection(s) black-holed; reconnecting shown %v after the cut; the banner showed %s; the tab went %v; the typed line ran %v after the cut; the page -L still carries connections",
+			holed, noticed, banner, tabStates, back)
 	})
 
 	step("a gateway restart: not resumable, and the page says why", func(t *testing.T) {

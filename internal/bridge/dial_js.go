@@ -4,10 +4,7 @@ package bridge
 
 import (
 	"context"
-	"fmt"
 	"net"
-
-	"github.com/coder/websocket"
 
 	"github.com/tubegate/tubegate/internal/resume"
 )
@@ -15,16 +12,6 @@ import (
 // DialOptions configure a browser WebSocket. The browser sends its own
 // Origin and cookies; there is nothing to set yet.
 type DialOptions struct{}
-
-// Dial opens a WebSocket from the browser to the gateway and returns it as
-// a net.Conn carrying the SSH stream.
-func Dial(ctx context.Context, rawURL string, opts DialOptions) (net.Conn, error) {
-	ws, _, err := websocket.Dial(ctx, rawURL, nil)
-	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", rawURL, err)
-	}
-	return newConn(context.Background(), ws, addr{"browser"}, addr{rawURL}), nil
-}
 
 // DialResume opens a resumable tube from the browser: a net.Conn that
 // redials and resumes by itself when its WebSocket drops (see package

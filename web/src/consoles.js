@@ -114,7 +114,8 @@
       const found = ev.shiftKey ? tab.search.findPrevious(tab.searchBox.value) : tab.search.findNext(tab.searchBox.value);
       tab.panel.dataset.searchFound = found ? 'yes' : 'no';
     });
-    const files = el('span', { class: 'console-files' }); // the SFTP panel's button goes here
+    tab.filesSlot = el('span', { class: 'console-files' }); // the SFTP panel's button goes here
+    tab.filesBox = el('div', { class: 'files-box' }); // and its panel here
     const full = el('button', { type: 'button', class: 'console-fullscreen', text: 'Full screen', onclick: () => fullscreen(tab) });
     const find = el('button', { type: 'button', class: 'console-find', text: 'Search', onclick: () => openSearch(tab) });
     tab.status = el('div', { class: 'console-status', role: 'status' });
@@ -122,8 +123,8 @@
     tab.size = el('span', { class: 'terminal-size' });
     tab.keyrow = keyRow(tab);
     tab.panel = el('div', { role: 'tabpanel', class: 'console-panel', id: 'console-panel-' + n, 'aria-labelledby': 'console-tab-' + n, hidden: true },
-      el('div', { class: 'console-toolbar' }, tab.stateEl, tab.reconnect, find, tab.searchBox, files, full, tab.close, tab.confirm),
-      tab.status, tab.termEl, tab.keyrow,
+      el('div', { class: 'console-toolbar' }, tab.stateEl, tab.reconnect, find, tab.searchBox, tab.filesSlot, full, tab.close, tab.confirm),
+      tab.status, tab.filesBox, tab.termEl, tab.keyrow,
       el('p', { class: 'hint' }, 'Terminal ', tab.size, ' · select to copy (or Ctrl+Shift+C), Ctrl+Shift+V or right click to paste, Ctrl+Shift+F to search'));
     $('console-tabs').append(tab.button);
     $('console-panels').append(tab.panel);
@@ -182,7 +183,7 @@
 
   // sync gives the tab shown the stable ids, and mirrors its state.
   function sync() {
-    for (const id of ['terminal', 'terminal-size', 'console-status', 'console-status-text', 'console-status-detail']) {
+    for (const id of ['terminal', 'terminal-size', 'console-status', 'console-status-text', 'console-status-detail', 'console-files', 'files-box']) {
       const e = document.getElementById(id);
       if (e) e.removeAttribute('id');
     }
@@ -197,6 +198,9 @@
     if (t) t.id = 'console-status-text';
     const d = active.status.querySelector('.console-status-detail');
     if (d) d.id = 'console-status-detail';
+    active.filesBox.id = 'files-box';
+    const fb = active.filesSlot.querySelector('button');
+    if (fb) fb.id = 'console-files';
     document.body.dataset.console = active.state;
   }
 
@@ -308,6 +312,23 @@
     }
   });
 
+  // --- the file panel (files.js), one per open console ------------------------
+
+  // attachFiles gives an open console its file panel: the Files button in
+  // the tab's toolbar, files dropped on its terminal upload, the panel
+  // shows above the terminal.
+  function attachFiles(tab) {
+    detachFiles(tab);
+    if (!window.tubegateFiles || !tab.con) return;
+    tab.files = window.tubegateFiles.attach({ console: tab.con, target: tab.target, button: tab.filesSlot,
+      dropTarget: tab.termEl, container: tab.filesBox });
+  }
+  function detachFiles(tab) {
+    if (!tab.files) return;
+    tab.files.detach();
+    tab.files = null;
+  }
+
   // --- connect, close, reconnect ---------------------------------------------
 
   $('console-key-file').addEventListener('change', async (ev) => {
@@ -360,7 +381,7 @@
             term.write(bytes, resolve);
           }),
           onClose: (reason) => {
-            if (tab.con === con) tab.con = null;
+            if (tab.con === con) { tab.con = null; detachFiles(tab); }
             if (attempt !== tab.attempt || !tabs.includes(tab)) return;
             const exit = /exited with status (\d+)$/.exec(reason);
             if (exit) {
@@ -374,6 +395,7 @@
         tab.con = con;
         tab.cid = con.id;
         clearSecrets(true);
+        attachFiles(tab);
         TG.recordTarget && TG.recordTarget(target, user);
         setState(tab, 'open', 'connected to ' + target);
         tab.panel.scrollIntoView({ block: 'nearest' });
@@ -412,6 +434,7 @@
     if (i < 0) return;
     tabs.splice(i, 1);
     tab.attempt = -1;
+    detachFiles(tab);
     if (tab.con) tab.con.close();
     if (tab.cid && client) client.closeConsole(tab.cid);
     if (tab.term) tab.term.dispose();

@@ -3,7 +3,8 @@
 // down to the end of the gateway's resume window), then "resumed" for a
 // moment, or why it could not be resumed. The Wasm client reports each
 // change to globalThis.tubegateTubeState; what a console shows about
-// itself stays in its own status line.
+// itself stays in its own status line, and its tab reads 'reconnecting'
+// while the tube resumes (every console runs over the page's one tube).
 'use strict';
 
 (() => {
@@ -38,6 +39,16 @@
     box.dataset.history = seen.slice(-HISTORY).join(' ');
   }
 
+  // markConsoles moves every console tab in state from to state to
+  // (TG.consoles, consoles.js), keeping each tab's status line.
+  function markConsoles(from, to) {
+    const consoles = window.TG && window.TG.consoles;
+    if (!consoles) return;
+    for (const tab of consoles.list()) {
+      if (tab.state === from) consoles.setState(tab, to);
+    }
+  }
+
   function stop() {
     clearInterval(tick);
     clearTimeout(hide);
@@ -55,19 +66,23 @@
           `attempt ${s.attempt}` + (s.error ? `: ${s.error}` : ''));
         update();
         tick = setInterval(update, 1000);
+        markConsoles('open', 'reconnecting');
         break;
       }
       case 'resumed':
         show('resumed', 'resumed');
         hide = setTimeout(() => show('connected', ''), RESUMED_MS);
+        markConsoles('reconnecting', 'open');
         break;
       case 'failed': {
         const why = window.tubegateExplain ? window.tubegateExplain(s.error, '', '').text : s.error;
         show('failed', 'not resumed: ' + why, s.error);
+        // Each console's own end (its onClose) closes its tab and says why.
         break;
       }
       default: // connected, closed
         show(s.state, '');
+        if (s.state === 'connected') markConsoles('reconnecting', 'open');
     }
   };
 })();
