@@ -46,6 +46,11 @@ type ForwardInfo struct {
 	BytesIn  int64  `json:"bytesIn"`
 	BytesOut int64  `json:"bytesOut"`
 	LastErr  string `json:"lastError"`
+	// Again is the spec that asks for the same endpoint again, with the
+	// bind port the listener got (a -L 0 or -R 0 pinned to its port): the
+	// page adds it when the console reconnects, so share links that name
+	// the endpoint keep working.
+	Again string `json:"again"`
 }
 
 // Info snapshots the forward.
@@ -57,8 +62,18 @@ func (f *Forward) Info() ForwardInfo {
 	return ForwardInfo{
 		ID: f.ID, Kind: string(f.Spec.Kind), Spec: f.Spec.String(), Listen: f.Listen, Endpoint: f.Endpoint,
 		Target: forward.JoinHostPort(f.Spec.Host, f.Spec.Port), Active: s.Active, Total: s.Total,
-		BytesIn: s.BytesIn, BytesOut: s.BytesOut, LastErr: lastErr,
+		BytesIn: s.BytesIn, BytesOut: s.BytesOut, LastErr: lastErr, Again: f.again(),
 	}
+}
+
+// again is the forward's spec with the bind port its listener got, as
+// gateway tunnel asks for an allocated -R 0 port again after a reconnect.
+func (f *Forward) again() string {
+	sp := f.Spec
+	if f.port != 0 {
+		sp.BindPort = f.port
+	}
+	return sp.String()
 }
 
 // AddForward sets up a forward in OpenSSH's -L / -R syntax:
