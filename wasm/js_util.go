@@ -177,7 +177,7 @@ func toJS(v any) js.Value {
 	case ForwardInfo:
 		return toJS(map[string]any{"id": v.ID, "kind": v.Kind, "spec": v.Spec, "listen": v.Listen,
 			"endpoint": v.Endpoint, "target": v.Target, "active": v.Active, "total": v.Total,
-			"bytesIn": v.BytesIn, "bytesOut": v.BytesOut, "lastError": v.LastErr})
+			"bytesIn": v.BytesIn, "bytesOut": v.BytesOut, "lastError": v.LastErr, "again": v.Again})
 	}
 	return toJSValue(reflect.ValueOf(v))
 }
