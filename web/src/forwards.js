@@ -48,6 +48,7 @@
           'aria-label': 'Remove ' + f.spec,
           onclick: async (ev) => {
             await TG.busy(ev.currentTarget, async () => {
+              forget(f.id);
               try { await client.removeForward(f.id); } catch (e) { setError('forward-error', e.message); }
             });
             render();
@@ -65,11 +66,11 @@
 
   // refusedRow keeps a forward that was refused in the table, with the
   // reason, until the person dismisses it.
-  function refusedRow(spec, reason) {
+  function refusedRow(spec, reason, tab) {
     const row = el('tr', { class: 'refused', 'data-refused': 'true', 'data-id': 'refused-' + (++refused) });
     cell(row, spec, 'spec');
-    const active = TG.consoles.active();
-    cell(row, active ? TG.consoles.label(active) : '', 'console');
+    const owner = tab || TG.consoles.active();
+    cell(row, owner ? TG.consoles.label(owner) : '', 'console');
     const why = cell(row, 'refused: ' + reason, 'reason');
     why.colSpan = 4;
     cell(row, '', 'actions').append(el('button', { type: 'button', class: 'forward-dismiss', text: 'Dismiss', onclick: () => row.remove() }));
@@ -132,6 +133,34 @@
     });
   }
 
+  // Each console tab keeps its forwards (tab.kept: id, and the spec pinned
+  // to the port the listener got), so that a Reconnect brings them back on
+  // the same ports and a share link that names 127.0.0.1:PORT works again.
+  function remember(tab, info) {
+    if (!tab) return;
+    (tab.kept = tab.kept || []).push({ id: info.id, again: info.again || info.spec });
+  }
+  function forget(id) {
+    for (const tab of TG.consoles.list()) if (tab.kept) tab.kept = tab.kept.filter((k) => k.id !== id);
+  }
+
+  // restore adds a reconnected console's forwards again, each asking for
+  // the port it had; one that cannot have it (taken meanwhile, or refused)
+  // gets a refused row with the reason, and links to it stay dead.
+  async function restore(tab) {
+    const client = TG.wasmLoaded();
+    if (!tab || !tab.kept || !tab.kept.length || !client) return;
+    const kept = tab.kept;
+    tab.kept = [];
+    for (const k of kept) {
+      try {
+        remember(tab, await client.addForward(k.again, tab.cid));
+      } catch (e) {
+        refusedRow(k.again, 'after reconnecting: ' + e.message, tab);
+      }
+    }
+  }
+
   function start() {
     if (!poll) poll = setInterval(render, 1000);
     render();
@@ -145,7 +174,7 @@
     await TG.busy($('forward-add'), async () => {
       try {
         const client = await TG.wasm();
-        await client.addForward($('forward-spec').value, active && active.cid ? active.cid : undefined);
+        remember(active, await client.addForward($('forward-spec').value, active && active.cid ? active.cid : undefined));
         $('forward-spec').value = '';
         start();
       } catch (e) {
@@ -155,6 +184,9 @@
     });
   });
 
-  document.addEventListener('tubegate:console-open', start);
+  document.addEventListener('tubegate:console-open', async (ev) => {
+    await restore(TG.consoles.byId(ev.detail.id));
+    start();
+  });
   document.addEventListener('tubegate:console-closed', render);
 })();
