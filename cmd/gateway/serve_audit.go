@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -62,7 +63,9 @@ func reopenOnHUP(ctx context.Context, al *audit.Log, log *slog.Logger) {
 type userChanges struct {
 	store *users.Store
 	al    *audit.Log
-	seq   uint64
+
+	mu  sync.Mutex // poll runs from run's goroutine and once more at shutdown
+	seq uint64
 }
 
 func newUserChanges(store *users.Store, al *audit.Log) *userChanges {
@@ -76,6 +79,8 @@ var changeEvents = map[string]string{
 
 // poll records the changes since the last poll.
 func (u *userChanges) poll() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
 	changes, seq, err := u.store.ChangesSince(u.seq)
 	if err != nil {
 		return // a broken file keeps the last good users: next time
