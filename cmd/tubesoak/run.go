@@ -83,6 +83,11 @@ func run(ctx context.Context, cfg config, out io.Writer) (*summary, error) {
 		// outside the user's own namespace (soak, *.soak).
 		UserArgs: []string{"--permit-name", "*"},
 		Extra: []string{
+			// A killed client's resumable tube waits this long for its
+			// client (gateway connect resumes by default): short, so that
+			// such tubes are gone well before the final check of fds and
+			// goroutines, whose wait is shorter than the 2m default.
+			"--resume-window=20s",
 			fmt.Sprintf("--max-tubes-per-user=%d", n+1000),
 			fmt.Sprintf("--max-forwards-per-user=%d", 2*n+1000),
 		},
