@@ -1,0 +1,225 @@
+package resume
+
+// The endpoint's transport: attaching one (and resending from the peer's
+// offset), reading it, heartbeats and the dead-transport timeout, a failed
+// transport detaching, and the stream's end. endpoint.go has the stream
+// itself: the buffers, Read and Write, acks.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// readLoop reads the transport of gen until it fails or is replaced.
+func (e *endpoint) readLoop(ctx context.Context, tr Transport, gen uint64) {
+	var release func([]byte)
+	if r, ok := tr.(Releaser); ok {
+		release = r.Release
+	}
+	for {
+		msg, err := tr.ReadMessage(ctx)
+		if err != nil {
+			e.transportFailed(gen, err)
+			return
+		}
+		kept, err := e.receive(gen, msg, release)
+		if !kept && release != nil {
+			release(msg)
+		}
+		if err != nil {
+			e.protocolError(gen, err)
+			return
+		}
+	}
+}
+
+// protocolError ends the stream for a peer that broke the protocol.
+func (e *endpoint) protocolError(gen uint64, err error) {
+	e.mu.Lock()
+	stale := e.gen != gen
+	e.mu.Unlock()
+	if !stale {
+		e.end(err, CloseBadFrame, err.Error())
+	}
+}
+
+// onTick runs every heartbeat while a transport is attached: it sends a
+// heartbeat ACK unless something went out in the last half heartbeat (so
+// a message goes at least every 1.5 heartbeats), and drops a transport
+// that brought nothing for the timeout.
+func (e *endpoint) onTick() {
+	e.mu.Lock()
+	if e.tr == nil || e.err != nil {
+		e.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	if e.stall {
+		e.lastRecv = now // the peer waits for us, not we for it
+	}
+	if silent := now.Sub(e.lastRecv); silent >= e.timeout {
+		gen := e.gen
+		e.mu.Unlock()
+		e.transportFailed(gen, fmt.Errorf("nothing received for %v (the connection is dead)", silent.Round(time.Millisecond)))
+		return
+	}
+	if now.Sub(e.lastSend) >= e.heartbeat/2 || e.recvNext > e.ackedRecv {
+		e.ackDue = true
+	}
+	e.tick.Reset(e.heartbeat)
+	e.mu.Unlock()
+	e.kickIfDue()
+}
+
+// transportFailed detaches the transport of gen, if it is still the
+// current one, and tells lost.
+func (e *endpoint) transportFailed(gen uint64, err error) {
+	e.mu.Lock()
+	if e.gen != gen || e.tr == nil || e.err != nil {
+		e.mu.Unlock()
+		return
+	}
+	tr, cancel := e.detachLocked()
+	e.mu.Unlock()
+	cancel()
+	go tr.Close(0, "")
+	if errors.Is(err, ErrBadFrame) {
+		e.end(err, CloseBadFrame, err.Error())
+		return
+	}
+	if e.lost != nil {
+		e.lost(err)
+	}
+}
+
+// detachLocked takes the transport off the stream and returns it with
+// the cancel of its context (which, for a WebSocket, drops it: a close
+// frame must be sent before); e.mu is held and a transport attached.
+func (e *endpoint) detachLocked() (Transport, context.CancelFunc) {
+	tr, cancel := e.tr, e.trCancel
+	e.tr = nil
+	e.gen++
+	e.trCancel, e.trCtx = nil, nil
+	if e.tick != nil {
+		e.tick.Stop()
+	}
+	e.broadcast()
+	return tr, cancel
+}
+
+// attach puts tr under the stream, after the peer reported having
+// received peerRecv bytes, and resends from there. greet, if not nil,
+// makes the first message: it is given the bytes received so far and
+// returns what to send (the server's WELCOME).
+func (e *endpoint) attach(tr Transport, peerRecv uint64, greet func(recv uint64) []byte) error {
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	e.mu.Lock()
+	if e.err != nil {
+		err := e.err
+		e.mu.Unlock()
+		return err
+	}
+	if peerRecv < e.sendBase || peerRecv > e.sendNext {
+		e.mu.Unlock()
+		return badFrame("the peer has received %d bytes, but %d were acknowledged and %d sent", peerRecv, e.sendBase, e.sendNext)
+	}
+	var old Transport
+	oldCancel := func() {}
+	if e.tr != nil {
+		old, oldCancel = e.detachLocked() // the server still thought the old one alive
+	}
+	e.gen++ // from here no message of an older transport counts
+	e.ackLocked(peerRecv)
+	recv := e.recvNext
+	e.mu.Unlock()
+	oldCancel()
+	if old != nil {
+		go old.Close(0, "")
+	}
+	if greet != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), e.timeout)
+		err := tr.WriteMessage(ctx, greet(recv))
+		cancel()
+		if err != nil {
+			return fmt.Errorf("send WELCOME: %w", err)
+		}
+	}
+	e.mu.Lock()
+	if e.err != nil {
+		err := e.err
+		e.mu.Unlock()
+		return err
+	}
+	gen := e.gen
+	e.trCtx, e.trCancel = context.WithCancel(context.Background())
+	e.tr = tr
+	e.wireNext = peerRecv
+	e.ackedRecv = recv
+	now := time.Now()
+	e.lastRecv, e.lastSend = now, now
+	if e.tick == nil {
+		e.tick = time.AfterFunc(e.heartbeat, e.onTick)
+	} else {
+		e.tick.Reset(e.heartbeat)
+	}
+	ctx := e.trCtx
+	e.broadcast()
+	e.mu.Unlock()
+	go e.readLoop(ctx, tr, gen)
+	e.pumpLocked()
+	return nil
+}
+
+// end ends the stream with err (io.EOF: a normal end) and closes the
+// transport, if any, with code and reason. Only the first call counts.
+func (e *endpoint) end(err error, code int, reason string) bool {
+	e.mu.Lock()
+	if e.err != nil {
+		e.mu.Unlock()
+		return false
+	}
+	e.err = err
+	var tr Transport
+	cancel := func() {}
+	if e.tr != nil {
+		tr, cancel = e.detachLocked()
+	}
+	if e.tick != nil {
+		e.tick.Stop()
+	}
+	if e.ackTimer != nil {
+		e.ackTimer.Stop()
+	}
+	e.chunks = nil
+	close(e.done)
+	e.broadcast()
+	e.mu.Unlock()
+	if tr != nil {
+		if len(reason) > 120 { // a close frame carries at most 123 bytes of reason
+			reason = reason[:120]
+		}
+		tr.Close(code, reason)
+	}
+	cancel()
+	if e.onEnd != nil {
+		e.onEnd(err)
+	}
+	return true
+}
+
+// attached reports whether a transport is attached.
+func (e *endpoint) attached() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.tr != nil
+}
+
+// ended reports the error the stream ended with, or nil.
+func (e *endpoint) ended() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.err
+}
