@@ -2,7 +2,7 @@
 # Installs the system tools the tests need, only where they are missing:
 # OpenSSH client and server, squid (the proxy the e2e tests go through, with
 # its basic_ncsa_auth helper), pebble (the ACME test server), haproxy (the
-# load balancer in front) and Chromium from Debian's packages. Never
+# load balancer in front), redis-server (the cluster's shared store) and Chromium from Debian's packages. Never
 # downloads a prebuilt binary or browser.
 set -euo pipefail
 
@@ -14,6 +14,7 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 { [ -x /usr/sbin/squid ] && [ -x /usr/lib/squid/basic_ncsa_auth ]; } || need+=(squid)
 command -v pebble >/dev/null 2>&1 || need+=(pebble)
 [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if [ "${TUBEGATE_NO_BROWSER:-}" = "" ]; then
 	command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi

@@ -57,6 +57,7 @@ type serveOptions struct {
 	http                    httpServeOptions
 	acme                    acmeServeOptions
 	oidc                    oidcServeOptions
+	cluster                 clusterServeOptions
 }
 
 // shutdownTubesWait bounds the wait for closed tubes to finish, at shutdown.
@@ -98,6 +99,7 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	httpServeFlags(f, &o.http)
 	acmeServeFlags(f, &o.acme)
 	oidcServeFlags(f, &o.oidc)
+	clusterServeFlags(f, &o.cluster)
 	f.StringVar(&o.metrics, "metrics", "loopback", "who may read /metrics: loopback (this host only), public, or off")
 	f.StringVar(&o.pprof, "pprof", "", "serve Go profiles (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060 (default off)")
 	l := sshserver.DefaultLimits
@@ -203,6 +205,13 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err := datadir.Ensure(o.data); err != nil {
 		return err
 	}
+	cl, err := openCluster(ctx, o.cluster, log)
+	if err != nil {
+		return err
+	}
+	if cl != nil {
+		defer cl.Close()
+	}
 	// A kill -9 mid-save leaves the temp file of an atomic write behind.
 	removed, err := datadir.RemoveTemp(o.data)
 	if err != nil {
@@ -306,6 +315,11 @@ func serve(ctx context.Context, o serveOptions) error {
 
 	tubeCtx, cancelTubes := context.WithCancel(context.Background())
 	defer cancelTubes()
+	var health func() error
+	if cl != nil {
+		go cl.Run(tubeCtx)
+		health = cl.Health
+	}
 	mounts := []func(chi.Router){links.proxy.Mount, auth.Mount, page.Mount}
 	sso, err := newOIDC(tubeCtx, o.oidc, cmp.Or(o.links.url, httpBase), store, auth, log)
 	if err != nil {
@@ -348,6 +362,7 @@ func serve(ctx context.Context, o serveOptions) error {
 			Log: log.With("part", "home"),
 		}).Mount),
 		Resume: resumer,
+		Health: health,
 	})
 	hs := front.server(links.proxy.WithHosts(handler), log) // share-domain hosts never reach the page
 	hs.RegisterOnShutdown(cancelHome)                       // the page's event streams end as shutdown begins

@@ -5,6 +5,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -38,6 +39,9 @@ type Config struct {
 	// Resume, if set, offers resumable tubes on /ssh (the
 	// tubegate.resume.v1 subprotocol); nil: raw tubes only.
 	Resume *resume.Server
+	// Health, if set, is checked by /healthz: an error makes it answer
+	// 503 "degraded: ..." (a cluster node whose Redis is unreachable).
+	Health func() error
 }
 
 // New returns the gateway's HTTP handler.
@@ -51,6 +55,13 @@ func New(cfg Config) http.Handler {
 	}
 	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if cfg.Health != nil {
+			if err := cfg.Health(); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintf(w, "degraded: %v\n", err)
+				return
+			}
+		}
 		w.Write([]byte("ok\n"))
 	})
 	if cfg.Metrics != nil {
