@@ -167,7 +167,7 @@ func cpuPerMB(before, after cpuSample, bytes int64) []procCPU {
 
 // roleOrder puts a path's processes in the order the bytes cross them.
 func roleOrder(role string) int {
-	for i, r := range []string{roleGateway, roleConnect, roleTunnel, roleSSH, roleSSHD} {
+	for i, r := range []string{roleArriving, roleGateway, roleConnect, roleTunnel, roleSSH, roleSSHD} {
 		if r == role {
 			return i
 		}

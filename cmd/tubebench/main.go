@@ -44,6 +44,7 @@ func main() {
 	f.StringSliceVar(&cfg.ConnectFlags, "connect-flag", nil, "extra flag for `gateway connect` in ssh -R's ProxyCommand (repeatable), e.g. --connect-flag=--no-resume")
 	f.StringVar(&paths, "paths", "", "only measure paths whose id matches this regexp (baselines always run)")
 	f.StringSliceVar(&cfg.Figures, "figures", cfg.Figures, "which path figures to take: bulk, rtt, conns, parallel")
+	f.BoolVar(&cfg.Cluster, "cluster", cfg.Cluster, "also measure a connection that crosses cluster nodes, beside the same through one node (needs redis-server)")
 	f.IntVar(&cfg.RecoveryRuns, "recovery-runs", cfg.RecoveryRuns, "resets for the time to bytes flowing again, resumed and with a new tube (0: skip)")
 	f.IntVar(&cfg.BrowserRuns, "browser-runs", cfg.BrowserRuns, "page loads to a shell prompt in headless Chromium, with the HTTP cache off and again on (0: skip the browser figures)")
 	f.StringVar(&cfg.Chromium, "chromium", "", "the Chromium binary (default: chromium on PATH, else /usr/bin/chromium)")
@@ -105,7 +106,9 @@ type Config struct {
 	ProfileDir    string         `json:"-"`
 	BrowserRuns   int            `json:"browser_runs"`
 	RecoveryRuns  int            `json:"recovery_runs"`
-	Chromium      string         `json:"-"`
+	// Cluster adds the cluster figures: two nodes on a throw-away Redis.
+	Cluster  bool   `json:"cluster"`
+	Chromium string `json:"-"`
 	// IOGrace bounds each figure's last I/O past its duration: a figure
 	// whose path stalls fails after it, with the figure and path named.
 	IOGrace time.Duration `json:"io_grace_ns"`
@@ -127,6 +130,7 @@ func defaultConfig() Config {
 		Figures:       []string{"bulk", "rtt", "conns", "parallel"},
 		BrowserRuns:   5,
 		RecoveryRuns:  5,
+		Cluster:       true,
 		IOGrace:       ioGrace,
 	}
 }
@@ -135,7 +139,7 @@ func defaultConfig() Config {
 // set-up time per path, time for the idle tubes, and for the browser's
 // page loads.
 func (c Config) Budget() time.Duration {
-	paths := 2 + len(c.Ciphers)*5 // + gateway tunnel -R, one cipher
+	paths := 2 + len(c.Ciphers)*5 + 2 // + gateway tunnel -R, one cipher, and the two cluster paths
 	browser := time.Duration(0)
 	if c.BrowserRuns > 0 {
 		browser = time.Duration(2*c.BrowserRuns+5)*browserStep + browserBulkTime(c)

@@ -110,6 +110,18 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 		}
 	}
 
+	if cfg.Cluster {
+		cb, err := startClusterBench(ctx, cfg, dir, id, tg)
+		if err != nil {
+			err = fmt.Errorf("cluster figures: %w", err)
+			fmt.Fprintf(progress, "tubebench: FAILED %v\n", err)
+			rep.Failures = append(rep.Failures, err.Error())
+		} else {
+			defer cb.close()
+			paths = append(paths, cb.paths(cfg.Ciphers[0], id)...)
+		}
+	}
+
 	results := map[string]measures{}
 	var ran []path
 	gwRoot := procRoot{role: roleGateway, pid: gw.Proc.PID()}
@@ -117,7 +129,7 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 		if p.Kind == "gateway" {
 			p.procs = append(p.procs, gwRoot)
 		}
-		if p.Kind == "gateway" && cfg.PathFilter != nil && !cfg.PathFilter.MatchString(p.ID) {
+		if (p.Kind == "gateway" || p.Kind == kindCluster) && cfg.PathFilter != nil && !cfg.PathFilter.MatchString(p.ID) {
 			continue
 		}
 		fmt.Fprintf(progress, "tubebench: %s\n", p.ID)
@@ -136,6 +148,7 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 		ran = append(ran, p)
 	}
 	rep.addPaths(cfg, ran, results)
+	rep.addClusterRatios()
 	rep.addCPU(ran, results)
 
 	if cfg.RecoveryRuns > 0 {

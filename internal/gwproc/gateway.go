@@ -64,6 +64,13 @@ type GatewayOptions struct {
 	Profile  bool     // serve /debug/pprof on loopback
 	UserArgs []string // extra flags of `user add`, such as --permit-name
 	Extra    []string
+	// Listen is the HTTP listen address (default 127.0.0.1:0).
+	Listen string
+	// Cluster is a Redis URL: the user is added there (`user add
+	// --cluster`), unless NoUser, and the gateway joins the cluster with
+	// Extra's --node-id and --node-addr.
+	Cluster string
+	NoUser  bool // the user exists already (another node of the cluster added it)
 }
 
 // Gateway is a running `gateway serve` with its own data dir.
@@ -88,17 +95,30 @@ func StartGateway(ctx context.Context, o GatewayOptions) (*Gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway data dir: %w", err)
 	}
-	addArgs := append([]string{"user", "add", o.User, "--key", o.Identity.PubKey, "--data", data}, o.UserArgs...)
-	if o.Password != "" {
-		addArgs = append(addArgs, "--password-stdin")
+	store := []string{"--data", data}
+	if o.Cluster != "" {
+		store = []string{"--cluster", o.Cluster}
 	}
-	add := exec.CommandContext(ctx, o.Bin, addArgs...)
-	add.Stdin = strings.NewReader(o.Password + "\n")
-	if out, err := add.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("gateway user add: %v: %s", err, out)
+	if !o.NoUser {
+		addArgs := append(append([]string{"user", "add", o.User, "--key", o.Identity.PubKey}, store...), o.UserArgs...)
+		if o.Password != "" {
+			addArgs = append(addArgs, "--password-stdin")
+		}
+		add := exec.CommandContext(ctx, o.Bin, addArgs...)
+		add.Stdin = strings.NewReader(o.Password + "\n")
+		if out, err := add.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("gateway user add: %v: %s", err, out)
+		}
 	}
-	args := append([]string{"serve", "--data", data, "--listen", "127.0.0.1:0", "--ssh-listen", "127.0.0.1:0",
+	listen := o.Listen
+	if listen == "" {
+		listen = "127.0.0.1:0"
+	}
+	args := append([]string{"serve", "--data", data, "--listen", listen, "--ssh-listen", "127.0.0.1:0",
 		"--max-conns-per-source", "0", "--max-conns", "0"}, o.Extra...)
+	if o.Cluster != "" {
+		args = append(args, "--cluster", o.Cluster)
+	}
 	if o.Profile {
 		args = append(args, "--pprof=127.0.0.1:0")
 	}
