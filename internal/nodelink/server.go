@@ -125,7 +125,8 @@ func (l *Link) serveOpen(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "node link: cannot switch protocols on this connection", http.StatusInternalServerError)
 		return
 	}
-	// The server's read and write deadlines were for the request.
+	// The request's deadlines are not the stream's (net/http clears them
+	// on hijack too).
 	conn.SetDeadline(time.Time{})
 	brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + Proto + "\r\n\r\n")
 	if err := brw.Flush(); err != nil {
