@@ -178,7 +178,7 @@ func newNode(t testing.TB, id string, local *fakeLocal, cfg Config, tls bool) *n
 	logs := &syncBuf{}
 	cfg.Context = ctx
 	cfg.NodeID = id
-	if cfg.Secret == nil {
+	if cfg.Secret == nil && cfg.Cluster == nil {
 		cfg.Secret = testSecret
 	}
 	if local != nil {
