@@ -220,7 +220,8 @@ func TestStreamCapPerPeer(t *testing.T) {
 // A client that never finishes its request is cut by the listener's
 // header timeout, and others are served meanwhile.
 func TestSlowLorisCut(t *testing.T) {
-	a, b, _ := pair(t, Config{}, Config{})
+	a := newNode(t, "node-a", nil, Config{}, false)
+	b := newNode(t, "node-b", newFakeLocal(startEndpoints(t)), Config{}, false, 300*time.Millisecond)
 	b.local.hold("echo:k", "tube1")
 	c, err := net.Dial("tcp", b.srv.Listener.Addr().String())
 	if err != nil {

@@ -170,9 +170,9 @@ type node struct {
 var testSecret = bytes.Repeat([]byte{7}, 32)
 
 // newNode starts node id with cfg (Secret, NodeID, Local, Log filled in
-// when empty), serving with a short ReadHeaderTimeout as the gateway's
-// listener has a longer one. tls serves https.
-func newNode(t testing.TB, id string, local *fakeLocal, cfg Config, tls bool) *node {
+// when empty), serving with a ReadHeaderTimeout as the gateway's listener
+// has one (headerTimeout, default 10s). tls serves https.
+func newNode(t testing.TB, id string, local *fakeLocal, cfg Config, tls bool, headerTimeout ...time.Duration) *node {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuf{}
@@ -190,7 +190,10 @@ func newNode(t testing.TB, id string, local *fakeLocal, cfg Config, tls bool) *n
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(l.Handler())
-	srv.Config.ReadHeaderTimeout = 300 * time.Millisecond
+	srv.Config.ReadHeaderTimeout = 10 * time.Second
+	if len(headerTimeout) > 0 {
+		srv.Config.ReadHeaderTimeout = headerTimeout[0]
+	}
 	// The gateway's listener wraps its connections (connection caps): the
 	// hijacked stream half-closes through the wrapper.
 	srv.Listener = connlimit.Wrap(srv.Listener, connlimit.Config{PerSource: 1 << 20, Total: 1 << 20})

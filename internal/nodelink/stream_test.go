@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -70,6 +71,14 @@ func TestStreamLargeBothWays(t *testing.T) {
 func TestStreamManyConcurrent(t *testing.T) {
 	a, b, ep := pair(t, Config{}, Config{})
 	b.local.hold("echo:many", "tube1")
+	// The loopback dial of one stream, so that the client's pool of idle
+	// connections is as it will be after.
+	if c, err := a.link.Open(context.Background(), b.node, "echo:many", "tube1", origin); err == nil {
+		echoRoundTrip(t, c, 1)
+		c.Close()
+	}
+	eventually(t, "the first stream closed", func() bool { in, _ := b.link.Streams(); return in == 0 && ep.active.Load() == 0 })
+	goroutines, fds := runtime.NumGoroutine(), openFDs()
 	const n = 200
 	var wg sync.WaitGroup
 	for range n {
@@ -88,6 +97,19 @@ func TestStreamManyConcurrent(t *testing.T) {
 		in, _ := b.link.Streams()
 		return in == 0 && ep.active.Load() == 0
 	})
+	// Nothing held once both sides are done: no goroutine, no descriptor.
+	eventually(t, "goroutines and fds back to where they were", func() bool {
+		return runtime.NumGoroutine() <= goroutines && openFDs() <= fds
+	})
+}
+
+// openFDs counts this process's descriptors (-1 where /proc has none).
+func openFDs() int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	return len(ents)
 }
 
 // A half-close goes both ways: the endpoint's FIN reaches the caller
