@@ -13,20 +13,24 @@ import (
 // clusterServeOptions are serve's cluster flags.
 type clusterServeOptions struct {
 	url, nodeID, nodeAddr string
+	// ca is --cluster-ca: PEM certificates trusted, besides the system
+	// roots, for peers whose --node-addr is https (nodelink.Config.CAFile).
+	ca string
 }
 
 func clusterServeFlags(f *pflag.FlagSet, o *clusterServeOptions) {
 	f.StringVar(&o.url, "cluster", "", "join a cluster of gateways sharing users, links and endpoints through Redis: redis://[:PASSWORD@]HOST:PORT[/DB] or rediss:// for TLS (default: a single node, no Redis)")
 	f.StringVar(&o.nodeID, "node-id", "", "this node's name in the cluster (default: the hostname plus a random suffix)")
 	f.StringVar(&o.nodeAddr, "node-addr", "", "the base URL other nodes reach this node's --listen at, e.g. http://10.0.0.5:8080 (needed with --cluster)")
+	f.StringVar(&o.ca, "cluster-ca", "", "PEM file of CA certificates trusted, besides the system roots, for other nodes whose --node-addr is https (default: the system roots only)")
 }
 
 // openCluster joins the cluster, or returns nil without --cluster. The
 // caller runs its health loop and closes it.
 func openCluster(ctx context.Context, o clusterServeOptions, log *slog.Logger) (*cluster.Cluster, error) {
 	if o.url == "" {
-		if o.nodeID != "" || o.nodeAddr != "" {
-			return nil, fmt.Errorf("--node-id and --node-addr need --cluster")
+		if o.nodeID != "" || o.nodeAddr != "" || o.ca != "" {
+			return nil, fmt.Errorf("--node-id, --node-addr and --cluster-ca need --cluster")
 		}
 		return nil, nil
 	}
