@@ -256,8 +256,8 @@ func (r *Registry) OpenLocal(ctx context.Context, key, tube string, origin net.A
 	return ep.Dial(ctx, origin)
 }
 
-// ProbeLocal reports whether this node's tube (one that holds endpoints)
-// still answers.
+// ProbeLocal reports whether this node's tube (one that holds or is
+// claiming endpoints) still answers.
 func (r *Registry) ProbeLocal(ctx context.Context, tube string) bool {
 	if o := r.ownerByID(tube); o != nil {
 		return o.Probe(ctx)
@@ -275,10 +275,17 @@ func (r *Registry) CloseLocal(tube string) error {
 	return nil
 }
 
+// ownerByID finds a tube of this node that holds endpoints, or is
+// claiming one (a probe must not find a tube that just won a claim silent).
 func (r *Registry) ownerByID(id string) Owner {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for o := range r.byOwner {
+		if o.ID() == id {
+			return o
+		}
+	}
+	for _, o := range r.pending {
 		if o.ID() == id {
 			return o
 		}
