@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -272,6 +273,16 @@ func TestDirectoryRedisDownAndBack(t *testing.T) {
 	if n1.reg.Get(name("c.alice")) != nil {
 		t.Error("a refused publish is live")
 	}
+	port := freePort(t)
+	_, err = n1.reg.Publish(ctx, newTube("alice", "t2"), forward.Policy{}, "localhost", port)
+	if err == nil || !strings.Contains(err.Error(), "cluster unavailable: redis unreachable") {
+		t.Errorf("publish of port %d with redis down: got %v", port, err)
+	}
+	if ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", fmt.Sprint(port))); err != nil {
+		t.Errorf("the refused port's listener was left open: %v", err)
+	} else {
+		ln.Close()
+	}
 	_, err = n1.reg.Resolve(ctx, name("b.bob"))
 	if err == nil || !strings.Contains(err.Error(), "cluster unavailable: redis unreachable") {
 		t.Errorf("lookup of node 2's name with redis down: want the clear error, got %v", err)
@@ -305,6 +316,9 @@ func TestDirectoryRedisDownAndBack(t *testing.T) {
 	}
 	upper(t, c, "across again")
 	c.Close()
+	// go-redis keeps answering its last dial error for up to a second
+	// after a run of failed dials; the health loop says when it is over.
+	waitUntil(t, "node 1 sees redis back", func() bool { return n1.cl.Health() == nil })
 	n1.publish(t, newTube("alice", "t3"), "c.alice")
 }
 
@@ -388,4 +402,14 @@ func TestDirectoryStaleRecordAndRelease(t *testing.T) {
 	if n2.dir.Held() != 0 {
 		t.Errorf("node 2 holds %d claims after releasing its only one", n2.dir.Held())
 	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
