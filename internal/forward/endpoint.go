@@ -3,6 +3,7 @@ package forward
 import (
 	"context"
 	"net"
+	"net/netip"
 	"sync/atomic"
 	"time"
 )
@@ -63,15 +64,27 @@ type Endpoint struct {
 	Conns
 
 	lns []net.Listener // a loopback port's are 127.0.0.1 and [::1]
+	// claim is the endpoint's record in the cluster's directory (nil on a
+	// single node); remote marks an endpoint of another node (Resolve).
+	claim  *Claim
+	remote bool
 }
 
-// Addr is the (first) listener's address, or nil for a virtual name.
+// Addr is the (first) listener's address, or nil for a virtual name. For
+// another node's published port it is the address that node listens on.
 func (e *Endpoint) Addr() net.Addr {
+	if e.remote && !e.Virtual && e.Key.IP.IsValid() {
+		return net.TCPAddrFromAddrPort(netip.AddrPortFrom(e.Key.IP, uint16(e.Key.Port)))
+	}
 	if len(e.lns) == 0 {
 		return nil
 	}
 	return e.lns[0].Addr()
 }
+
+// Remote reports whether the endpoint is held by a tube on another node of
+// the cluster.
+func (e *Endpoint) Remote() bool { return e.remote }
 
 // Dial opens a connection to the endpoint through its owner's tube, as if
 // origin had connected to it. The connection is counted in Stats and cut

@@ -50,6 +50,10 @@ type Registry struct {
 	// gone and changed: see history.go.
 	gone    map[Address]Gone
 	changed chan struct{}
+	// dir is the cluster's endpoint directory (nil: a single node), and
+	// pending the keys being claimed in it (see directory.go).
+	dir     Directory
+	pending map[Address]Owner
 }
 
 // NewRegistry returns an empty registry that logs to log.
@@ -62,6 +66,7 @@ func NewRegistry(log *slog.Logger) *Registry {
 		perOwner: make(map[Owner]int),
 		gone:     make(map[Address]Gone),
 		changed:  make(chan struct{}),
+		pending:  make(map[Address]Owner),
 	}
 }
 
@@ -168,23 +173,28 @@ func (r *Registry) publish(ctx context.Context, owner Owner, pol Policy, bind st
 			return nil, err
 		}
 	}
-	raws, err := r.listenPort(addr)
-	if err != nil {
-		return nil, err
+	for try := 1; ; try++ {
+		raws, err := r.listenPort(addr)
+		if err != nil {
+			return nil, err
+		}
+		actual := raws[0].Addr().(*net.TCPAddr).Port
+		ep := &Endpoint{Key: addr.withPort(actual), BindHost: bind, BindPort: actual, Owner: owner, Allocated: port == 0}
+		for _, raw := range raws {
+			ep.lns = append(ep.lns, acceptloop.Wrap(raw, "forward", r.log, r.AcceptMetrics))
+		}
+		if err := r.goLive(ctx, ep); err != nil {
+			ep.close()
+			if errors.Is(err, errAllocatedTaken) && try < maxClaimTries {
+				continue // the kernel's pick is another node's port: pick again
+			}
+			return nil, err
+		}
+		for _, ln := range ep.lns {
+			go r.accept(ep, ln)
+		}
+		return ep, nil
 	}
-	actual := raws[0].Addr().(*net.TCPAddr).Port
-	ep := &Endpoint{Key: addr.withPort(actual), BindHost: bind, BindPort: actual, Owner: owner, Allocated: port == 0}
-	for _, raw := range raws {
-		ep.lns = append(ep.lns, acceptloop.Wrap(raw, "forward", r.log, r.AcceptMetrics))
-	}
-	if err := r.insert(ep); err != nil {
-		ep.close()
-		return nil, err
-	}
-	for _, ln := range ep.lns {
-		go r.accept(ep, ln)
-	}
-	return ep, nil
 }
 
 func (r *Registry) publishName(ctx context.Context, owner Owner, name string, port int) (*Endpoint, error) {
@@ -199,7 +209,7 @@ func (r *Registry) publishName(ctx context.Context, owner Owner, name string, po
 		return nil, err
 	}
 	ep := &Endpoint{Key: key, BindHost: name, BindPort: port, Virtual: true, Owner: owner}
-	if err := r.insert(ep); err != nil {
+	if err := r.goLive(ctx, ep); err != nil {
 		return nil, err
 	}
 	return ep, nil
@@ -240,7 +250,9 @@ func (r *Registry) insert(ep *Endpoint) error {
 		return Refusedf("%s is already published", ep.Key)
 	}
 	r.byKey[ep.Key] = ep
-	ep.Published = time.Now()
+	if ep.Published.IsZero() {
+		ep.Published = time.Now()
+	}
 	delete(r.gone, ep.Key)
 	r.notifyLocked()
 	set := r.byOwner[ep.Owner]
@@ -308,7 +320,8 @@ func (r *Registry) serve(ep *Endpoint, c net.Conn) {
 // connections are cut. It is a no-op for an endpoint already gone.
 func (r *Registry) Unpublish(ep *Endpoint) {
 	r.mu.Lock()
-	if r.byKey[ep.Key] == ep {
+	wasLive := r.byKey[ep.Key] == ep
+	if wasLive {
 		delete(r.byKey, ep.Key)
 		r.recordGoneLocked(ep)
 		r.notifyLocked()
@@ -324,6 +337,9 @@ func (r *Registry) Unpublish(ep *Endpoint) {
 	}
 	r.mu.Unlock()
 	ep.close()
+	if wasLive {
+		r.releaseClaim(ep)
+	}
 }
 
 // Cancel closes owner's endpoint that was published as bind:port
@@ -373,9 +389,9 @@ func (r *Registry) ListUser(user string) []*Endpoint {
 	return eps
 }
 
-// Get returns the live endpoint at addr, or nil if none: for a
+// Get returns this node's live endpoint at addr, or nil if none: for a
 // direct-tcpip target, Get(AddressOf(host, port)); for a share link,
-// Get of the address it stores.
+// Get of the address it stores. Resolve also finds other nodes'.
 func (r *Registry) Get(addr Address) *Endpoint {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -1,6 +1,7 @@
 package sharelink
 
 import (
+	"context"
 	"errors"
 
 	"github.com/tubegate/tubegate/internal/forward"
@@ -38,7 +39,10 @@ func (s *Service) Create(p Params) (Created, error) {
 		return Created{}, err
 	}
 	if s.Registry != nil {
-		ep := s.Registry.Get(addr)
+		ep, err := s.Registry.Resolve(context.Background(), addr)
+		if err != nil {
+			return Created{}, err
+		}
 		if ep == nil || ep.Owner.User() != p.User {
 			return Created{}, forward.Refusedf("you publish no endpoint %s (publish it first, e.g. ssh -R %s:localhost:PORT)",
 				addr, addr)

@@ -160,7 +160,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, l sharelink.Link, 
 	}
 	var ep *forward.Endpoint
 	if addr, err := forward.ParseAddress(l.Endpoint); err == nil {
-		ep = p.cfg.Registry.Get(addr)
+		if ep, err = p.cfg.Registry.Resolve(r.Context(), addr); err != nil {
+			p.log.Warn("share link: endpoint not looked up", "link", l.ID, "endpoint", l.Endpoint, "err", err)
+		}
 	}
 	switch {
 	case ep == nil:

@@ -88,7 +88,13 @@ func (t *Tube) connectTarget(ctx context.Context, host string, port int, origin 
 		return nil, forward.Refusedf("user %s: %v", t.user, err)
 	}
 	target := forward.JoinHostPort(host, port)
-	if ep := t.srv.cfg.Registry.Get(forward.AddressOf(host, port)); ep != nil {
+	// On a cluster the endpoint may be another node's; when the directory
+	// cannot be asked, nothing is dialed (the target could be an endpoint).
+	ep, err := t.srv.cfg.Registry.Resolve(ctx, forward.AddressOf(host, port))
+	if err != nil {
+		return nil, err
+	}
+	if ep != nil {
 		owner := ep.Owner.User()
 		switch {
 		case owner == t.user:
