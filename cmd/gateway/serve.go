@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -193,7 +194,8 @@ func serve(ctx context.Context, o serveOptions) error {
 	if o.sshProxyProtocol && (o.sshListen == "" || len(o.http.trustedProxies) == 0) {
 		return errors.New("--ssh-proxy-protocol needs --ssh-listen and the proxies' addresses in --trusted-proxy")
 	}
-	front, err := newHTTPFront(o.http, o.listen, o.links.url, o.links.shareDomain, o.acme.domains, log)
+	front, err := newHTTPFront(o.http, o.listen, o.links.url, o.links.shareDomain,
+		append(slices.Clone(o.acme.domains), nodeAddrNames(o.cluster)...), log)
 	if err != nil {
 		return err
 	}
@@ -315,12 +317,18 @@ func serve(ctx context.Context, o serveOptions) error {
 
 	tubeCtx, cancelTubes := context.WithCancel(context.Background())
 	defer cancelTubes()
+	mounts := []func(chi.Router){links.proxy.Mount, auth.Mount, page.Mount}
 	var health func() error
 	if cl != nil {
 		go cl.Run(tubeCtx)
 		health = cl.Health
+		linkRoutes, err := joinCluster(tubeCtx, cl, o.cluster, registry, log, reg)
+		if err != nil {
+			hln.Close()
+			return err
+		}
+		mounts = append(mounts, linkRoutes)
 	}
-	mounts := []func(chi.Router){links.proxy.Mount, auth.Mount, page.Mount}
 	sso, err := newOIDC(tubeCtx, o.oidc, cmp.Or(o.links.url, httpBase), store, auth, log)
 	if err != nil {
 		hln.Close()

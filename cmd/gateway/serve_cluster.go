@@ -4,10 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
 
 	"github.com/tubegate/tubegate/internal/cluster"
+	"github.com/tubegate/tubegate/internal/forward"
+	"github.com/tubegate/tubegate/internal/nodelink"
 )
 
 // clusterServeOptions are serve's cluster flags.
@@ -44,4 +50,32 @@ func openCluster(ctx context.Context, o clusterServeOptions, log *slog.Logger) (
 	}
 	log.Info("cluster joined", "redis", cluster.Redact(o.url), "node", cl.NodeID(), "node_addr", cl.NodeAddr())
 	return cl, nil
+}
+
+// joinCluster puts the registry's endpoints in the cluster's directory and
+// links this node to the others: it returns the routes peers call
+// (/cluster/v1/), to mount on the HTTP listener. ctx bounds the directory's
+// refresh loop and the streams served to peers. Call it before anything is
+// published.
+func joinCluster(ctx context.Context, cl *cluster.Cluster, o clusterServeOptions, registry *forward.Registry,
+	log *slog.Logger, reg prometheus.Registerer) (func(chi.Router), error) {
+	link, err := nodelink.New(nodelink.Config{Context: ctx, Cluster: cl, NodeID: cl.NodeID(), Local: registry,
+		Log: log.With("part", "nodelink"), CAFile: o.ca, Metrics: reg})
+	if err != nil {
+		return nil, fmt.Errorf("cluster: node link: %w", err)
+	}
+	dir := cluster.NewDirectory(cl, link, cluster.DirectoryConfig{Log: log.With("part", "directory"), Metrics: reg})
+	registry.SetDirectory(dir)
+	go dir.Run(ctx)
+	return link.Mount, nil
+}
+
+// nodeAddrNames is the host of --node-addr when it is a name: the node
+// answers to it (peers reach it there), beside its --url host.
+func nodeAddrNames(o clusterServeOptions) []string {
+	u, err := url.Parse(o.nodeAddr)
+	if o.url == "" || err != nil || u.Hostname() == "" || net.ParseIP(u.Hostname()) != nil {
+		return nil
+	}
+	return []string{u.Hostname()}
 }
