@@ -7,6 +7,7 @@ package users
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -339,4 +340,19 @@ func (s *Store) EndSessions(name string) error {
 		u.Generation++
 		return nil
 	})
+}
+
+// CheckFile checks that data is a users document (users.json) and counts
+// its users, for the import into a cluster.
+func CheckFile(data []byte) (int, error) {
+	var fd fileData
+	if err := json.Unmarshal(data, &fd); err != nil {
+		return 0, err
+	}
+	for _, u := range fd.Users {
+		if _, err := u.Policy(); err != nil {
+			return 0, err
+		}
+	}
+	return len(fd.Users), nil
 }
