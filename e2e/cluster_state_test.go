@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -212,5 +213,51 @@ func TestRedteamClusterPasswordGuesses(t *testing.T) {
 		fmt.Sprintf("right password then: node A %d, node B %d", onA, onB))
 	if onA != http.StatusTooManyRequests || onB != http.StatusTooManyRequests {
 		t.Fatalf("after %d guesses across two nodes the right password got %d on A and %d on B, want 429", passwordBudget, onA, onB)
+	}
+}
+
+// TestClusterStateRedisDown: while Redis is down a node keeps the users it last read (a key login
+// works, a live tube stays up) and refuses password checks it cannot count cluster-wide, saying
+// why; when Redis is back, passwords work again without a restart.
+func TestClusterStateRedisDown(t *testing.T) {
+	c := startClusterPair(t)
+	key, pub := clusterKey(t)
+	c.cli(t, "", "user", "add", "alice", "--key", pub)
+	c.cli(t, "carol-ssh-password\n", "user", "add", "carol", "--password-stdin")
+	live, _, err := dialKey(t, c.a, "alice", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	password := func() (string, error) {
+		var banner string
+		cl, err := ssh.Dial("tcp", c.a.sshAddr, &ssh.ClientConfig{
+			User: "carol", Auth: []ssh.AuthMethod{ssh.Password("carol-ssh-password")}, Timeout: cmdTimeout,
+			HostKeyCallback: ssh.InsecureIgnoreHostKey(),
+			BannerCallback:  func(m string) error { banner += m; return nil },
+		})
+		if err == nil {
+			cl.Close()
+		}
+		return banner, err
+	}
+	c.redis.Stop()
+	c.a.proc.mustWaitLine(t, regexp.MustCompile(`cluster degraded: redis unreachable`), startTimeout)
+	banner, err := password()
+	if err == nil || !strings.Contains(banner, "cluster unavailable: redis unreachable") {
+		t.Fatalf("password login while Redis is down: err %v, banner %q; want refused, saying why", err, banner)
+	}
+	client, _, err := dialKey(t, c.a, "alice", key)
+	if err != nil {
+		t.Fatalf("key login while Redis is down: %v", err)
+	}
+	client.Close()
+	if _, _, err := live.SendRequest("keepalive@openssh.com", true, nil); err != nil {
+		t.Fatalf("alice's live tube while Redis is down: %v", err)
+	}
+	c.redis.Restart()
+	c.a.proc.mustWaitLine(t, regexp.MustCompile(`cluster recovered`), startTimeout)
+	if _, err := password(); err != nil {
+		t.Fatalf("password login once Redis is back: %v", err)
 	}
 }
