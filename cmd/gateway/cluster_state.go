@@ -77,6 +77,11 @@ type clusterState struct {
 	store    *users.Store
 	shared   datadir.Blobs // nil on a single node
 	failures *throttle.Failures
+	// resumes counts failed resume tokens: failures itself on a single
+	// node, a per-node count in a cluster (a token is only good on the
+	// node that holds its tube, and a Redis outage must not stop a dropped
+	// tube from resuming).
+	resumes *throttle.Failures
 }
 
 // openState loads serve's state from the data dir data, or from the cluster.
@@ -91,6 +96,7 @@ func openState(data string, cl *cluster.Cluster, reg prometheus.Registerer, log 
 			return s, err
 		}
 		s.failures = throttle.Default(throttle.WithMetrics(reg))
+		s.resumes = s.failures
 		return s, nil
 	}
 	sh := state.New(cl)
@@ -104,6 +110,7 @@ func openState(data string, cl *cluster.Cluster, reg prometheus.Registerer, log 
 	// Counted in Redis across the nodes; the bound on bcrypts running at
 	// once stays this node's. Redis down: password checks are refused.
 	s.failures = throttle.Default(throttle.WithMetrics(reg), throttle.WithShared(state.NewThrottle(cl)))
+	s.resumes = s.failures.Local()
 	log.Info("cluster state in redis: users, web sessions, session and host keys, password throttle")
 	return s, nil
 }

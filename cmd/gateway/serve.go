@@ -328,7 +328,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	go links.proxy.Run(tubeCtx)
 	go links.svc.Store.Run(tubeCtx, time.Second) // retries revocations that could not be saved
 	go srv.WatchUsers(tubeCtx)
-	resumer := newResumeServer(o.resumeWindow, log, failures, sshMetrics, al)
+	resumer := newResumeServer(o.resumeWindow, log, st.resumes, sshMetrics, al)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tubegate_tubes_detached", Help: "Resumable tubes whose connection dropped, waiting for their client.",
 	}, func() float64 { return float64(resumer.Detached()) }))

@@ -65,6 +65,15 @@ func WithShared(s Shared) Option {
 	return func(f *Failures) { f.shared = s }
 }
 
+// Local returns a Failures with f's budget, bound on checks running at
+// once and metrics, that counts in this process only: for checks that only
+// this node can answer (a resume token is good only on the node holding
+// its tube), which should go on while the shared count is unreachable.
+func (f *Failures) Local() *Failures {
+	return &Failures{max: f.max, window: f.window, slots: f.slots, checks: f.checks, throttled: f.throttled,
+		fails: make(map[string]*window)}
+}
+
 // sharedTimeout bounds each call to the shared count.
 const sharedTimeout = 3 * time.Second
 
