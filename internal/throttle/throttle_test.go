@@ -220,7 +220,9 @@ type downShared struct{}
 func (downShared) Reserve(context.Context, string, int, time.Duration) (string, bool, error) {
 	return "", false, errors.New("redis unreachable")
 }
-func (downShared) Refund(context.Context, string, string) error { return errors.New("redis unreachable") }
+func (downShared) Refund(context.Context, string, string) error {
+	return errors.New("redis unreachable")
+}
 
 func TestSharedUnreachableRefusesAndLocalGoesOn(t *testing.T) {
 	f := New(2, time.Minute, WithShared(downShared{}))
