@@ -65,6 +65,18 @@ func TestClusterImport(t *testing.T) {
 			t.Fatalf("host key %d: a node of the cluster does not have the imported one", i)
 		}
 	}
+	if out, err := run(t, "", "user", "sessions", "alice", "--cluster", r.URL()); err != nil || !strings.Contains(out, "alice has no web sessions") {
+		t.Fatalf("user sessions --cluster: %v\n%s", err, out)
+	}
+	if out, err := run(t, "", "user", "sessions", "alice", "--revoke", "--cluster", r.URL()); err != nil || !strings.Contains(out, "ended 0 web session(s) of alice") {
+		t.Fatalf("user sessions --revoke --cluster: %v\n%s", err, out)
+	}
+	if out, err := run(t, "", "user", "del", "alice", "--cluster", r.URL()); err != nil {
+		t.Fatalf("user del --cluster: %v\n%s", err, out)
+	}
+	if out, err := run(t, "", "user", "list", "--data", dir); err != nil || !strings.Contains(out, "alice") {
+		t.Fatalf("the data dir lost alice when the cluster's was deleted: %v\n%s", err, out)
+	}
 	out, err = run(t, "", "cluster", "import", "--data", dir, "--cluster", r.URL())
 	if err == nil || !strings.Contains(err.Error(), "already holds users") {
 		t.Fatalf("second import: %v\n%s", err, out)

@@ -64,9 +64,19 @@ func (t *sessionTable) update(us *users.Store, fn func(m map[string]*sessionReco
 		if err := fn(doc.Sessions); err != nil {
 			return err
 		}
+		// One look at the users for all the records (in a cluster, each
+		// look is a round trip to Redis).
+		list, err := us.List()
+		if err != nil {
+			return fmt.Errorf("web sessions: %w", err)
+		}
+		byName := make(map[string]users.User, len(list))
+		for _, u := range list {
+			byName[u.Name] = u
+		}
 		now := time.Now()
 		for id, r := range doc.Sessions {
-			if now.After(r.Expires) || !r.current(us) {
+			if u, ok := byName[r.User]; now.After(r.Expires) || !ok || !r.currentFor(u) {
 				delete(doc.Sessions, id)
 			}
 		}
@@ -78,7 +88,12 @@ func (t *sessionTable) update(us *users.Store, fn func(m map[string]*sessionReco
 // record, with credentials no newer than the session.
 func (r *sessionRecord) current(us *users.Store) bool {
 	u, err := us.Get(r.User)
-	return err == nil && u.ID == r.UID && r.Gen >= u.Generation
+	return err == nil && r.currentFor(u)
+}
+
+// currentFor is current with the record's user u already looked up.
+func (r *sessionRecord) currentFor(u users.User) bool {
+	return u.ID == r.UID && r.Gen >= u.Generation
 }
 
 // SessionInfo is one live web session, as `gateway user sessions` lists it.
