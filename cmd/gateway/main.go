@@ -34,7 +34,7 @@ flag's name in upper case with - as _ (for example GATEWAY_SSH_LISTEN).`,
 			return bindEnv(cmd)
 		},
 	}
-	root.AddCommand(newServe(), newConnect(), newTunnel(), newUser(), newLink())
+	root.AddCommand(newServe(), newConnect(), newTunnel(), newUser(), newLink(), newCluster())
 	return root
 }
 

@@ -30,13 +30,11 @@ import (
 	"github.com/tubegate/tubegate/internal/datadir"
 	"github.com/tubegate/tubegate/internal/forward"
 	"github.com/tubegate/tubegate/internal/home"
-	"github.com/tubegate/tubegate/internal/hostkeys"
 	"github.com/tubegate/tubegate/internal/httpapi"
 	"github.com/tubegate/tubegate/internal/proxyprotocol"
 	"github.com/tubegate/tubegate/internal/resume"
 	"github.com/tubegate/tubegate/internal/sshserver"
 	"github.com/tubegate/tubegate/internal/throttle"
-	"github.com/tubegate/tubegate/internal/users"
 	"github.com/tubegate/tubegate/internal/webauth"
 	"github.com/tubegate/tubegate/internal/webui"
 	"github.com/tubegate/tubegate/web"
@@ -222,22 +220,20 @@ func serve(ctx context.Context, o serveOptions) error {
 	if len(removed) > 0 {
 		log.Warn("removed temp files of interrupted saves from the data dir", "files", removed)
 	}
-	keys, err := hostkeys.LoadOrCreate(o.data)
+	// Host keys, users, web sessions and the password throttle: the data
+	// dir's, or with --cluster the cluster's in Redis. One count of wrong
+	// passwords per source for the web login, share links' basic auth and
+	// SSH password auth: guesses cannot be tripled by switching between
+	// them (nor, in a cluster, between nodes).
+	reg := prometheus.NewRegistry()
+	st, err := openState(o.data, cl, reg, log)
 	if err != nil {
 		return err
 	}
+	keys, store, failures := st.keys, st.store, st.failures
 	for _, k := range keys {
 		log.Info("host key", "type", k.PublicKey().Type(), "fingerprint", ssh.FingerprintSHA256(k.PublicKey()))
 	}
-	store, err := users.Open(o.data)
-	if err != nil {
-		return err
-	}
-	// One count of wrong passwords per source for the web login, share
-	// links' basic auth and SSH password auth: guesses cannot be tripled
-	// by switching between them.
-	reg := prometheus.NewRegistry()
-	failures := throttle.Default(throttle.WithMetrics(reg))
 	al, err := openAudit(o.auditLog, log, reg)
 	if err != nil {
 		return err
@@ -251,7 +247,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	userChanges := newUserChanges(store, al)
 	defer userChanges.poll() // the changes of the last second
 	auth, err := webauth.New(webauth.Config{Dir: o.data, Users: store, Log: log, Failures: failures, Audit: al,
-		NoPasswordLogin: !o.oidc.passwordLogin, SSO: o.oidc.loginMethods()})
+		NoPasswordLogin: !o.oidc.passwordLogin, SSO: o.oidc.loginMethods(), Shared: st.shared})
 	if err != nil {
 		return err
 	}
@@ -340,7 +336,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	go links.proxy.Run(tubeCtx)
 	go links.svc.Store.Run(tubeCtx, time.Second) // retries revocations that could not be saved
 	go srv.WatchUsers(tubeCtx)
-	resumer := newResumeServer(o.resumeWindow, log, failures, sshMetrics, al)
+	resumer := newResumeServer(o.resumeWindow, log, st.resumes, sshMetrics, al)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tubegate_tubes_detached", Help: "Resumable tubes whose connection dropped, waiting for their client.",
 	}, func() float64 { return float64(resumer.Detached()) }))

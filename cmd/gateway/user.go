@@ -18,8 +18,9 @@ func newUser() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "user",
 		Short: "Manage the gateway's users and their forwarding policy",
-		Long: `Users live in the data dir (users.json). A running gateway picks up changes
-without a restart, on the next login or forward request.`,
+		Long: `Users live in the data dir (users.json), or with --cluster URL (GATEWAY_CLUSTER) in
+the cluster's Redis. A running gateway picks up changes without a restart, on the
+next login or forward request; every node of a cluster does.`,
 	}
 	cmd.AddCommand(newUserAdd(), newUserSet(), newUserList(), newUserDel(), newUserSessions())
 	return cmd
@@ -27,7 +28,7 @@ without a restart, on the next login or forward request.`,
 
 func newUserAdd() *cobra.Command {
 	var (
-		data               string
+		st                 stateOpts
 		keyFiles           []string
 		passwordStdin      bool
 		permitOpen, listen []string
@@ -76,7 +77,7 @@ Policy, in OpenSSH's permitopen / permitlisten style:
 					return err
 				}
 			}
-			store, err := openUsers(data)
+			store, _, err := st.users(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -94,7 +95,7 @@ Policy, in OpenSSH's permitopen / permitlisten style:
 			return nil
 		},
 	}
-	dataFlag(cmd, &data)
+	stateFlags(cmd, &st)
 	cmd.Flags().StringArrayVar(&keyFiles, "key", nil, "public key file (authorized_keys format); repeatable")
 	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read a password from standard input")
 	cmd.Flags().StringArrayVar(&permitOpen, "permit-open", nil, "HOST:PORT the user may connect to; repeatable")
@@ -114,13 +115,13 @@ func readPassword(cmd *cobra.Command) (string, error) {
 }
 
 func newUserList() *cobra.Command {
-	var data string
+	var st stateOpts
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List users with their login methods and policy",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := users.Open(data)
+			store, _, err := st.users(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -149,7 +150,7 @@ func newUserList() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	dataFlag(cmd, &data)
+	stateFlags(cmd, &st)
 	return cmd
 }
 
@@ -161,13 +162,13 @@ func orNone(s []string) string {
 }
 
 func newUserDel() *cobra.Command {
-	var data string
+	var st stateOpts
 	cmd := &cobra.Command{
 		Use:   "del NAME",
 		Short: "Delete a user; a running gateway closes their tubes and forwards within a second",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := openUsers(data)
+			store, _, err := st.users(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -178,7 +179,7 @@ func newUserDel() *cobra.Command {
 			return nil
 		},
 	}
-	dataFlag(cmd, &data)
+	stateFlags(cmd, &st)
 	return cmd
 }
 
@@ -190,10 +191,14 @@ func openUsers(data string) (*users.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := "unknown"
-	if u, err := osuser.Current(); err == nil {
-		name = u.Username
-	}
-	store.SetActor(users.Actor{By: "cli:" + name})
+	store.SetActor(users.Actor{By: "cli:" + osUserName()})
 	return store, nil
+}
+
+// osUserName is who runs the command, for the journal.
+func osUserName() string {
+	if u, err := osuser.Current(); err == nil {
+		return u.Username
+	}
+	return "unknown"
 }

@@ -7,12 +7,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tubegate/tubegate/internal/users"
 	"github.com/tubegate/tubegate/internal/webauth"
 )
 
 func newUserSessions() *cobra.Command {
 	var (
-		data   string
+		st     stateOpts
 		revoke bool
 	)
 	cmd := &cobra.Command{
@@ -26,19 +27,28 @@ tubes opened from them within a second. A new password, a removed key (gateway u
 and deleting the user do the same.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := openUsers(data)
+			store, shared, err := st.users(cmd.Context())
 			if err != nil {
 				return err
 			}
+			revokeSessions, listSessions := webauth.RevokeSessions, webauth.ListSessions
+			if shared != nil {
+				revokeSessions = func(_ string, us *users.Store, user string) (int, error) {
+					return webauth.RevokeSharedSessions(shared, us, user)
+				}
+				listSessions = func(_ string, us *users.Store, user string) ([]webauth.SessionInfo, error) {
+					return webauth.ListSharedSessions(shared, us, user)
+				}
+			}
 			if revoke {
-				n, err := webauth.RevokeSessions(data, store, args[0])
+				n, err := revokeSessions(st.data, store, args[0])
 				if err != nil {
 					return err
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "ended %d web session(s) of %s\n", n, args[0])
 				return nil
 			}
-			list, err := webauth.ListSessions(data, store, args[0])
+			list, err := listSessions(st.data, store, args[0])
 			if err != nil {
 				return err
 			}
@@ -55,7 +65,7 @@ and deleting the user do the same.`,
 			return tw.Flush()
 		},
 	}
-	dataFlag(cmd, &data)
+	stateFlags(cmd, &st)
 	cmd.Flags().BoolVar(&revoke, "revoke", false, "end every web session of the user")
 	return cmd
 }

@@ -12,7 +12,7 @@ import (
 
 func newUserSet() *cobra.Command {
 	var (
-		data                 string
+		st                   stateOpts
 		addKeys, removeKeys  []string
 		passwordStdin, noPW  bool
 		permitOpen, listen   []string
@@ -94,7 +94,7 @@ browser tubes opened from them, within a second.`,
 			if f.Changed("admin") {
 				e.Admin = &admin
 			}
-			store, err := openUsers(data)
+			store, _, err := st.users(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -108,7 +108,7 @@ browser tubes opened from them, within a second.`,
 			return nil
 		},
 	}
-	dataFlag(cmd, &data)
+	stateFlags(cmd, &st)
 	f := cmd.Flags()
 	f.StringArrayVar(&addKeys, "key", nil, "add the public keys in FILE; repeatable")
 	f.StringArrayVar(&removeKeys, "remove-key", nil, "remove the public keys in FILE; repeatable")

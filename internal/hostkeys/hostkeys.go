@@ -3,6 +3,7 @@
 package hostkeys
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -53,6 +54,69 @@ func LoadOrCreate(dir string) ([]ssh.Signer, error) {
 		signers = append(signers, s)
 	}
 	return signers, nil
+}
+
+// Files are the names of the host keys, in the data dir and in a
+// cluster's store.
+func Files() []string {
+	out := make([]string, len(kinds))
+	for i, k := range kinds {
+		out[i] = k.file
+	}
+	return out
+}
+
+// LoadOrCreateShared returns a cluster's host keys, so that every node is
+// the same gateway to its clients (the same fingerprints). A key the
+// cluster does not have yet is stored by the first node that asks: the
+// one in its data dir dir if there is one (a single node joining keeps
+// its fingerprints), else a new one. The data dir's keys are not used
+// once the cluster has its own.
+func LoadOrCreateShared(dir string, shared datadir.Blobs) ([]ssh.Signer, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*datadir.BlobTimeout)
+	defer cancel()
+	signers := make([]ssh.Signer, 0, len(kinds))
+	for _, k := range kinds {
+		b := shared.Blob(k.file)
+		_, err := b.Update(ctx, func(old []byte) ([]byte, error) {
+			if old != nil {
+				return old, nil
+			}
+			if data, err := os.ReadFile(filepath.Join(dir, k.file)); err == nil {
+				if _, err := ssh.ParsePrivateKey(data); err == nil {
+					return data, nil
+				}
+			}
+			key, err := k.gen()
+			if err != nil {
+				return nil, err
+			}
+			block, err := ssh.MarshalPrivateKey(key, "tubegate host key")
+			if err != nil {
+				return nil, err
+			}
+			return pem.EncodeToMemory(block), nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("host key %s: %w", k.file, err)
+		}
+		data, _, err := b.Read(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("host key %s: %w", k.file, err)
+		}
+		s, err := ssh.ParsePrivateKey(data)
+		if err != nil {
+			return nil, fmt.Errorf("host key %s: %w", b.Name(), err)
+		}
+		signers = append(signers, s)
+	}
+	return signers, nil
+}
+
+// Check checks that data is a host key the gateway can use, for the import.
+func Check(data []byte) error {
+	_, err := ssh.ParsePrivateKey(data)
+	return err
 }
 
 func load(path string) (ssh.Signer, error) {

@@ -66,6 +66,13 @@ func (s *Server) serverConfig(ctx context.Context, opts ConnOptions, log *slog.L
 				Message: "tubegate: too many wrong passwords from your address; wait a minute\r\n",
 			}
 		}
+		if errors.Is(err, throttle.ErrUncounted) {
+			s.cfg.Metrics.refused("password_uncounted")
+			return nil, &ssh.BannerError{
+				Err:     fmt.Errorf("password not checked: %w", err),
+				Message: "tubegate: cluster unavailable: redis unreachable; password not checked, try again later\r\n",
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("password not checked: %w", err)
 		}

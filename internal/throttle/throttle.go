@@ -33,6 +33,8 @@ type Failures struct {
 	window time.Duration
 	slots  chan struct{} // one token per check running
 
+	shared Shared // nil: counted in fails
+
 	checks    *prometheus.CounterVec // nil: not measured
 	throttled *prometheus.CounterVec
 
@@ -40,6 +42,40 @@ type Failures struct {
 	fails     map[string]*window
 	lastPrune time.Time
 }
+
+// Shared keeps the counts of a cluster's nodes in one place, so that
+// guesses sent to several nodes add up to one budget. It has the
+// semantics of the in-process count: a window starts with a source's first
+// attempt and lasts the window; Reserve takes one attempt of source's
+// budget (ok false when none is left) and names the window it counted in;
+// Refund gives the attempt back, unless that window has ended since.
+type Shared interface {
+	Reserve(ctx context.Context, source string, max int, window time.Duration) (id string, ok bool, err error)
+	Refund(ctx context.Context, source, id string) error
+}
+
+// ErrUncounted is returned by Check when the shared count cannot be
+// reached (the cluster's Redis is down): the password is not checked, as
+// an attempt that could not be counted might be one guess too many.
+var ErrUncounted = errors.New("password attempts cannot be counted")
+
+// WithShared counts attempts in s (a cluster's Redis) rather than in this
+// process. The bound on checks running at once stays this process's.
+func WithShared(s Shared) Option {
+	return func(f *Failures) { f.shared = s }
+}
+
+// Local returns a Failures with f's budget, bound on checks running at
+// once and metrics, that counts in this process only: for checks that only
+// this node can answer (a resume token is good only on the node holding
+// its tube), which should go on while the shared count is unreachable.
+func (f *Failures) Local() *Failures {
+	return &Failures{max: f.max, window: f.window, slots: f.slots, checks: f.checks, throttled: f.throttled,
+		fails: make(map[string]*window)}
+}
+
+// sharedTimeout bounds each call to the shared count.
+const sharedTimeout = 3 * time.Second
 
 // window is one source's attempts since start: the wrong ones and the
 // ones being checked.
@@ -104,6 +140,9 @@ func New(max int, per time.Duration, opts ...Option) *Failures {
 // for as long as ctx allows. path names the caller in metrics ("web",
 // "share", "ssh").
 func (f *Failures) Check(ctx context.Context, path, source string, check func() bool) (bool, error) {
+	if f.shared != nil {
+		return f.checkShared(ctx, path, source, check)
+	}
 	w := f.reserve(source, time.Now())
 	if w == nil {
 		f.count(f.throttled, path)
@@ -118,6 +157,39 @@ func (f *Failures) Check(ctx context.Context, path, source string, check func() 
 	ok := f.run(path, check)
 	if ok {
 		f.refund(source, w)
+	}
+	return ok, nil
+}
+
+// checkShared is Check with the count in f.shared.
+func (f *Failures) checkShared(ctx context.Context, path, source string, check func() bool) (bool, error) {
+	rctx, cancel := context.WithTimeout(ctx, sharedTimeout)
+	id, ok, err := f.shared.Reserve(rctx, source, f.max, f.window)
+	cancel()
+	if err != nil {
+		f.count(f.throttled, path)
+		return false, fmt.Errorf("%w: %w", ErrUncounted, err)
+	}
+	if !ok {
+		f.count(f.throttled, path)
+		return false, ErrThrottled
+	}
+	refund := func() {
+		// The caller may be gone; the refund is still owed. A refund
+		// that fails leaves one attempt counted: the safe side.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sharedTimeout)
+		defer cancel()
+		f.shared.Refund(rctx, source, id)
+	}
+	select {
+	case f.slots <- struct{}{}:
+	case <-ctx.Done():
+		refund()
+		return false, fmt.Errorf("waiting to check a password: %w", context.Cause(ctx))
+	}
+	ok = f.run(path, check)
+	if ok {
+		refund()
 	}
 	return ok, nil
 }

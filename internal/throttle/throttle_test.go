@@ -213,3 +213,30 @@ func TestSource(t *testing.T) {
 		}
 	}
 }
+
+// downShared is a shared count that cannot be reached.
+type downShared struct{}
+
+func (downShared) Reserve(context.Context, string, int, time.Duration) (string, bool, error) {
+	return "", false, errors.New("redis unreachable")
+}
+func (downShared) Refund(context.Context, string, string) error {
+	return errors.New("redis unreachable")
+}
+
+func TestSharedUnreachableRefusesAndLocalGoesOn(t *testing.T) {
+	f := New(2, time.Minute, WithShared(downShared{}))
+	ran := false
+	if _, err := f.Check(context.Background(), "ssh", "192.0.2.1", func() bool { ran = true; return true }); !errors.Is(err, ErrUncounted) || ran {
+		t.Fatalf("shared count down: %v (check ran: %v), want ErrUncounted and no check", err, ran)
+	}
+	l := f.Local()
+	for range 2 {
+		if ok, err := l.Check(context.Background(), "resume", "192.0.2.1", func() bool { return false }); ok || err != nil {
+			t.Fatal(ok, err)
+		}
+	}
+	if _, err := l.Check(context.Background(), "resume", "192.0.2.1", func() bool { return true }); !errors.Is(err, ErrThrottled) {
+		t.Fatalf("local count past its budget: %v", err)
+	}
+}

@@ -7,6 +7,7 @@ package users
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -98,9 +99,13 @@ type fileData struct {
 	Changes []Change `json:"changes,omitempty"`
 }
 
-// Store is the users file of one data dir.
+// File is the users' document: the data dir's file, and its name in a
+// cluster's store.
+const File = "users.json"
+
+// Store is the users file of one data dir, or a cluster's users document.
 type Store struct {
-	file *datadir.JSONFile[fileData]
+	file datadir.Document[fileData]
 
 	mu      sync.Mutex
 	version uint64
@@ -114,7 +119,17 @@ func Open(dir string) (*Store, error) {
 	if err := datadir.Ensure(dir); err != nil {
 		return nil, err
 	}
-	s := &Store{file: datadir.NewJSONFile[fileData](filepath.Join(dir, "users.json"))}
+	return open(datadir.NewJSONFile[fileData](filepath.Join(dir, File)))
+}
+
+// OpenShared returns the store of a cluster: the users document in b
+// (Redis is the store; the data dir's users.json is not read).
+func OpenShared(b datadir.Blob) (*Store, error) {
+	return open(datadir.NewBlobDoc[fileData](b))
+}
+
+func open(doc datadir.Document[fileData]) (*Store, error) {
+	s := &Store{file: doc}
 	if _, err := s.snapshot(); err != nil {
 		return nil, err
 	}
@@ -233,7 +248,9 @@ func (s *Store) Update(fn func(users map[string]*User) error) error {
 	return s.UpdateBy(by, fn)
 }
 
-// UpdateBy is Update, journaled as made by by.
+// UpdateBy is Update, journaled as made by by. In a cluster fn may run
+// more than once (each time on the users as they are then) when another
+// node writes at the same time.
 func (s *Store) UpdateBy(by Actor, fn func(users map[string]*User) error) error {
 	return s.file.Update(func(fd *fileData) error {
 		m := make(map[string]*User, len(fd.Users))
@@ -323,4 +340,19 @@ func (s *Store) EndSessions(name string) error {
 		u.Generation++
 		return nil
 	})
+}
+
+// CheckFile checks that data is a users document (users.json) and counts
+// its users, for the import into a cluster.
+func CheckFile(data []byte) (int, error) {
+	var fd fileData
+	if err := json.Unmarshal(data, &fd); err != nil {
+		return 0, err
+	}
+	for _, u := range fd.Users {
+		if _, err := u.Policy(); err != nil {
+			return 0, err
+		}
+	}
+	return len(fd.Users), nil
 }

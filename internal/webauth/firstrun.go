@@ -3,6 +3,7 @@ package webauth
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -35,12 +36,18 @@ func (m *Manager) FirstRun(base string) (string, error) {
 	}
 	if len(list) == 0 {
 		err := m.users.Add(users.User{Name: FirstRunUser, Admin: true})
-		if err != nil {
+		switch {
+		case errors.Is(err, users.ErrExists): // another node of a cluster made it first
+			if list, err = m.users.List(); err != nil {
+				return "", err
+			}
+		case err != nil:
 			return "", fmt.Errorf("first-run admin: %w", err)
+		default:
+			m.log.Warn("no users yet: made the admin user, who logs in once with the first-run link",
+				"user", FirstRunUser)
+			list = []users.User{{Name: FirstRunUser, Admin: true}}
 		}
-		m.log.Warn("no users yet: made the admin user, who logs in once with the first-run link",
-			"user", FirstRunUser)
-		list = []users.User{{Name: FirstRunUser, Admin: true}}
 	}
 	user := ""
 	for _, u := range list {

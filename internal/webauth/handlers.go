@@ -164,5 +164,9 @@ func writeCheckError(w http.ResponseWriter, err error) {
 		webapi.Error(w, http.StatusTooManyRequests, "too many wrong passwords from your address: wait a minute")
 		return
 	}
+	if errors.Is(err, throttle.ErrUncounted) { // a cluster whose Redis is down
+		webapi.Error(w, http.StatusServiceUnavailable, "cluster unavailable: redis unreachable: the password was not checked, try again later")
+		return
+	}
 	webapi.Error(w, http.StatusServiceUnavailable, "the password could not be checked: try again")
 }

@@ -51,3 +51,15 @@ func loadOrCreateKeys(dir string) (hashKey, blockKey []byte, err error) {
 	}
 	return data[:hashKeyLen], data[hashKeyLen:], nil
 }
+
+// loadKeys reads the cookie keys of dir, if it has them.
+func loadKeys(dir string) (hashKey, blockKey []byte, err error) {
+	data, err := os.ReadFile(filepath.Join(dir, keyFile))
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := CheckKeys(data); err != nil {
+		return nil, nil, fmt.Errorf("session keys: %w", err)
+	}
+	return data[:hashKeyLen], data[hashKeyLen:], nil
+}

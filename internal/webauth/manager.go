@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/securecookie"
 
 	"github.com/tubegate/tubegate/internal/audit"
+	"github.com/tubegate/tubegate/internal/datadir"
 	"github.com/tubegate/tubegate/internal/edge"
 	"github.com/tubegate/tubegate/internal/throttle"
 	"github.com/tubegate/tubegate/internal/users"
@@ -50,6 +51,11 @@ type Config struct {
 	NoPasswordLogin bool
 	// SSO lists the single sign-on providers the page offers.
 	SSO []LoginMethod
+	// Shared, in a cluster, keeps the cookie keys, the issued sessions and
+	// the logged-out ones in the cluster's store rather than in Dir, so
+	// that every node accepts a session made on any and a logout on one
+	// ends it on all (nil: the data dir).
+	Shared datadir.Blobs
 }
 
 // DefaultMaxFailures is how many wrong passwords one source may send per
@@ -104,7 +110,12 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Failures == nil {
 		cfg.Failures = throttle.Default()
 	}
-	hashKey, blockKey, err := loadOrCreateKeys(cfg.Dir)
+	loadKeys, loadRevoked := loadOrCreateKeys, loadRevoked
+	if cfg.Shared != nil {
+		loadKeys = func(dir string) ([]byte, []byte, error) { return sharedKeys(cfg.Shared, dir) }
+		loadRevoked = func(string) (map[string]time.Time, error) { return sharedRevoked(cfg.Shared) }
+	}
+	hashKey, blockKey, err := loadKeys(cfg.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +129,7 @@ func New(cfg Config) (*Manager, error) {
 	if err := cfg.Users.EnsureIDs(); err != nil {
 		return nil, err
 	}
-	return &Manager{
+	m := &Manager{
 		dir:     cfg.Dir,
 		users:   cfg.Users,
 		log:     cfg.Log,
@@ -127,11 +138,15 @@ func New(cfg Config) (*Manager, error) {
 		logins:  cfg.Failures,
 		audit:   cfg.Audit,
 		revoked: revoked,
-		table:   openSessionTable(cfg.Dir),
+		table:   sessionTableOf(cfg.Dir, cfg.Shared),
 
 		noPassword: cfg.NoPasswordLogin,
 		sso:        cfg.SSO,
-	}, nil
+	}
+	if cfg.Shared != nil {
+		m.revSaves.write = saveSharedRevoked(cfg.Shared)
+	}
+	return m, nil
 }
 
 // Sessions is the middleware that gives handlers the request's session

@@ -34,7 +34,7 @@ type sessionsDoc struct {
 
 // sessionTable is the sessions file of one data dir.
 type sessionTable struct {
-	file *datadir.JSONFile[sessionsDoc]
+	file datadir.Document[sessionsDoc]
 }
 
 func openSessionTable(dir string) *sessionTable {
@@ -64,9 +64,19 @@ func (t *sessionTable) update(us *users.Store, fn func(m map[string]*sessionReco
 		if err := fn(doc.Sessions); err != nil {
 			return err
 		}
+		// One look at the users for all the records (in a cluster, each
+		// look is a round trip to Redis).
+		list, err := us.List()
+		if err != nil {
+			return fmt.Errorf("web sessions: %w", err)
+		}
+		byName := make(map[string]users.User, len(list))
+		for _, u := range list {
+			byName[u.Name] = u
+		}
 		now := time.Now()
 		for id, r := range doc.Sessions {
-			if now.After(r.Expires) || !r.current(us) {
+			if u, ok := byName[r.User]; now.After(r.Expires) || !ok || !r.currentFor(u) {
 				delete(doc.Sessions, id)
 			}
 		}
@@ -78,7 +88,12 @@ func (t *sessionTable) update(us *users.Store, fn func(m map[string]*sessionReco
 // record, with credentials no newer than the session.
 func (r *sessionRecord) current(us *users.Store) bool {
 	u, err := us.Get(r.User)
-	return err == nil && u.ID == r.UID && r.Gen >= u.Generation
+	return err == nil && r.currentFor(u)
+}
+
+// currentFor is current with the record's user u already looked up.
+func (r *sessionRecord) currentFor(u users.User) bool {
+	return u.ID == r.UID && r.Gen >= u.Generation
 }
 
 // SessionInfo is one live web session, as `gateway user sessions` lists it.
@@ -94,10 +109,14 @@ type SessionInfo struct {
 // ListSessions returns the live web sessions of user kept in data dir
 // dir, oldest first. The last time a session was used is not kept.
 func ListSessions(dir string, us *users.Store, user string) ([]SessionInfo, error) {
+	return listSessions(openSessionTable(dir), us, user)
+}
+
+func listSessions(t *sessionTable, us *users.Store, user string) ([]SessionInfo, error) {
 	if _, err := us.Get(user); err != nil {
 		return nil, err
 	}
-	doc, _, err := openSessionTable(dir).file.Load()
+	doc, _, err := t.file.Load()
 	if err != nil {
 		return nil, fmt.Errorf("web sessions: %w", err)
 	}
@@ -117,7 +136,11 @@ func ListSessions(dir string, us *users.Store, user string) ([]SessionInfo, erro
 // and closes the browser tubes opened from them within a second) and
 // drops them from the list. It returns how many were live.
 func RevokeSessions(dir string, us *users.Store, user string) (int, error) {
-	live, err := ListSessions(dir, us, user)
+	return revokeSessions(openSessionTable(dir), us, user)
+}
+
+func revokeSessions(t *sessionTable, us *users.Store, user string) (int, error) {
+	live, err := listSessions(t, us, user)
 	if err != nil {
 		return 0, err
 	}
@@ -125,7 +148,7 @@ func RevokeSessions(dir string, us *users.Store, user string) (int, error) {
 		return 0, err
 	}
 	// The list is tidied too; the generation alone already ends them.
-	err = openSessionTable(dir).update(us, func(map[string]*sessionRecord) error { return nil })
+	err = t.update(us, func(map[string]*sessionRecord) error { return nil })
 	if err != nil {
 		return len(live), fmt.Errorf("web sessions ended, but the list was not tidied: %w", err)
 	}
