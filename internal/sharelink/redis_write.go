@@ -296,7 +296,7 @@ func (r *redisStore) read(key, from string) ([]Link, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*redisTimeout)
 	defer cancel()
 	at := r.opts.Now()
-	ids, err := r.rdb.ZRangeByScore(ctx, key, &redis.ZRangeBy{Min: from, Max: "+inf"}).Result()
+	ids, err := r.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: key, Start: from, Stop: "+inf", ByScore: true}).Result()
 	if err := r.note(err); err != nil {
 		return nil, fmt.Errorf("share links: %w", err)
 	}
