@@ -73,9 +73,14 @@ func (r *redisStore) listen(ctx context.Context) {
 		if failures == 1 {
 			r.log.Warn("share links: not listening for revocations; retrying (the revoked set is read on return)", "err", err)
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(500 * time.Millisecond):
+		// Subscribe again once the health check reaches Redis (at once
+		// without one running): no dialling a Redis known to be down.
+		for first := true; first || !r.healthy(); first = false {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
 		}
 	}
 }
