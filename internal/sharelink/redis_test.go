@@ -150,6 +150,47 @@ func TestRedisRevocationPublished(t *testing.T) {
 	}
 }
 
+// TestRedisCatchUpAfterMissedMessage: a node whose subscription dropped
+// misses the message of a revocation made meanwhile; it reads the revoked
+// set when it subscribes again, and the link dies there all the same.
+func TestRedisCatchUpAfterMissedMessage(t *testing.T) {
+	srv := redistest.Start(t)
+	ca := frozen()
+	a := openRedisStore(t, srv, Options{Now: ca.Now}) // copies never grow old
+	b := openRedisStore(t, srv, Options{})
+	runStore(t, a)
+	l, _, err := b.Create(Params{User: "alice", Endpoint: "myapp:80"}, forward.Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Live(l.ID) {
+		t.Fatal("A does not find B's link")
+	}
+	admin, err := cluster.Open(context.Background(), cluster.Config{URL: srv.URL(), NodeAddr: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	ctx := context.Background()
+	waitFor(t, "A subscribed", func() bool {
+		n, _ := admin.Client().PubSubNumSub(ctx, RevokedChannel).Result()
+		return n[RevokedChannel] == 1
+	})
+	// Drop A's subscription, and revoke before it is back (A waits at least
+	// half a second before subscribing again).
+	if err := admin.Client().ClientKillByFilter(ctx, "TYPE", "pubsub").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Revoke(l.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := admin.Client().PubSubNumSub(ctx, RevokedChannel).Result(); n[RevokedChannel] != 0 {
+		t.Fatalf("A was subscribed when the revocation was published: the test proves nothing")
+	}
+	d := waitFor(t, "A catches up with the revocation it missed", func() bool { return !a.Live(l.ID) })
+	t.Logf("dead on A %v after the revoke, by the catch-up on resubscribing", d)
+}
+
 func TestRedisMaxUsesAcrossStores(t *testing.T) {
 	srv := redistest.Start(t)
 	a, b := openRedisStore(t, srv, Options{}), openRedisStore(t, srv, Options{})
