@@ -58,6 +58,10 @@ func TestClusterLinkRevoke(t *testing.T) {
 	if res := w.b.mustCLI(t, "", "link", "list", "--cluster", url); !strings.Contains(res.stdout, link.id) {
 		t.Fatalf("link list --cluster with node B's data dir does not show %s:\n%s", link.id, res.stdout)
 	}
+	res := runProgram(t, cmdTimeout, "", []string{"GATEWAY_CLUSTER=" + url}, w.b.bin, "link", "list", "--data", w.b.dataDir)
+	if res.code != 0 || !strings.Contains(res.stdout, link.id) {
+		t.Fatalf("link list with GATEWAY_CLUSTER does not show %s: %s", link.id, res)
+	}
 	if res := w.gw.mustCLI(t, "", "link", "list"); strings.Contains(res.stdout, link.id) {
 		t.Fatalf("the cluster's link is in node A's data dir too:\n%s", res.stdout)
 	}
