@@ -270,7 +270,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tubegate_endpoints", Help: "Published ports and virtual names.",
 	}, func() float64 { return float64(registry.Count()) }))
-	links, err := newShareLinks(o.links, o.data, log, store, registry, failures, al)
+	links, err := newShareLinks(o.links, o.data, log, store, registry, failures, al, cl)
 	if err != nil {
 		return err
 	}

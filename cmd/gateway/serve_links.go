@@ -14,6 +14,7 @@ import (
 	"golang.org/x/net/publicsuffix"
 
 	"github.com/tubegate/tubegate/internal/audit"
+	"github.com/tubegate/tubegate/internal/cluster"
 	"github.com/tubegate/tubegate/internal/edge"
 	"github.com/tubegate/tubegate/internal/forward"
 	"github.com/tubegate/tubegate/internal/linkcmd"
@@ -45,14 +46,20 @@ type shareLinks struct {
 	proxy *shareproxy.Proxy
 }
 
-// newShareLinks opens the links store. failures counts wrong basic-auth
-// passwords (nil: a count of its own); al is the audit log (nil: none).
+// newShareLinks opens the links store: the data dir's, or on a cluster
+// (cl not nil) Redis. failures counts wrong basic-auth passwords (nil: a
+// count of its own); al is the audit log (nil: none).
 func newShareLinks(o linkServeOptions, data string, log *slog.Logger, us *users.Store, reg *forward.Registry,
-	failures *throttle.Failures, al *audit.Log) (*shareLinks, error) {
-	store, err := sharelink.Open(data, sharelink.Options{MaxExpiry: o.maxExpiry, MaxPerUser: o.maxPerUser,
-		Log: log.With("part", "sharelink")})
-	if err != nil {
-		return nil, err
+	failures *throttle.Failures, al *audit.Log, cl *cluster.Cluster) (*shareLinks, error) {
+	opts := sharelink.Options{MaxExpiry: o.maxExpiry, MaxPerUser: o.maxPerUser, Log: log.With("part", "sharelink")}
+	var store *sharelink.Store
+	if cl != nil {
+		store = sharelink.OpenRedis(cl, opts)
+	} else {
+		var err error
+		if store, err = sharelink.Open(data, opts); err != nil {
+			return nil, err
+		}
 	}
 	svc := &sharelink.Service{
 		Store:    store,

@@ -60,6 +60,10 @@ func (a *API) revokeLink(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, sharelink.ErrNotFound):
 		webapi.Error(w, http.StatusNotFound, err.Error())
 		return
+	case errors.Is(err, sharelink.ErrUnavailable):
+		a.log.Warn("admin: share link not revoked", "link", id, "by", by.By, "err", err)
+		webapi.Error(w, http.StatusServiceUnavailable, "cluster unavailable: redis unreachable: the link is not revoked; try again later")
+		return
 	case err != nil:
 		a.log.Error("admin: share link revoke not saved", "link", id, "by", by.By, "connections_cut", n, "err", err)
 		webapi.Error(w, http.StatusInternalServerError,

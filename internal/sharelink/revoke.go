@@ -18,6 +18,9 @@ import (
 // failed save is returned (with ErrNotSaved) and logged; while Run runs,
 // it is retried until it succeeds.
 func (s *Store) Revoke(id, user string) error {
+	if s.remote != nil {
+		return s.remote.revoke(id, user)
+	}
 	s.refresh()
 	s.mu.Lock()
 	l, ok := s.idx.byID[id]
@@ -91,6 +94,9 @@ func (s *Store) flush() error {
 
 // Pending returns how many revocations are in memory but not saved yet.
 func (s *Store) Pending() int {
+	if s.remote != nil {
+		return s.remote.pending()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.pending)
@@ -111,6 +117,10 @@ const sweepInterval = 10 * time.Minute
 // once when one fails) and deletes expired links now and every ten
 // minutes. The gateway runs it; the command line does not.
 func (s *Store) Run(ctx context.Context, retry time.Duration) {
+	if s.remote != nil {
+		s.remote.run(ctx, retry)
+		return
+	}
 	if retry <= 0 {
 		retry = time.Second
 	}

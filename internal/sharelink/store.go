@@ -48,6 +48,10 @@ type Options struct {
 	// LockTimeout bounds the wait for another process's write (0:
 	// DefaultLockTimeout).
 	LockTimeout time.Duration
+	// Grace is how long a link read from Redis keeps being served from
+	// this node's copy while Redis is unreachable (cluster only; 0:
+	// DefaultGrace).
+	Grace time.Duration
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 	// Log gets failed saves and their retries (nil: discarded).
@@ -92,6 +96,10 @@ type Store struct {
 	// revoked are the file's tombstones (see tombstone.go); revokedHere
 	// those of this process's revocations, saved or not.
 	revoked, revokedHere map[string]time.Time
+
+	// remote, when set, keeps the links instead of links.db: Redis, on a
+	// cluster (see OpenRedis). The fields above are then unused.
+	remote backend
 }
 
 // Open returns the store of data dir dir, making the database if needed
@@ -100,25 +108,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := datadir.Ensure(dir); err != nil {
 		return nil, err
 	}
-	if opts.MaxExpiry <= 0 {
-		opts.MaxExpiry = DefaultMaxExpiry
-	}
-	if opts.DefaultExpiry <= 0 {
-		opts.DefaultExpiry = DefaultExpiry
-	}
-	opts.DefaultExpiry = min(opts.DefaultExpiry, opts.MaxExpiry)
-	if opts.MaxPerUser <= 0 {
-		opts.MaxPerUser = DefaultMaxPerUser
-	}
-	if opts.LockTimeout <= 0 {
-		opts.LockTimeout = DefaultLockTimeout
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Log == nil {
-		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
+	opts = opts.withDefaults()
 	s := &Store{path: filepath.Join(dir, "links.db"), opts: opts, log: opts.Log,
 		wake: make(chan struct{}, 1), idx: newIndex(), pending: make(map[string]struct{}),
 		revoked: map[string]time.Time{}, revokedHere: map[string]time.Time{}}
@@ -141,7 +131,34 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Path is the links database.
+// withDefaults fills in the zero fields of o.
+func (opts Options) withDefaults() Options {
+	if opts.MaxExpiry <= 0 {
+		opts.MaxExpiry = DefaultMaxExpiry
+	}
+	if opts.DefaultExpiry <= 0 {
+		opts.DefaultExpiry = DefaultExpiry
+	}
+	opts.DefaultExpiry = min(opts.DefaultExpiry, opts.MaxExpiry)
+	if opts.MaxPerUser <= 0 {
+		opts.MaxPerUser = DefaultMaxPerUser
+	}
+	if opts.LockTimeout <= 0 {
+		opts.LockTimeout = DefaultLockTimeout
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Grace <= 0 {
+		opts.Grace = DefaultGrace
+	}
+	return opts
+}
+
+// Path is the links database ("" on a cluster: the links are in Redis).
 func (s *Store) Path() string { return s.path }
 
 // save runs fn in one write transaction, after bringing the links in
@@ -269,6 +286,9 @@ func (s *Store) live(l *Link, now time.Time) bool { return now.Before(s.ExpiresA
 
 // ByToken returns the live HTTP link whose token is token.
 func (s *Store) ByToken(token string) (Link, bool) {
+	if s.remote != nil && ValidTokenSyntax(token) {
+		return s.remote.byHash(HashToken(token))
+	}
 	if !ValidTokenSyntax(token) {
 		return Link{}, false
 	}
@@ -285,6 +305,9 @@ func (s *Store) ByToken(token string) (Link, bool) {
 
 // ByName returns the live HTTP link with host-name label name.
 func (s *Store) ByName(name string) (Link, bool) {
+	if s.remote != nil && name != "" {
+		return s.remote.byName(name)
+	}
 	if name == "" {
 		return Link{}, false
 	}
@@ -301,6 +324,9 @@ func (s *Store) ByName(name string) (Link, bool) {
 // Live reports whether link id still exists and has not expired. The
 // proxy asks this to cut connections of revoked and expired links.
 func (s *Store) Live(id string) bool {
+	if s.remote != nil {
+		return s.remote.live(id)
+	}
 	s.refresh()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -310,6 +336,9 @@ func (s *Store) Live(id string) bool {
 
 // List returns the live links of user ("" for every user), newest first.
 func (s *Store) List(user string) ([]Link, error) {
+	if s.remote != nil {
+		return s.remote.list(user)
+	}
 	err := s.refresh()
 	now := s.opts.Now()
 	var out []Link
@@ -336,6 +365,9 @@ func (s *Store) List(user string) ([]Link, error) {
 // swept from the file, in no order: the audit log's watch tells expiry
 // from revocation with it.
 func (s *Store) All() ([]Link, error) {
+	if s.remote != nil {
+		return s.remote.all()
+	}
 	err := s.refresh()
 	s.mu.Lock()
 	out := make([]Link, 0, len(s.idx.byID))
@@ -355,6 +387,12 @@ func (s *Store) Create(p Params, pol forward.Policy) (Link, string, error) {
 	l, token, err := s.newLink(p, pol)
 	if err != nil {
 		return Link{}, "", err
+	}
+	if s.remote != nil {
+		if err := s.remote.create(&l); err != nil {
+			return Link{}, "", err
+		}
+		return l, token, nil
 	}
 	s.write.Lock()
 	defer s.write.Unlock()

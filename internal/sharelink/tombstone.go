@@ -66,6 +66,9 @@ func buryLink(tx *bolt.Tx, id string, until func(*Link) time.Time, now time.Time
 // Revoked reports whether token is that of a link revoked before it
 // expired (and not expired yet).
 func (s *Store) Revoked(token string) bool {
+	if s.remote != nil && ValidTokenSyntax(token) {
+		return s.remote.revoked(HashToken(token))
+	}
 	if !ValidTokenSyntax(token) {
 		return false
 	}

@@ -37,6 +37,9 @@ func checkMaxUses(n int, tcp bool) error {
 // admits everyone and returns "". The count is checked and taken under
 // the database's lock, so that processes sharing the data dir agree.
 func (s *Store) Visit(id, visit string) (string, error) {
+	if s.remote != nil {
+		return s.remote.visit(id, visit)
+	}
 	s.refresh()
 	s.mu.Lock()
 	l, ok := s.idx.byID[id]

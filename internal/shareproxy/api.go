@@ -92,6 +92,8 @@ func (p *Proxy) apiCreate(w http.ResponseWriter, r *http.Request) {
 		LoginRequired: req.LoginRequired, Name: req.Name, TCP: req.TCP, MaxUses: req.MaxUses})
 	if err != nil {
 		switch {
+		case errors.Is(err, sharelink.ErrUnavailable):
+			webapi.Error(w, http.StatusServiceUnavailable, "cluster unavailable: redis unreachable: the link was not made; try again later")
 		case errors.Is(err, sharelink.ErrNotSaved), errors.Is(err, sharelink.ErrBusy):
 			// The store logged the cause; the client learns nothing of the server's disk.
 			webapi.Error(w, http.StatusInternalServerError, "the link could not be saved: try again later")
@@ -114,6 +116,11 @@ func (p *Proxy) apiList(w http.ResponseWriter, r *http.Request) {
 	user, _ := webapi.UserOf(r) // RequireUser let it through
 	svc := p.service(r)
 	links, err := svc.Store.List(user)
+	if errors.Is(err, sharelink.ErrUnavailable) {
+		p.log.Warn("share links: list", "err", err)
+		webapi.Error(w, http.StatusServiceUnavailable, "cluster unavailable: redis unreachable: cannot read the share links")
+		return
+	}
 	if err != nil {
 		p.log.Error("share links: list", "err", err)
 		webapi.Error(w, http.StatusInternalServerError, "cannot read the share links")
@@ -134,6 +141,11 @@ func (p *Proxy) apiRevoke(w http.ResponseWriter, r *http.Request) {
 		webapi.Error(w, http.StatusNotFound, err.Error())
 		return
 	}
+	if errors.Is(err, sharelink.ErrUnavailable) {
+		p.log.Warn("share links: not revoked", "link", id, "user", user, "err", err)
+		webapi.Error(w, http.StatusServiceUnavailable, "cluster unavailable: redis unreachable: the link is not revoked; try again later")
+		return
+	}
 	if err != nil {
 		p.log.Error("share links: revoke not saved", "link", id, "user", user, "connections_cut", n, "err", err)
 		webapi.Error(w, http.StatusInternalServerError,
@@ -148,7 +160,9 @@ func (p *Proxy) apiRevoke(w http.ResponseWriter, r *http.Request) {
 // admin), cuts its live connections and records who did (by, from
 // source). It returns how many connections were cut. A revoke holds in
 // memory even when it cannot be saved (the error wraps
-// sharelink.ErrNotSaved): the connections are cut all the same.
+// sharelink.ErrNotSaved): the connections are cut all the same. One
+// refused because a cluster's Redis is unreachable (sharelink.ErrUnavailable)
+// did not happen, and cuts nothing.
 func (p *Proxy) Revoke(id, owner, by, source string) (int, error) {
 	var l sharelink.Link
 	if links, err := p.cfg.Links.Store.List(owner); err == nil {
@@ -159,8 +173,8 @@ func (p *Proxy) Revoke(id, owner, by, source string) (int, error) {
 		}
 	}
 	err := p.cfg.Links.Store.Revoke(id, owner)
-	if errors.Is(err, sharelink.ErrNotFound) {
-		return 0, err
+	if errors.Is(err, sharelink.ErrNotFound) || errors.Is(err, sharelink.ErrUnavailable) {
+		return 0, err // not revoked
 	}
 	n := p.conns.Cut(id)
 	p.RecordLink(audit.Event{Event: audit.LinkRevoke, User: l.User, Source: source, Outcome: audit.Success, By: by,

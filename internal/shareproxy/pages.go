@@ -68,6 +68,8 @@ var (
 		"This share link could be opened a set number of times, and every one has been taken. Ask the person who shared it for a new link."}
 	pageThrottled = page{http.StatusTooManyRequests, "Too many wrong passwords",
 		"Too many wrong passwords came from your address. Wait a minute, then try again."}
+	pageUnavailable = page{http.StatusServiceUnavailable, "The gateway cannot look this link up right now",
+		"Cluster unavailable: redis unreachable. The gateway cannot check this link right now; try again in a moment."}
 	pageBusy = page{http.StatusServiceUnavailable, "The password could not be checked",
 		"The gateway is busy checking passwords. Try again in a moment."}
 )

@@ -32,7 +32,7 @@ func (p *Proxy) servePath(w http.ResponseWriter, r *http.Request) {
 	token := chi.URLParam(r, "token")
 	l, ok := p.cfg.Links.Store.ByToken(token)
 	if !ok {
-		writeGone(w, r, p.cfg.Links.Store.Revoked(token))
+		p.writeMissing(w, r, token)
 		return
 	}
 	prefix := sharelink.PathPrefix + token
@@ -51,6 +51,23 @@ func (p *Proxy) servePath(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.serve(w, r, l, prefix, rest)
+}
+
+// writeMissing answers for a token (or name) that found no link: 404,
+// saying so if it was revoked, or 503 if the store could not be asked (a
+// cluster's Redis unreachable, and no recent copy of the link here).
+func (p *Proxy) writeMissing(w http.ResponseWriter, r *http.Request, token string) {
+	store := p.cfg.Links.Store
+	if store.Revoked(token) {
+		writeGone(w, r, true)
+		return
+	}
+	if err := store.Unavailable(); err != nil {
+		p.log.Warn("share link not looked up: cluster unavailable", "remote", r.RemoteAddr, "err", err)
+		writePage(w, pageUnavailable)
+		return
+	}
+	writeGone(w, r, false)
 }
 
 // WithHosts serves host-name links in front of next: with a share domain,
@@ -79,7 +96,7 @@ func (p *Proxy) WithHosts(next http.Handler) http.Handler {
 			l, ok = store.ByName(label)
 		}
 		if !ok {
-			writeGone(w, r, store.Revoked(label))
+			p.writeMissing(w, r, label)
 			return
 		}
 		path := r.URL.EscapedPath()

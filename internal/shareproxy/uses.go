@@ -39,6 +39,10 @@ func (p *Proxy) admitVisit(w http.ResponseWriter, r *http.Request, l sharelink.L
 	case errors.Is(err, sharelink.ErrNotFound):
 		writeGone(w, r, false)
 		return false
+	case errors.Is(err, sharelink.ErrUnavailable):
+		p.log.Warn("share link: use not counted: cluster unavailable", "link", l.ID, "err", err)
+		writePage(w, pageUnavailable)
+		return false
 	case err != nil:
 		p.log.Error("share link: use not counted", "link", l.ID, "err", err)
 		writePage(w, pageBusy)
