@@ -12,6 +12,7 @@ import (
 
 	"github.com/tubegate/tubegate/internal/cluster"
 	"github.com/tubegate/tubegate/internal/cluster/state"
+	"github.com/tubegate/tubegate/internal/sharelink"
 	"github.com/tubegate/tubegate/internal/hostkeys"
 	"github.com/tubegate/tubegate/internal/users"
 	"github.com/tubegate/tubegate/internal/webauth"
@@ -57,7 +58,7 @@ func importers() []importer {
 		list = append(list, importer{"host key " + f, doc(f, one(hostkeys.Check)), state.DocKey(f)})
 	}
 	// Share links join here, at merge:
-	// list = append(list, importer{"share links", sharelink.ImportRedis, cluster.Key("link*")})
+	list = append(list, importer{"share links", sharelink.ImportRedis, cluster.Key("link*")})
 	return list
 }
 

@@ -34,14 +34,16 @@ func linkFlags(cmd *cobra.Command, o *linkOptions) {
 	f.IntVar(&o.maxPerUser, "max-links-per-user", sharelink.DefaultMaxPerUser, "live links one user may have, as given to serve")
 }
 
-// open opens the links (in the data dir, or with --cluster in Redis) and
-// the users in the data dir.
+// open opens the links and the users, in the data dir or with --cluster in
+// Redis.
 func (o linkOptions) open() (*sharelink.Service, *users.Store, error) {
 	ls, err := o.openLinks()
 	if err != nil {
 		return nil, nil, err
 	}
-	us, err := users.Open(o.data)
+	// The owner check and TCP links' policy read the same users as serve:
+	// the data dir's, or with --cluster the cluster's.
+	us, _, err := stateOpts{data: o.data, cluster: o.cluster}.users(context.Background())
 	if err != nil {
 		return nil, nil, err
 	}
