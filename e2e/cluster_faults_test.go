@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // healthz returns node g's /healthz status and body.
@@ -51,7 +54,8 @@ func TestClusterFaults(t *testing.T) {
 	spec := fmt.Sprintf("myhost:22:localhost:%d", cw.target.port)
 	alpha := startShareBackend(t, "alpha")
 	appSpec := fmt.Sprintf("myapp:80:localhost:%d", alpha.port)
-	owner := cw.remoteForward(t, spec, "-R", appSpec, "alice.n1raw")
+	// gone.alice:22 is never reclaimed: its directory entry must expire on its own.
+	owner := cw.remoteForward(t, spec, "-R", appSpec, "-R", fmt.Sprintf("gone.alice:22:localhost:%d", cw.target.port), "alice.n1raw")
 	cw.requireJump(t, "bob.n3")
 	link := parseCreated(t, cw.mustCLI(t, "", "link", "create", "myapp:80", "--user", "alice", "--url", "http://"+cw.nodes[2].httpAddr).stdout)
 	if status, body, _ := httpGet(t, link.pathURL(cw.nodes[2], "")); status != http.StatusOK || body != "hello from alpha" {
@@ -62,6 +66,7 @@ func TestClusterFaults(t *testing.T) {
 	cw.remoteForward(t, fmt.Sprintf("127.0.0.1:%d:localhost:%d", bobPort, cw.target.port), "bob.n3raw")
 	cw.requireTargetVia(t, bobPort)
 
+	top := t // processes that must outlive a subtest are the test's
 	t.Run("node killed", func(t *testing.T) {
 		killed := time.Now()
 		cw.killNode(t, 1)
@@ -73,7 +78,7 @@ func TestClusterFaults(t *testing.T) {
 		// The client reconnects through another node and reclaims its names.
 		deadline := killed.Add(clusterTTL + 20*time.Second)
 		for {
-			p, err := cw.tryRemoteForward(t, spec, "-R", appSpec, "alice.n2raw")
+			p, err := cw.tryRemoteForward(top, spec, "-R", appSpec, "alice.n2raw")
 			if err == nil {
 				t.Logf("alice reclaimed myhost:22 on node 2 %v after node 1 was killed", time.Since(killed).Round(time.Millisecond))
 				break
@@ -86,6 +91,23 @@ func TestClusterFaults(t *testing.T) {
 		}
 		cw.requireJump(t, "bob.n3")
 		waitStatus(t, link.pathURL(cw.nodes[2], ""), http.StatusOK, startTimeout)
+		// The name nobody reclaimed leaves the directory within its TTL.
+		rdb := redis.NewClient(&redis.Options{Addr: cw.redis.Addr})
+		defer rdb.Close()
+		for {
+			keys, err := rdb.Keys(context.Background(), "tubegate:ep:gone.alice*").Result()
+			if err != nil {
+				t.Fatalf("redis KEYS: %v", err)
+			}
+			if len(keys) == 0 {
+				t.Logf("gone.alice:22 left the directory %v after node 1 was killed", time.Since(killed).Round(time.Millisecond))
+				break
+			}
+			if time.Since(killed) > clusterTTL+10*time.Second {
+				t.Fatalf("the killed node's entry %v is still in the directory %v later", keys, time.Since(killed))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 		cw.requireTargetVia(t, bobPort) // the other node's tube carried on
 	})
 
@@ -108,6 +130,14 @@ func TestClusterFaults(t *testing.T) {
 		}
 		out := cw.remoteForwardRefused(t, fmt.Sprintf("other:22:localhost:%d", cw.target.port), "alice.n3raw")
 		t.Logf("publish while Redis is down: refused (%d bytes of ssh output)", len(out))
+		if lines := cw.nodes[2].proc.out.linesMatching("redis unreachable"); len(lines) == 0 {
+			t.Fatalf("node 3 refused the publish without saying redis is unreachable in its log")
+		}
+		// A lookup across nodes fails with the reason, on the client's screen.
+		res := cw.sshRun(t, "-J", "bob.n3", "myhost", "echo ok")
+		if res.code == 0 || !strings.Contains(res.stderr, "redis unreachable") {
+			t.Fatalf("ssh -J bob.n3 myhost (held on node 2) while Redis is down: want a failure naming \"redis unreachable\": %s", res)
+		}
 
 		cw.redis.Restart()
 		for _, g := range []*gateway{cw.nodes[1], cw.nodes[2]} {
