@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/pflag"
 
 	"github.com/tubegate/tubegate/internal/cluster"
@@ -43,6 +44,9 @@ func openCluster(ctx context.Context, o clusterServeOptions, log *slog.Logger) (
 	if o.nodeAddr == "" {
 		return nil, fmt.Errorf("--cluster needs --node-addr: the URL other nodes reach this one at")
 	}
+	// go-redis logs each failed dial on its own; the health loop says
+	// "cluster degraded" once instead, and the errors reach their callers.
+	redis.SetLogger(redisLog{log.With("part", "redis")})
 	cl, err := cluster.Open(ctx, cluster.Config{URL: o.url, NodeID: o.nodeID, NodeAddr: o.nodeAddr,
 		Log: log.With("part", "cluster")})
 	if err != nil {
@@ -78,4 +82,11 @@ func nodeAddrNames(o clusterServeOptions) []string {
 		return nil
 	}
 	return []string{u.Hostname()}
+}
+
+// redisLog sends go-redis's own messages to the log at debug level.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, fmt.Sprintf(format, v...))
 }
