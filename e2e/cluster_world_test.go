@@ -51,13 +51,6 @@ func (cw *clusterWorld) startNode(t *testing.T, i int, extra ...string) *gateway
 	return startGateway(t, filepath.Join(cw.dir, fmt.Sprintf("node%d", i)), gatewayOpts{sshListen: true, args: args})
 }
 
-// restartNode starts node i again after it was killed, on a new port.
-func (cw *clusterWorld) restartNode(t *testing.T, i int, extra ...string) {
-	t.Helper()
-	cw.nodes[i-1] = cw.startNode(t, i, extra...)
-	cw.writeConfig(t)
-}
-
 // killNode sends SIGKILL to node i: no goodbye to Redis, its directory entries must expire.
 func (cw *clusterWorld) killNode(t *testing.T, i int) {
 	t.Helper()

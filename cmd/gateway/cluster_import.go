@@ -12,8 +12,8 @@ import (
 
 	"github.com/tubegate/tubegate/internal/cluster"
 	"github.com/tubegate/tubegate/internal/cluster/state"
-	"github.com/tubegate/tubegate/internal/sharelink"
 	"github.com/tubegate/tubegate/internal/hostkeys"
+	"github.com/tubegate/tubegate/internal/sharelink"
 	"github.com/tubegate/tubegate/internal/users"
 	"github.com/tubegate/tubegate/internal/webauth"
 )
