@@ -3,40 +3,25 @@ package e2e
 import (
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/tubegate/tubegate/internal/cluster/redistest"
 )
 
-// clusterArgs are the serve flags that join the cluster on redisURL, with this node's
-// --listen on a port of its own so that --node-addr can name it.
-func clusterArgs(t *testing.T, redisURL string) []string {
-	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	return []string{"--listen", addr, "--cluster", redisURL, "--node-addr", "http://" + addr}
-}
-
-// clusterLinkWorld is node A (a world: sshd, gateway, alice publishing app.alice:80 with ssh -R
-// to the share backend "alpha") and node B, a second gateway with its own data dir, both on one
-// redis-server.
+// clusterLinkWorld is a two-node cluster world where alice publishes app.alice:80 with ssh -R
+// through node A (node 1, the world's gw) to the share backend "alpha"; b is node B.
 type clusterLinkWorld struct {
-	*world
-	redis *redistest.Server
-	b     *gateway
+	*clusterWorld
+	b *gateway
 }
 
 func newClusterLinkWorld(t *testing.T) *clusterLinkWorld {
 	t.Helper()
-	rs := redistest.Start(t)
-	w := &clusterLinkWorld{redis: rs, world: newWorld(t, gatewayOpts{args: clusterArgs(t, rs.URL())})}
-	w.addUser(t, "alice")
+	cw := newClusterWorld(t, 2)
+	cw.addUser(t, "alice")
 	alpha := startShareBackend(t, "alpha")
-	w.remoteForward(t, fmt.Sprintf("app.alice:80:localhost:%d", alpha.port), "alice.ws")
-	w.b = startGateway(t, filepath.Join(w.dir, "data-b"), gatewayOpts{args: clusterArgs(t, rs.URL())})
-	return w
+	cw.remoteForward(t, fmt.Sprintf("app.alice:80:localhost:%d", alpha.port), "alice.n1")
+	return &clusterLinkWorld{clusterWorld: cw, b: cw.nodes[1]}
 }
 
 // TestClusterLinkRevoke: on a cluster, a link made with `gateway link create --cluster` is in
