@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/tubegate/tubegate/internal/bridge"
+	"github.com/tubegate/tubegate/internal/forward"
 	"github.com/tubegate/tubegate/internal/gwclient"
 	"github.com/tubegate/tubegate/internal/gwproc"
 )
@@ -102,7 +103,7 @@ func startClusterBench(ctx context.Context, cfg Config, dir string, id *identity
 		go gwclient.Serve(ln, func(ctx context.Context, _ net.Conn) (net.Conn, error) {
 			var d net.Dialer
 			return d.DialContext(ctx, "tcp", target)
-		}, nil, nil)
+		}, &forward.Conns{}, nil)
 	}
 	return cb, nil
 }
@@ -179,7 +180,7 @@ func clusterLocal(ctx context.Context, g *gateway, cipher string, id *identity) 
 		}
 		lns = append(lns, ln)
 		addrs[i] = ln.Addr().String()
-		go gwclient.Serve(ln, func(ctx context.Context, _ net.Conn) (net.Conn, error) { return t.Open(ctx, name, 1) }, nil, nil)
+		go gwclient.Serve(ln, func(ctx context.Context, _ net.Conn) (net.Conn, error) { return t.Open(ctx, name, 1) }, &forward.Conns{}, nil)
 	}
 	// The first connection proves the path before the figures start.
 	c, err := net.DialTimeout("tcp", addrs[0], dialTimeout)
