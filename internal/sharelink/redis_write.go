@@ -269,7 +269,7 @@ func (r *redisStore) list(user string) ([]Link, error) {
 		key = userLinksKey(user)
 	}
 	now := r.opts.Now()
-	links, err := r.read(key, "("+strconv.FormatInt(now.UnixMilli(), 10))
+	links, err := r.read(key, "("+strconv.FormatInt(now.UnixMilli(), 10), true)
 	if err != nil {
 		return nil, err
 	}
@@ -288,11 +288,14 @@ func (r *redisStore) list(user string) ([]Link, error) {
 	return out, nil
 }
 
-func (r *redisStore) all() ([]Link, error) { return r.read(allLinksKey, "-inf") }
+// all reads every link without keeping copies: it is the audit's poll,
+// once a second on every node, and a copy is what a node serves from while
+// Redis is down, which should be the links this node served, not all.
+func (r *redisStore) all() ([]Link, error) { return r.read(allLinksKey, "-inf", false) }
 
 // read returns the links whose IDs set key holds with a score from from
-// on, with their uses, keeping a copy of each.
-func (r *redisStore) read(key, from string) ([]Link, error) {
+// on, with their uses, keeping a copy of each if keep.
+func (r *redisStore) read(key, from string, keep bool) ([]Link, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*redisTimeout)
 	defer cancel()
 	at := r.opts.Now()
@@ -340,6 +343,9 @@ func (r *redisStore) read(key, from string) ([]Link, error) {
 		}
 	}
 	for _, l := range out {
+		if !keep {
+			break
+		}
 		c := l
 		c.Visits = nil
 		r.remember(c, at)
