@@ -150,17 +150,7 @@ func (cw *clusterWorld) writeConfig(t *testing.T) {
 				name, h, p, name, filepath.Join(cw.dir, name))
 		}
 	}
-	fmt.Fprintf(&b, "Host localhost myhost\n  User %s\n  IdentityFile %s\n  HostKeyAlias target\n\n", cw.login, cw.targetKey)
-	fmt.Fprintf(&b, `Host *
-  BatchMode yes
-  IdentitiesOnly yes
-  UserKnownHostsFile %s
-  GlobalKnownHostsFile /dev/null
-  StrictHostKeyChecking yes
-  UpdateHostKeys no
-  ConnectTimeout 10
-  ServerAliveInterval 0
-`, cw.knownHosts)
+	b.WriteString(cw.configTail())
 	writeFile(t, cw.config, b.String(), 0o600)
 }
 
@@ -172,21 +162,15 @@ func startHAProxyCluster(t *testing.T, nodes []*gateway) *haproxy {
 	dir := shortTempDir(t)
 	h := &haproxy{httpAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), sshAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
 	var conf strings.Builder
-	fmt.Fprintf(&conf, `global
-	pidfile %[1]s/haproxy.pid
-defaults
-	timeout connect 5s
-	timeout client 60s
-	timeout server 60s
-	timeout tunnel 1h
-frontend web
+	conf.WriteString(haproxyHeader(dir))
+	fmt.Fprintf(&conf, `frontend web
 	mode http
-	bind %[2]s
+	bind %s
 	default_backend gw
 backend gw
 	mode http
 	balance roundrobin
-`, dir, h.httpAddr)
+`, h.httpAddr)
 	for i, g := range nodes {
 		fmt.Fprintf(&conf, "\tserver node%d %s check inter 1s\n", i+1, g.httpAddr)
 	}

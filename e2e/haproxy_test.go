@@ -38,23 +38,17 @@ func startHAProxy(t *testing.T, g *gateway) *haproxy {
 	dir := shortTempDir(t)
 	h := &haproxy{httpAddr: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
 	var conf strings.Builder
-	fmt.Fprintf(&conf, `global
-	pidfile %[1]s/haproxy.pid
-defaults
-	timeout connect 5s
-	timeout client 60s
-	timeout server 60s
-	timeout tunnel 1h
-frontend web
+	conf.WriteString(haproxyHeader(dir))
+	fmt.Fprintf(&conf, `frontend web
 	mode http
-	bind %[2]s
+	bind %[1]s
 	option forwardfor
 	default_backend gw
 backend gw
 	mode http
-	source %[3]s
-	server gw %[4]s
-`, dir, h.httpAddr, haproxySource, g.httpAddr)
+	source %[2]s
+	server gw %[3]s
+`, h.httpAddr, haproxySource, g.httpAddr)
 	if g.sshAddr != "" {
 		h.sshAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 		fmt.Fprintf(&conf, `frontend ssh
@@ -78,6 +72,19 @@ backend gwssh
 		waitDial(t, h.sshAddr, startTimeout)
 	}
 	return h
+}
+
+// haproxyHeader is the start of every haproxy.cfg the tests write: the pid file in dir, and
+// timeouts that leave long-lived tunnels (WebSocket, SSH) alone.
+func haproxyHeader(dir string) string {
+	return fmt.Sprintf(`global
+	pidfile %s/haproxy.pid
+defaults
+	timeout connect 5s
+	timeout client 60s
+	timeout server 60s
+	timeout tunnel 1h
+`, dir)
 }
 
 // dialerFrom dials from a loopback source address of its own, so that the

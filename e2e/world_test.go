@@ -100,8 +100,19 @@ func (w *world) writeConfig(t *testing.T) {
 				name, host, port, name, key)
 		}
 	}
-	fmt.Fprintf(&b, "Host localhost myhost\n  User %s\n  IdentityFile %s\n  HostKeyAlias target\n\n", w.login, w.targetKey)
-	fmt.Fprintf(&b, `Host *
+	b.WriteString(w.configTail())
+	writeFile(t, w.config, b.String(), 0o600)
+}
+
+// configTail is the end of every ssh_config: the target's names (localhost and myhost, the
+// throw-away sshd) and the options every host runs with.
+func (w *world) configTail() string {
+	return fmt.Sprintf(`Host localhost myhost
+  User %s
+  IdentityFile %s
+  HostKeyAlias target
+
+Host *
   BatchMode yes
   IdentitiesOnly yes
   UserKnownHostsFile %s
@@ -110,8 +121,7 @@ func (w *world) writeConfig(t *testing.T) {
   UpdateHostKeys no
   ConnectTimeout 10
   ServerAliveInterval 0
-`, w.knownHosts)
-	writeFile(t, w.config, b.String(), 0o600)
+`, w.login, w.targetKey, w.knownHosts)
 }
 
 // addUser makes a key for name, runs `gateway user add NAME --key KEY.pub EXTRA...` (with the
