@@ -26,11 +26,11 @@ func (cw *clusterWorld) requireJump(t *testing.T, via string) {
 // node 1 is reached with `ssh -J` through node 2 and node 3 and through the load balancer; policy
 // is checked on the node the request arrived at; a name held on one node is refused on another
 // while its tube is alive; a name claimed at once on two nodes has one winner; a share link served
-// by node 3 reaches a service published on node 1, and revoking it from the command line (as node
-// 2 would) cuts a live download through node 3; deleting a user cuts their tubes on every node.
+// by node 3 reaches a service published on node 1, and revoking it from node 2's page API cuts a
+// live download through node 3; deleting a user cuts their tubes on every node.
 func TestClusterAcrossNodes(t *testing.T) {
 	cw := newClusterWorld(t, 3)
-	cw.addUser(t, "alice", "--permit-name", "myhost", "--permit-name", "myapp", "--permit-name", "race*")
+	cw.addUserPassword(t, "alice", browserPassword, "--permit-name", "myhost", "--permit-name", "myapp", "--permit-name", "race*")
 	cw.addUser(t, "bob", "--permit-open", "myhost@alice:22")
 	cw.addUser(t, "carol")
 	cw.addUser(t, "dave", "--permit-name", "race*")
@@ -97,9 +97,13 @@ func TestClusterAcrossNodes(t *testing.T) {
 			t.Fatalf("GET through node 2: %d %q, want 200 \"hello from alpha\"", status, body)
 		}
 		stream := startStream(t, link.pathURL(cw.nodes[2], "stream"))
+		// alice revokes it from node 2's page API while the download runs through node 3.
+		web := webLogin(t, cw.nodes[1], "alice", browserPassword)
 		start := time.Now()
-		cw.mustCLI(t, "", "link", "revoke", link.id)
-		stream.requireCut(t, start, "revoke on another node")
+		if status, body := web.call(t, "DELETE", "/api/links/"+link.id, nil); status != http.StatusNoContent {
+			t.Fatalf("DELETE /api/links/%s on node 2: %d %s", link.id, status, body)
+		}
+		stream.requireCut(t, start, "revoke on node 2, download through node 3")
 		if status, _, _ := httpGet(t, link.pathURL(cw.nodes[2], "")); status != http.StatusNotFound {
 			t.Fatalf("GET through node 3 after revoke: %d, want 404", status)
 		}

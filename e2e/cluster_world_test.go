@@ -79,9 +79,20 @@ func (cw *clusterWorld) mustCLI(t *testing.T, stdin string, args ...string) resu
 // addUser makes a key for name and adds the user to the cluster (`gateway user add --cluster`).
 func (cw *clusterWorld) addUser(t *testing.T, name string, extra ...string) {
 	t.Helper()
+	cw.addUserPassword(t, name, "", extra...)
+}
+
+// addUserPassword is addUser with a password too, for the web login (none if password is "").
+func (cw *clusterWorld) addUserPassword(t *testing.T, name, password string, extra ...string) {
+	t.Helper()
 	key := filepath.Join(cw.dir, name)
 	genKey(t, cw.tl, key)
-	cw.mustCLI(t, "", append([]string{"user", "add", name, "--key", key + ".pub"}, extra...)...)
+	args := append([]string{"user", "add", name, "--key", key + ".pub"}, extra...)
+	stdin := ""
+	if password != "" {
+		args, stdin = append(args, "--password-stdin"), password+"\n"
+	}
+	cw.mustCLI(t, stdin, args...)
 	cw.users = append(cw.users, name)
 	cw.writeConfig(t)
 }
