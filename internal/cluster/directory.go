@@ -28,6 +28,10 @@ type DirectoryConfig struct {
 	Refresh time.Duration
 	// Timeout bounds each call to Redis (default 3s).
 	Timeout time.Duration
+	// MaxList caps the endpoints read from one user's index by List
+	// (default 1024: each node caps a user's endpoints by
+	// --max-forwards-per-user, 256 by default).
+	MaxList int
 	Log     *slog.Logger
 	// Metrics, if set, gets tubegate_directory_claims (claims held) and
 	// tubegate_directory_refresh_failures_total.
@@ -62,7 +66,7 @@ type held struct {
 // orphan is a released claim whose compare-and-delete failed: retried
 // until it succeeds or the record has expired anyway.
 type orphan struct {
-	id    string
+	claim forward.Claim
 	until time.Time
 }
 
@@ -83,6 +87,9 @@ func NewDirectory(c *Cluster, peers Peers, cfg DirectoryConfig) *Directory {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 3 * time.Second
+	}
+	if cfg.MaxList <= 0 {
+		cfg.MaxList = DefaultMaxList
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -182,7 +189,8 @@ func (d *Directory) Claim(ctx context.Context, c forward.Claim, old *forward.Cla
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 	defer cancel()
-	res, err := claimScript.Run(ctx, d.c.Client(), []string{key}, value, d.cfg.TTL.Milliseconds(), oldID).Result()
+	res, err := claimScript.Run(ctx, d.c.Client(), []string{key, userKey(c.User)}, value, d.cfg.TTL.Milliseconds(), oldID,
+		c.Key.String()).Result()
 	if err != nil {
 		return forward.Claim{}, nil, unavailable("claim "+c.Key.String(), err)
 	}
@@ -221,21 +229,24 @@ func (d *Directory) Release(ctx context.Context, c forward.Claim) {
 	d.forget(key, c.ID)
 	err := d.c.Health() // known down: no wait for a timeout, the refresh retries it
 	if err == nil {
-		err = d.releaseKey(ctx, key, c.ID)
+		err = d.releaseKey(ctx, c)
 	}
 	if err != nil {
 		d.log.Info("endpoint directory: release not heard by redis; retried, else it expires", "endpoint", c.Key,
 			"err", err)
 		d.mu.Lock()
-		d.orphans[key] = orphan{id: c.ID, until: time.Now().Add(d.cfg.TTL)}
+		d.orphans[key] = orphan{claim: c, until: time.Now().Add(d.cfg.TTL)}
 		d.mu.Unlock()
 	}
 }
 
-func (d *Directory) releaseKey(ctx context.Context, key, id string) error {
+// releaseKey deletes c's record if it is still c's, and takes it out of
+// its user's index.
+func (d *Directory) releaseKey(ctx context.Context, c forward.Claim) error {
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 	defer cancel()
-	if err := releaseScript.Run(ctx, d.c.Client(), []string{key}, id).Err(); err != nil {
+	err := releaseScript.Run(ctx, d.c.Client(), []string{epKey(c.Key), userKey(c.User)}, c.ID, c.Key.String()).Err()
+	if err != nil {
 		return Wrap(err)
 	}
 	return nil

@@ -19,44 +19,59 @@ local function mine(v, id)
 end
 `
 
-// claimScript: KEYS[1] the endpoint, ARGV value, TTL in ms, and the ID of
-// the claim to replace ("" for none). Sets the key when it is free or
-// holds that claim and returns 1; else returns the holder's record.
+// Every script that writes or extends a claim also adds the endpoint to
+// its user's index (KEYS[2], tubegate:epu:{user}) and extends the index
+// to the TTL, so that the index outlives none of its user's claims by more
+// than the TTL; see directory_list.go.
+
+// claimScript: KEYS[1] the endpoint, KEYS[2] its user's index; ARGV
+// value, TTL in ms, the ID of the claim to replace ("" for none), and the
+// endpoint's address (the index's member). Sets the key when it is free
+// or holds that claim and returns 1; else returns the holder's record.
 var claimScript = redis.NewScript(matchID + `
 local v = redis.call('GET', KEYS[1])
 if v and (ARGV[3] == '' or not mine(v, ARGV[3])) then
   return v
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
 return 1
 `)
 
-// releaseScript: deletes KEYS[1] if it holds claim ARGV[1].
+// releaseScript: deletes KEYS[1] if it holds claim ARGV[1], and takes
+// ARGV[2] (the endpoint's address) out of its user's index KEYS[2].
 var releaseScript = redis.NewScript(matchID + `
 local v = redis.call('GET', KEYS[1])
 if v and mine(v, ARGV[1]) then
   redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[2], ARGV[2])
   return 1
 end
 return 0
 `)
 
-// refreshScript: KEYS[1] the endpoint, ARGV claim ID, value, TTL in ms.
-// Extends the claim if the key still holds it (1), sets it again if the
-// key is gone (2: Redis restarted empty, was flushed, or the claim
-// expired while this node could not reach it), else returns the record
-// of the newer claim that holds it.
+// refreshScript: KEYS[1] the endpoint, KEYS[2] its user's index; ARGV
+// claim ID, value, TTL in ms, the endpoint's address. Extends the claim
+// if the key still holds it (1), sets it again if the key is gone (2:
+// Redis restarted empty, was flushed, or the claim expired while this
+// node could not reach it), else returns the record of the newer claim
+// that holds it. In the first two cases the index holds the endpoint
+// again and lives for the TTL.
 var refreshScript = redis.NewScript(matchID + `
 local v = redis.call('GET', KEYS[1])
+local res = 1
 if not v then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-  return 2
-end
-if mine(v, ARGV[1]) then
+  res = 2
+elseif mine(v, ARGV[1]) then
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
-  return 1
+else
+  return v
 end
-return v
+redis.call('SADD', KEYS[2], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return res
 `)
 
 // Run keeps this node's claims alive until ctx ends: every Refresh, and
@@ -112,7 +127,8 @@ func (d *Directory) refresh(ctx context.Context) {
 	cmds := make([]*redis.Cmd, len(claims))
 	_, err := d.c.Client().Pipelined(rctx, func(p redis.Pipeliner) error {
 		for i, c := range claims {
-			cmds[i] = refreshScript.Eval(rctx, p, []string{c.key}, c.claim.ID, c.value, ttl)
+			cmds[i] = refreshScript.Eval(rctx, p, []string{c.key, userKey(c.claim.User)}, c.claim.ID, c.value, ttl,
+				c.claim.Key.String())
 		}
 		return nil
 	})
@@ -149,7 +165,7 @@ func (d *Directory) reRegistered(ctx context.Context, c heldKey) {
 	h, ok := d.held[c.key]
 	d.mu.Unlock()
 	if !ok || h.claim.ID != c.claim.ID {
-		d.releaseKey(ctx, c.key, c.claim.ID)
+		d.releaseKey(ctx, c.claim)
 		return
 	}
 	d.log.Info("endpoint directory: claim re-registered (redis had lost it)", "endpoint", c.claim.Key,
@@ -179,11 +195,11 @@ func (d *Directory) lose(c heldKey, v string) {
 func (d *Directory) releaseOrphans(ctx context.Context, orphans map[string]orphan) {
 	now := time.Now()
 	for key, o := range orphans {
-		if now.Before(o.until) && d.releaseKey(ctx, key, o.id) != nil {
+		if now.Before(o.until) && d.releaseKey(ctx, o.claim) != nil {
 			continue
 		}
 		d.mu.Lock()
-		if d.orphans[key] == o {
+		if cur, ok := d.orphans[key]; ok && cur.claim.ID == o.claim.ID {
 			delete(d.orphans, key)
 		}
 		d.mu.Unlock()

@@ -27,6 +27,9 @@ type Directory interface {
 	Release(ctx context.Context, c Claim)
 	// Lookup returns the claim on key, or nil when there is none.
 	Lookup(ctx context.Context, key Address) (*Claim, error)
+	// List returns the claims, on every node, of the endpoints that users
+	// publish and of the endpoints at keys (a bounded read).
+	List(ctx context.Context, users []string, keys []Address) ([]Claim, error)
 	// Open carries a connection from origin to c's endpoint through c's
 	// node and tube; Probe asks c's node whether c's tube still answers;
 	// CloseTube asks c's node to end c's tube.
@@ -219,6 +222,32 @@ func (r *Registry) Resolve(ctx context.Context, addr Address) (*Endpoint, error)
 	return &Endpoint{Key: c.Key, BindHost: c.BindHost, BindPort: c.BindPort, Virtual: c.Virtual,
 		Published: c.Published, Owner: &remoteOwner{dir: r.dir, c: *c}, remote: true}, nil
 }
+
+// Remote returns, on a cluster, the endpoints held by tubes on other
+// nodes that users publish, and those at keys, as the directory records
+// them (with their node; their traffic is counted on their node), ordered
+// by address. A single node has none. An endpoint live here is left out:
+// Snapshot and ListUser give it with its counts.
+func (r *Registry) Remote(ctx context.Context, users []string, keys []Address) ([]Claim, error) {
+	if r.dir == nil {
+		return nil, nil
+	}
+	cs, err := r.dir.List(ctx, users, keys)
+	if err != nil {
+		return nil, fmt.Errorf("list the cluster's endpoints: %w", err)
+	}
+	out := cs[:0]
+	for _, c := range cs {
+		if c.Node != r.dir.Node() && r.Get(c.Key) == nil {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// Clustered reports whether the registry is part of a cluster (it has a
+// directory).
+func (r *Registry) Clustered() bool { return r.dir != nil }
 
 // remoteOwner is a tube on another node, reached through the directory.
 type remoteOwner struct {

@@ -44,13 +44,19 @@ type Config struct {
 type API struct {
 	cfg Config
 
+	poll *poller // other nodes' endpoints, for the streams (a cluster)
+
 	mu      sync.Mutex
 	streams map[string]int // open event streams per user
 }
 
 // New returns the home API.
 func New(cfg Config) *API {
-	return &API{cfg: cfg, streams: make(map[string]int)}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return &API{cfg: cfg, streams: make(map[string]int),
+		poll: newPoller(cfg.Context, cfg.Registry, cfg.Users, cfg.Log)}
 }
 
 // Mount adds the routes, behind a logged-in session. Both are GETs that
@@ -64,19 +70,28 @@ func (a *API) Mount(r chi.Router) {
 	})
 }
 
-// list builds user's home list now.
-func (a *API) list(user string) (List, error) {
+// list builds user's home list now: this node's endpoints as they are,
+// other nodes' from the directory (read now when remote is nil). Whatever
+// the directory says, the list is made: without other nodes' endpoints,
+// and a note, when it cannot be read.
+// It returns the view of other nodes it used.
+func (a *API) list(ctx context.Context, user string, remote *view) (List, view, error) {
 	pol, err := a.cfg.Users.Policy(user)
 	if err != nil {
-		return List{}, fmt.Errorf("policy of %s: %w", user, err)
+		return List{}, view{}, fmt.Errorf("policy of %s: %w", user, err)
+	}
+	if remote == nil {
+		v := remoteOf(ctx, a.cfg.Registry, a.cfg.Log, user, pol)
+		remote = &v
 	}
 	live, gone := a.cfg.Registry.Snapshot()
-	return List{User: user, PublicURL: a.cfg.PublicURL, Entries: Build(user, pol, live, gone)}, nil
+	return List{User: user, PublicURL: a.cfg.PublicURL, Entries: Build(user, pol, live, remote.claims, gone),
+		Unavailable: remote.unavailable}, *remote, nil
 }
 
 func (a *API) handleList(w http.ResponseWriter, r *http.Request) {
 	s, _ := webapi.SessionOf(r)
-	l, err := a.list(s.User)
+	l, _, err := a.list(r.Context(), s.User, nil)
 	if err != nil {
 		webapi.Error(w, http.StatusForbidden, err.Error())
 		return
@@ -122,17 +137,27 @@ func (a *API) handleEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 // stream sends s's list through send whenever it differs from the last one
-// sent, until ctx ends or the session does.
+// sent, until ctx ends or the session does. This node's changes wake it
+// through the registry; on a cluster, other nodes' endpoints come from the
+// node's one poll of the directory (see poller), read afresh only for the
+// first list.
 func (a *API) stream(ctx context.Context, s *webapi.Session, send func([]byte) error) error {
 	tick := time.NewTicker(refresh)
 	defer tick.Stop()
+	a.poll.join(s.User)
+	defer a.poll.leave(s.User)
+	var remote *view
 	var last []byte
 	for {
-		changed := a.cfg.Registry.Changed()
+		changed, polled := a.cfg.Registry.Changed(), a.poll.Changed()
 		if s.Alive != nil && !s.Alive() {
 			return fmt.Errorf("session of %s ended", s.User)
 		}
-		l, err := a.list(s.User)
+		if v, ok := a.poll.view(s.User); ok {
+			remote = &v
+		}
+		l, used, err := a.list(ctx, s.User, remote)
+		remote = &used
 		if err != nil {
 			return err
 		}
@@ -150,6 +175,7 @@ func (a *API) stream(ctx context.Context, s *webapi.Session, send func([]byte) e
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-changed:
+		case <-polled:
 		case <-tick.C:
 		}
 	}

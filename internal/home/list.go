@@ -6,6 +6,7 @@ package home
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,8 +39,12 @@ type Entry struct {
 	// endpoints only: another user's address is theirs (Teleport shows a
 	// tunnelled node as "Tunnel", not its agent's address).
 	From string `json:"from,omitempty"`
-	// Conns is the number of live connections through the endpoint.
+	// Conns is the number of live connections through the endpoint (0 for
+	// an endpoint on another node: counted there).
 	Conns int64 `json:"conns"`
+	// Node is the cluster node whose tube holds the endpoint, for an
+	// endpoint on another node than the one serving the list ("" else).
+	Node string `json:"node,omitempty"`
 }
 
 // List is the answer of GET /api/home and of each SSE event.
@@ -49,15 +54,20 @@ type List struct {
 	// served): the page builds ssh commands with it.
 	PublicURL string  `json:"public_url"`
 	Entries   []Entry `json:"entries"`
+	// Unavailable, on a cluster, says why other nodes' endpoints are
+	// missing from Entries ("cluster unavailable: redis unreachable: ...");
+	// "" when the list is whole.
+	Unavailable string `json:"unavailable,omitempty"`
 }
 
-// Build returns what user may reach, given their policy: live endpoints and
-// remembered gone ones that the direct-tcpip rules would let them through
-// to (their own; another user's name granted by NAME@OWNER:PORT; another
-// user's port their permit-open covers), then the exact host:port
-// destinations of their permit-open. Nothing else is listed: a name or
-// port the user may not reach is not theirs to learn of.
-func Build(user string, pol forward.Policy, live []forward.Live, gone []forward.Gone) []Entry {
+// Build returns what user may reach, given their policy: live endpoints
+// (this node's, then other nodes' as the cluster's directory records
+// them) and remembered gone ones that the direct-tcpip rules would let
+// them through to (their own; another user's name granted by
+// NAME@OWNER:PORT; another user's port their permit-open covers), then
+// the exact host:port destinations of their permit-open. Nothing else is
+// listed: a name or port the user may not reach is not theirs to learn of.
+func Build(user string, pol forward.Policy, live []forward.Live, remote []forward.Claim, gone []forward.Gone) []Entry {
 	out := []Entry{}
 	seen := map[string]bool{}
 	for _, l := range live {
@@ -70,6 +80,19 @@ func Build(user string, pol forward.Policy, live []forward.Live, gone []forward.
 		if mine {
 			e.From = l.From
 		}
+		out = append(out, e)
+		seen[e.Target] = true
+	}
+	for _, c := range remote {
+		mine := c.User == user
+		if !mine && !reachable(pol, c.User, c.Key, c.Virtual, c.Key.IP) {
+			continue
+		}
+		e := entry(c.Key, c.Virtual, c.User, mine)
+		if seen[e.Target] {
+			continue
+		}
+		e.State, e.Since, e.Node = "online", c.Published, c.Node
 		out = append(out, e)
 		seen[e.Target] = true
 	}
@@ -112,6 +135,31 @@ func Build(user string, pol forward.Policy, live []forward.Live, gone []forward.
 		seen[target] = true
 	}
 	return out
+}
+
+// Lookups is what of other users the cluster's directory is asked about
+// for user's list: the endpoint addresses their policy names exactly
+// (NAME@OWNER:PORT grants, HOST:PORT rules), and the owners of their
+// grants written as patterns (db-*@alice:*), whose endpoints are all read
+// and then filtered by the grant. Build decides what is listed; this only
+// bounds the read. Rules for real destinations written as patterns (*:22,
+// a CIDR) name no one endpoint and no owner: other users' ports they
+// cover are listed from the serving node only.
+func Lookups(user string, pol forward.Policy) (users []string, keys []forward.Address) {
+	users = []string{user}
+	for _, r := range pol.Open {
+		pattern := r.Port == "*" || strings.ContainsAny(r.Host, "*?[/")
+		switch {
+		case pattern && r.Owner != "" && !slices.Contains(users, r.Owner):
+			users = append(users, r.Owner)
+		case pattern:
+		default:
+			if port, err := strconv.Atoi(r.Port); err == nil && port > 0 && port <= 65535 {
+				keys = append(keys, forward.AddressOf(r.Host, port))
+			}
+		}
+	}
+	return users, keys
 }
 
 // reachable mirrors the gateway's direct-tcpip decision for another user's

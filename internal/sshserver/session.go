@@ -37,7 +37,7 @@ func (t *Tube) session(ctx context.Context, nc ssh.NewChannel) {
 			}
 		case "shell":
 			req.Reply(true, nil)
-			t.writeStatus(ch)
+			t.writeStatus(ctx, ch)
 			exit(ch, 0)
 			return
 		case "exec":
@@ -60,7 +60,7 @@ func (t *Tube) session(ctx context.Context, nc ssh.NewChannel) {
 func (t *Tube) exec(ctx context.Context, ch ssh.Channel, line string) int {
 	args := strings.Fields(line)
 	if len(args) == 0 || args[0] == "status" {
-		t.writeStatus(ch)
+		t.writeStatus(ctx, ch)
 		return 0
 	}
 	if cmd, ok := t.srv.cfg.Commands[args[0]]; ok {
@@ -80,17 +80,20 @@ func exit(ch ssh.Channel, status int) {
 	ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(status)}))
 }
 
-// writeStatus prints who the user is and what this tube publishes.
-func (t *Tube) writeStatus(w io.Writer) {
+// writeStatus prints who the user is and what they publish: from every
+// tube, on every node of a cluster.
+func (t *Tube) writeStatus(ctx context.Context, w io.Writer) {
 	nl := "\r\n"
 	fmt.Fprintf(w, "Tubegate: you are %s (connection %s from %s over %s, up %s)%s",
 		t.user, t.id, t.RemoteAddr(), t.transport, time.Since(t.started).Round(time.Second), nl)
 	// All the user's endpoints, from every tube, as the page's home lists them.
-	eps := t.srv.cfg.Registry.ListUser(t.user)
-	if len(eps) == 0 {
+	reg := t.srv.cfg.Registry
+	eps := reg.ListUser(t.user)
+	remote, rerr := reg.Remote(ctx, []string{t.user}, nil)
+	if len(eps) == 0 && len(remote) == 0 {
 		fmt.Fprintf(w, "You publish nothing. Publish a host with ssh -R, e.g. -R myhost.%s:22:localhost:22%s", t.user, nl)
 	} else {
-		fmt.Fprintf(w, "Your endpoints (%d, from all your connections):%s", len(eps), nl)
+		fmt.Fprintf(w, "Your endpoints (%d, from all your connections):%s", len(eps)+len(remote), nl)
 		for _, ep := range eps {
 			via := "this connection"
 			if ep.Owner != forward.Owner(t) {
@@ -98,6 +101,17 @@ func (t *Tube) writeStatus(w io.Writer) {
 			}
 			writeEndpoint(w, t.user, ep, via, nl)
 		}
+		for _, c := range remote {
+			writeRemote(w, t.user, c, nl)
+		}
+	}
+	if rerr != nil {
+		t.log.Debug("status: other nodes' endpoints not listed", "err", rerr)
+		note := "cluster directory unavailable"
+		if strings.Contains(rerr.Error(), "cluster unavailable: redis unreachable") {
+			note = "cluster unavailable: redis unreachable"
+		}
+		fmt.Fprintf(w, "  (%s: your endpoints on other nodes are not listed)%s", note, nl)
 	}
 	t.mu.Lock()
 	notes := append([]string(nil), t.notes...)
@@ -117,4 +131,16 @@ func writeEndpoint(w io.Writer, user string, ep *forward.Endpoint, via, nl strin
 		return
 	}
 	fmt.Fprintf(w, "  %-24s listening  %s%s", ep.Addr(), counts, nl)
+}
+
+// writeRemote prints an endpoint of the user's held by a tube on another
+// node of the cluster: its traffic is counted there.
+func writeRemote(w io.Writer, user string, c forward.Claim, nl string) {
+	via := fmt.Sprintf("on node %s, connection %s", c.Node, c.Tube)
+	if c.Virtual {
+		fmt.Fprintf(w, "  %-24s virtual name (ssh -J %s@GATEWAY USER@%s -p %d)  %s%s",
+			c.Key, user, c.BindHost, c.BindPort, via, nl)
+		return
+	}
+	fmt.Fprintf(w, "  %-24s listening  %s%s", c.Key, via, nl)
 }

@@ -117,7 +117,9 @@
     else bits.push('allowed destination: the gateway dials it when you connect');
     if (e.publisher) bits.push(e.mine ? 'published by you' : 'published by ' + e.publisher);
     if (e.from) bits.push('from ' + e.from);
-    if (e.state === 'online') bits.push(`${e.conns} live connection${e.conns === 1 ? '' : 's'}`);
+    // An endpoint on another node of a cluster: its connections are counted there.
+    if (e.node) bits.push('on ' + e.node);
+    else if (e.state === 'online') bits.push(`${e.conns} live connection${e.conns === 1 ? '' : 's'}`);
     return bits.join(' · ');
   }
 
@@ -127,6 +129,9 @@
     last = list;
     const ul = $('home-list');
     const entries = list.entries || [];
+    // On a cluster whose directory cannot be read: this node's endpoints only, and why.
+    $('home-cluster').textContent = list.unavailable || '';
+    $('home-cluster').hidden = !list.unavailable;
     $('home-empty').hidden = entries.length > 0;
     if (!entries.length) emptyState(list);
     const keep = new Set();
@@ -135,11 +140,12 @@
       keep.add(id);
       let li = document.getElementById(id);
       if (!li) {
-        li = el('li', { class: 'card', id, 'data-target': e.target, 'data-kind': e.kind },
+        li = el('li', { class: 'card', id, 'data-target': e.target, 'data-kind': e.kind, 'data-node': e.node || '' },
           el('h3', {}, el('span', { class: 'dot', 'aria-hidden': 'true' }), e.target),
           el('p', { class: 'home-meta' }), el('div', { class: 'actions' }), el('p', { class: 'home-out', role: 'status' }));
       }
       if (ul.children[i] !== li) ul.insertBefore(li, ul.children[i] || null);
+      li.dataset.node = e.node || '';
       li.querySelector('.dot').className = 'dot ' + e.state;
       li.querySelector('.home-meta').textContent = describe(e);
       const shape = `${e.state} ${e.mine}`;
