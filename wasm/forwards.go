@@ -158,7 +158,7 @@ func (f *Forward) startLocal() error {
 		if err != nil {
 			return nil, fmt.Errorf("%s could not connect to %s: %w", f.host.Target, f.Spec.Target(), err)
 		}
-		return nestedConn{c}, nil
+		return c, nil
 	})
 	return nil
 }
@@ -171,7 +171,7 @@ func (f *Forward) serveGatewayListener(ln *gwclient.Listener, dial gwclient.Dial
 	f.port = ln.Port
 	f.Endpoint = ln.Address.String()
 	f.Listen = f.Endpoint
-	go gwclient.Serve(nestedListener{ln}, dial, &f.Conns, f.fail)
+	go gwclient.Serve(ln, dial, &f.Conns, f.fail)
 	go func() {
 		<-ln.Lost()
 		f.fail(fmt.Errorf("%w: remove this forward and add it again", ln.LostErr()))
@@ -194,12 +194,8 @@ func (f *Forward) startRemote() error {
 	f.port = ln.Addr().(*net.TCPAddr).Port
 	f.Listen = ln.Addr().String()
 	// Each connection to the host's listener goes out through the gateway.
-	go gwclient.Serve(nestedListener{ln}, func(ctx context.Context, _ net.Conn) (net.Conn, error) {
-		c, err := f.host.gw.Open(ctx, f.Spec.Host, f.Spec.Port)
-		if err != nil {
-			return nil, err
-		}
-		return nestedConn{c}, nil
+	go gwclient.Serve(ln, func(ctx context.Context, _ net.Conn) (net.Conn, error) {
+		return f.host.gw.Open(ctx, f.Spec.Host, f.Spec.Port)
 	}, &f.Conns, f.fail)
 	return nil
 }
