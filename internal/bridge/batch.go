@@ -28,6 +28,7 @@ type batcher struct {
 	spare   []byte
 	err     error // a failed write, returned by the next Write
 	closed  bool
+	writing bool          // the goroutine is writing a batch
 	waiting int           // writers waiting for room
 	wake    chan struct{} // cap 1: pending became non-empty, or closed
 	done    chan struct{} // closed when the goroutine has written the last batch
@@ -79,6 +80,7 @@ func (b *batcher) run() {
 		buf := b.pending
 		b.pending = b.spare[:0]
 		closed, failed := b.closed, b.err != nil
+		b.writing = len(buf) > 0 && !failed
 		b.mu.Unlock()
 		var err error
 		if len(buf) > 0 && !failed {
@@ -86,6 +88,7 @@ func (b *batcher) run() {
 		}
 		b.mu.Lock()
 		b.spare = buf[:0]
+		b.writing = false
 		if err != nil && b.err == nil {
 			b.err = err
 		}
@@ -99,7 +102,9 @@ func (b *batcher) run() {
 }
 
 // close makes later writes fail and waits, at most closeFlushWait, for
-// the last batch to be written.
+// the last batch to be written. With nothing left to write it returns at
+// once: on the page a wait lets every other goroutine run first, and the
+// SSH client closes its conn before it reports why it ended.
 func (b *batcher) close() {
 	b.mu.Lock()
 	if !b.closed {
@@ -107,7 +112,11 @@ func (b *batcher) close() {
 		b.drained.Broadcast()
 		b.signal()
 	}
+	idle := len(b.pending) == 0 && !b.writing
 	b.mu.Unlock()
+	if idle {
+		return
+	}
 	t := time.NewTimer(closeFlushWait)
 	defer t.Stop()
 	select {
