@@ -31,6 +31,7 @@ type browserResult struct {
 	forwardMBs    float64       // one stream through a -L set up from the page
 	bulkTime      time.Duration // how long that stream ran
 	listen        string        // where the gateway listened for that -L
+	cpu           []procCPU     // each process's CPU over that stream
 }
 
 var (
@@ -111,7 +112,32 @@ func measureBrowser(ctx context.Context, cfg Config, dir string, gw *gateway, id
 		return br, err
 	}
 	br.bulkTime = browserBulkTime(cfg)
-	if br.forwardMBs, err = bulk(br.listen, br.bulkTime, cfg.IOGrace); err != nil {
+	// With --profile: the page's own profile (page-L.bulk.cpuprofile) and
+	// the gateway's (page-L.bulk.gateway.pprof) over the stream.
+	prof := profiler{cfg.ProfileDir}
+	roots := []procRoot{{role: roleGateway, pid: gw.Proc.PID()}, {role: roleSSHD, pid: sd.Proc.PID()}}
+	if c.pid != 0 {
+		roots = append(roots, procRoot{role: roleChromium, pid: c.pid})
+	}
+	err = c.profilePage(cfg.ProfileDir, "page-L.bulk", func() error {
+		return prof.cpu(ctx, gw.PprofAddr, "page-L.bulk", br.bulkTime, func() error {
+			before, err := sampleCPU(roots)
+			if err != nil {
+				return err
+			}
+			n, el, err := bulkStream(br.listen, time.Now().Add(br.bulkTime), cfg.IOGrace)
+			if err != nil {
+				return err
+			}
+			after, err := sampleCPU(roots)
+			if err != nil {
+				return err
+			}
+			br.forwardMBs, br.cpu = float64(n)/el.Seconds()/1e6, cpuPerMB(before, after, n)
+			return nil
+		})
+	})
+	if err != nil {
 		return br, fmt.Errorf("bulk through the page's -L at %s: %w", br.listen, err)
 	}
 	return br, ctx.Err()

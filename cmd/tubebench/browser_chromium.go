@@ -42,6 +42,7 @@ func chromiumPath(flag string) (string, error) {
 // DevTools protocol, with one tab.
 type chromium struct {
 	ctx   context.Context // the tab's
+	pid   int             // the browser's process, parent of the others
 	close func()          // kills the browser and waits for it
 }
 
@@ -64,6 +65,9 @@ func startChromium(ctx context.Context, execPath, dir string) (*chromium, error)
 		if err != nil {
 			c.close()
 			return nil, fmt.Errorf("start chromium %s: %w", execPath, err)
+		}
+		if b := chromedp.FromContext(tab).Browser; b != nil && b.Process() != nil {
+			c.pid = b.Process().Pid
 		}
 	case <-time.After(gwproc.StartTimeout):
 		c.close()

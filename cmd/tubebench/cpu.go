@@ -17,6 +17,9 @@ const (
 	roleTunnel  = "gateway tunnel"
 	roleSSH     = "OpenSSH ssh"
 	roleSSHD    = "OpenSSH sshd"
+	// roleChromium is headless Chromium with all its processes: the
+	// page's renderer runs the Wasm client.
+	roleChromium = "Chromium (page)"
 )
 
 // clockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat:
@@ -167,7 +170,7 @@ func cpuPerMB(before, after cpuSample, bytes int64) []procCPU {
 
 // roleOrder puts a path's processes in the order the bytes cross them.
 func roleOrder(role string) int {
-	for i, r := range []string{roleArriving, roleGateway, roleConnect, roleTunnel, roleSSH, roleSSHD} {
+	for i, r := range []string{roleArriving, roleGateway, roleChromium, roleConnect, roleTunnel, roleSSH, roleSSHD} {
 		if r == role {
 			return i
 		}

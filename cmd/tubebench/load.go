@@ -62,15 +62,6 @@ func bulkStream(addr string, stop time.Time, grace time.Duration) (int64, time.D
 	return sent, time.Since(start), nil
 }
 
-// bulk measures one stream's MB/s for d.
-func bulk(addr string, d, grace time.Duration) (float64, error) {
-	n, el, err := bulkStream(addr, time.Now().Add(d), grace)
-	if err != nil {
-		return 0, err
-	}
-	return float64(n) / el.Seconds() / 1e6, nil
-}
-
 // parallelBulk measures the aggregate MB/s of n streams at once for d.
 func parallelBulk(addr string, n int, d, grace time.Duration) (float64, error) {
 	stop := time.Now().Add(d)

@@ -69,6 +69,26 @@ func (r *Report) addBrowser(br browserResult, res map[string]measures) {
 		row.VsOpenSSH = ptr(br.forwardMBs / o)
 	}
 	r.Rows = append(r.Rows, row)
+	r.addBrowserCPU(br)
+}
+
+// addBrowserCPU adds the CPU rows of the page's -L stream, beside
+// OpenSSH's encrypting end with the page's cipher to sshd if it ran.
+func (r *Report) addBrowserCPU(br browserResult) {
+	var enc float64
+	for _, c := range r.CPU {
+		if c.PathID == "ssh-L-"+shortCipher(br.hostCipher) && c.Process == roleSSH {
+			enc = c.MsPerMB
+		}
+	}
+	for _, c := range br.cpu {
+		row := CPURow{Path: "page -L (Wasm client in Chromium)", PathID: "browser-L", Cipher: br.hostCipher,
+			Process: c.Role, CoresBusy: c.CoresBusy, MsPerMB: c.MsPerMB}
+		if enc > 0 {
+			row.VsEncrypting = ptr(c.MsPerMB / enc)
+		}
+		r.CPU = append(r.CPU, row)
+	}
 }
 
 // addBrowserSkipped adds the browser figures' rows without values.

@@ -30,7 +30,7 @@ func DialResume(ctx context.Context, rawURL string, opts DialOptions, ropts resu
 	if err != nil {
 		return nil, err
 	}
-	return newResumeClientConn(rc), nil
+	return newBatchedClientConn(rc), nil
 }
 
 type addr struct{ host string }

@@ -21,7 +21,12 @@ import (
 // of the tube), so it only lets go of the socket.
 type jsTransport struct {
 	ws    js.Value
+	u8    js.Value // the Uint8Array constructor
 	funcs []js.Func
+
+	sendMu  sync.Mutex
+	sendBuf js.Value // a Uint8Array reused for every message sent
+	sendCap int
 
 	mu      sync.Mutex
 	queue   [][]byte
@@ -48,7 +53,7 @@ func dialJS(ctx context.Context, rawURL, subprotocol string) (*jsTransport, erro
 		return nil, fmt.Errorf("dial %s: %w", rawURL, err)
 	}
 	ws.Set("binaryType", "arraybuffer")
-	t := &jsTransport{ws: ws, ready: make(chan struct{}, 1), closed: make(chan struct{})}
+	t := &jsTransport{ws: ws, u8: js.Global().Get("Uint8Array"), ready: make(chan struct{}, 1), closed: make(chan struct{})}
 	opened := make(chan struct{})
 	t.on("open", func(js.Value) { close(opened) })
 	t.on("message", func(ev js.Value) {
@@ -57,8 +62,8 @@ func dialJS(ctx context.Context, rawURL, subprotocol string) (*jsTransport, erro
 		if data.Type() == js.TypeString {
 			msg = nil // a text message: reported as a bad frame
 		} else {
-			arr := js.Global().Get("Uint8Array").New(data)
-			msg = make([]byte, arr.Length())
+			arr := t.u8.New(data)
+			msg = newMessage(arr.Length())
 			js.CopyBytesToGo(msg, arr)
 		}
 		t.mu.Lock()
@@ -161,7 +166,19 @@ func (t *jsTransport) WriteMessage(ctx context.Context, p []byte) error {
 	if gone {
 		return why
 	}
-	arr := js.Global().Get("Uint8Array").New(len(p))
+	t.sendMu.Lock()
+	defer t.sendMu.Unlock()
+	if len(p) > t.sendCap {
+		t.sendCap = max(len(p), pooledCap)
+		t.sendBuf = t.u8.New(t.sendCap)
+	}
+	// send copies the bytes of the view it is given (every browser queues
+	// a copy), so one buffer serves every message, and no ArrayBuffer is
+	// made and zeroed per message.
+	arr := t.sendBuf
+	if len(p) < t.sendCap {
+		arr = t.sendBuf.Call("subarray", 0, len(p))
+	}
 	js.CopyBytesToJS(arr, p)
 	var err error
 	func() {
@@ -173,6 +190,31 @@ func (t *jsTransport) WriteMessage(ctx context.Context, p []byte) error {
 		t.ws.Call("send", arr)
 	}()
 	return err
+}
+
+// jsMsgs pools the buffers of received messages of pooledMin to
+// pooledCap bytes (the bulk of a transfer), as the native transport does;
+// the stream gives each back once it is read (Release).
+var jsMsgs = sync.Pool{New: func() any {
+	b := make([]byte, 0, pooledCap)
+	return &b
+}}
+
+// newMessage returns a buffer for a received message of n bytes.
+func newMessage(n int) []byte {
+	if n > pooledMin && n <= pooledCap {
+		return (*jsMsgs.Get().(*[]byte))[:n]
+	}
+	return make([]byte, n)
+}
+
+// Release takes back a message ReadMessage returned (resume.Releaser).
+func (t *jsTransport) Release(msg []byte) {
+	if cap(msg) != pooledCap {
+		return
+	}
+	msg = msg[:0]
+	jsMsgs.Put(&msg)
 }
 
 // Close sends a close frame of code and reason; code 0 lets go of the

@@ -193,6 +193,9 @@ func (e *endpoint) end(err error, code int, reason string) bool {
 	if e.ackTimer != nil {
 		e.ackTimer.Stop()
 	}
+	for _, c := range e.chunks {
+		e.releaseLocked(c)
+	}
 	e.chunks = nil
 	close(e.done)
 	e.broadcast()

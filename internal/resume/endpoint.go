@@ -73,6 +73,50 @@ const (
 type chunk struct {
 	off uint64 // stream offset of buf[dataHeader]
 	buf []byte
+	// pooled: buf is chunkPoolCap bytes from chunks, and goes back once
+	// acknowledged. freed: it was acknowledged while being sent, and the
+	// sender gives it back.
+	pooled, freed bool
+}
+
+// chunkPoolCap is the capacity of a pooled chunk: a DATA header and the
+// most the bridge writes at once in bulk (an SSH packet of 32 KiB with its
+// framing, see bridge's coalescer), with room to spare. Writes of more
+// get a buffer of their own.
+const chunkPoolCap = dataHeader + 64<<10 + 64
+
+// chunks recycles chunks: a tube in bulk writes one per SSH packet, and a
+// fresh 32 KiB buffer for each (zeroed, then garbage) cost more than the
+// copy into it.
+var chunks = sync.Pool{New: func() any { return &chunk{buf: make([]byte, 0, chunkPoolCap), pooled: true} }}
+
+// newChunk returns a chunk holding b at stream offset off.
+func newChunk(off uint64, b []byte) *chunk {
+	n := dataHeader + len(b)
+	var c *chunk
+	if n <= chunkPoolCap {
+		c = chunks.Get().(*chunk)
+		c.buf = c.buf[:n]
+	} else {
+		c = &chunk{buf: make([]byte, n)}
+	}
+	c.off = off
+	copy(c.buf[dataHeader:], b)
+	return c
+}
+
+// releaseLocked gives c back to the pool once the stream no longer needs
+// it; e.mu is held. A chunk being sent goes back when the send returns.
+func (e *endpoint) releaseLocked(c *chunk) {
+	if !c.pooled {
+		return
+	}
+	if c == e.sending {
+		c.freed = true
+		return
+	}
+	c.buf, c.freed = c.buf[:0], false
+	chunks.Put(c)
 }
 
 func (c *chunk) end() uint64 { return c.off + uint64(len(c.buf)-dataHeader) }
@@ -122,6 +166,7 @@ type endpoint struct {
 
 	writeMu  sync.Mutex // one sender on the transport at a time
 	wireNext uint64     // next offset to send on tr; written under both locks
+	sending  *chunk     // the chunk being sent, if any; written under both locks
 }
 
 func newEndpoint(bound int, heartbeat, timeout time.Duration) *endpoint {
@@ -257,8 +302,7 @@ func (e *endpoint) writeChunk(b []byte) error {
 			return os.ErrDeadlineExceeded
 		}
 	}
-	c := &chunk{off: e.sendNext, buf: make([]byte, dataHeader+len(b))}
-	copy(c.buf[dataHeader:], b)
+	c := newChunk(e.sendNext, b)
 	e.chunks = append(e.chunks, c)
 	e.sendNext = c.end()
 	attached := e.tr != nil
@@ -304,8 +348,9 @@ func (e *endpoint) pumpLocked() {
 		}
 		var msg []byte
 		var next uint64
+		var c *chunk
 		if i := e.chunkAt(e.wireNext); i >= 0 {
-			c := e.chunks[i]
+			c = e.chunks[i]
 			start := e.wireNext - c.off
 			// The header goes just before the first unsent byte: what it
 			// overwrites was acknowledged (a resume from mid-chunk) or is
@@ -323,16 +368,22 @@ func (e *endpoint) pumpLocked() {
 		e.ackedRecv = e.recvNext
 		e.ackDue = false
 		e.lastSend = time.Now()
+		e.sending = c
 		e.mu.Unlock()
-		if err := tr.WriteMessage(ctx, msg); err != nil {
-			e.transportFailed(gen, fmt.Errorf("send: %w", err))
-			return
-		}
+		err := tr.WriteMessage(ctx, msg)
 		e.mu.Lock()
-		if e.gen == gen {
+		e.sending = nil
+		if c != nil && c.freed {
+			e.releaseLocked(c)
+		}
+		if err == nil && e.gen == gen {
 			e.wireNext = next
 		}
 		e.mu.Unlock()
+		if err != nil {
+			e.transportFailed(gen, fmt.Errorf("send: %w", err))
+			return
+		}
 	}
 }
 
@@ -360,6 +411,7 @@ func (e *endpoint) ackLocked(a uint64) error {
 	}
 	n := 0
 	for n < len(e.chunks) && e.chunks[n].end() <= a {
+		e.releaseLocked(e.chunks[n])
 		e.chunks[n] = nil
 		n++
 	}

@@ -1,0 +1,79 @@
+package resume
+
+import (
+	"bytes"
+	"context"
+	"testing"
+)
+
+// gateTransport blocks each WriteMessage until the test lets it go, and
+// reports the message it was given.
+type gateTransport struct {
+	nopTransport
+	sent    chan []byte
+	proceed chan struct{}
+}
+
+func (g gateTransport) WriteMessage(_ context.Context, p []byte) error {
+	g.sent <- p
+	<-g.proceed
+	return nil
+}
+
+// TestChunkAckedWhileSentIsKept: a chunk the peer acknowledges while it
+// is still being sent stays untouched until the send returns, and only
+// then goes back to the pool; a chunk acknowledged at rest goes back at
+// once.
+func TestChunkAckedWhileSentIsKept(t *testing.T) {
+	e := newEndpoint(0, 0, 0)
+	g := gateTransport{sent: make(chan []byte), proceed: make(chan struct{})}
+	e.tr, e.gen, e.trCtx = g, 1, context.Background()
+	payload := bytes.Repeat([]byte("x"), 32<<10)
+	wrote := make(chan error)
+	go func() { _, err := e.Write(payload); wrote <- err }()
+	msg := <-g.sent
+	e.mu.Lock()
+	c := e.chunks[0]
+	if !c.pooled {
+		t.Fatal("a 32 KiB write did not get a pooled chunk")
+	}
+	if err := e.ackLocked(uint64(len(payload))); err != nil {
+		t.Fatal(err)
+	}
+	if !c.freed || len(c.buf) != dataHeader+len(payload) {
+		t.Errorf("acknowledged while sent: freed %v, %d bytes; want kept whole until the send returns", c.freed, len(c.buf))
+	}
+	e.mu.Unlock()
+	if !bytes.Equal(msg[dataHeader:], payload) {
+		t.Error("the message being sent changed")
+	}
+	close(g.proceed)
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if c.freed || len(c.buf) != 0 || len(e.chunks) != 0 {
+		t.Errorf("after the send: freed %v, %d bytes, %d chunks kept; want it back in the pool", c.freed, len(c.buf), len(e.chunks))
+	}
+	// At rest: back at once.
+	c2 := newChunk(e.sendNext, []byte("abc"))
+	e.chunks = append(e.chunks, c2)
+	e.sendNext = c2.end()
+	e.wireNext = e.sendNext
+	if err := e.ackLocked(e.sendNext); err != nil {
+		t.Fatal(err)
+	}
+	if c2.freed || len(c2.buf) != 0 {
+		t.Errorf("acknowledged at rest: freed %v, %d bytes; want back in the pool", c2.freed, len(c2.buf))
+	}
+}
+
+// TestLargeWriteNotPooled: a write larger than a pooled chunk gets a
+// buffer of its own, which is never put in the pool.
+func TestLargeWriteNotPooled(t *testing.T) {
+	c := newChunk(0, make([]byte, chunkPoolCap))
+	if c.pooled || cap(c.buf) < dataHeader+chunkPoolCap {
+		t.Errorf("a %d-byte write: pooled %v, cap %d", chunkPoolCap, c.pooled, cap(c.buf))
+	}
+}
