@@ -162,15 +162,26 @@ func genKey(t *testing.T, tl tools, path string) {
 	}
 }
 
-// freePort returns a loopback TCP port that was free a moment ago.
+// handedOut holds the ports freePort has returned: the kernel may offer a port again as soon as
+// its probe listener closes, and two listeners of one test on one port (haproxy binds with
+// SO_REUSEPORT, so both binds succeed) share its connections between them.
+var handedOut sync.Map
+
+// freePort returns a loopback TCP port that was free a moment ago and that no earlier call of
+// this test process returned.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("find a free port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if _, dup := handedOut.LoadOrStore(port, true); !dup {
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // waitDial polls until addr accepts a TCP connection, failing the test after timeout.
