@@ -183,6 +183,9 @@ func target(fig string, p path, row Row) string {
 // addIdle adds the memory rows of idle tubes over one transport.
 func (r *Report) addIdle(transport string, ir idleResult) {
 	name := fmt.Sprintf("gateway %s, %d tubes × one -R each", trName(transport), ir.n)
+	if ir.ports < ir.n {
+		name = fmt.Sprintf("gateway %s, %d tubes × one -R each (%d ports, %d virtual names)", trName(transport), ir.n, ir.ports, ir.n-ir.ports)
+	}
 	pid := "idle-" + transport
 	note := fmt.Sprintf("RSS %d → %d KiB; per tube %.1f KiB Go heap in use, %.1f KiB stacks; opened in %v",
 		ir.baseRSSKiB, ir.rssKiB, ir.heapPerTubeKiB, ir.stackPerTubeKiB, ir.openTime.Round(time.Millisecond))
