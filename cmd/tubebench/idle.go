@@ -30,9 +30,9 @@ const (
 
 var idleMetrics = []string{mGoroutines, mHeap, mStack}
 
-// fdsPerPortTube is what an idle tube with a published port holds open in
-// the gateway: its carrier, and its listeners on 127.0.0.1 and [::1].
-const fdsPerPortTube = 3
+// listenersPerPort is what a published loopback port holds open in the
+// gateway besides its tube's carrier: listeners on 127.0.0.1 and [::1].
+const listenersPerPort = 2
 
 // fdReserve is what the gateway keeps open besides tubes (its own
 // listeners, the log, the data dir) with a margin.
@@ -52,14 +52,14 @@ type idleResult struct {
 
 // idlePorts is how many of n idle tubes publish a port (the rest publish a
 // virtual name, which holds no file descriptor): all of them while the
-// gateway's open files limit (inherited from this process) allows three
-// descriptors a tube.
+// gateway's open files limit (inherited from this process) allows one
+// descriptor a tube and two more a port.
 func idlePorts(n int) int {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		return n
 	}
-	return max(0, min(n, (int(lim.Cur)-fdReserve)/fdsPerPortTube))
+	return max(0, min(n, (int(lim.Cur)-fdReserve-n)/listenersPerPort))
 }
 
 // idleTubes opens n tubes to a fresh gateway over transport, each holding
