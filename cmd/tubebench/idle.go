@@ -85,39 +85,10 @@ func idleTubes(ctx context.Context, g *gateway, transport string, n int, id *ide
 		}
 	}()
 	start := time.Now()
-	sem := make(chan struct{}, idleConcurrency)
-	errs := make(chan error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			dctx, cancel := context.WithTimeout(ctx, gwproc.StartTimeout)
-			defer cancel()
-			c, err := dialTube(dctx, g, transport, "", id)
-			if err != nil {
-				errs <- fmt.Errorf("tube %d: %w", i, err)
-				return
-			}
-			clients[i] = c
-			if i < ports {
-				_, err = listen(c, "127.0.0.1:0")
-			} else {
-				err = listenName(c, fmt.Sprintf("idle%d.%s", i, benchUser))
-			}
-			if err != nil {
-				errs <- fmt.Errorf("tube %d: tcpip-forward: %w", i, err)
-			}
-		}()
-	}
-	wg.Wait()
-	opened := time.Since(start)
-	close(errs)
-	if err := <-errs; err != nil {
+	if err := openIdleTubes(ctx, g, transport, id, clients, 0, ports); err != nil {
 		return idleResult{}, err
 	}
+	opened := time.Since(start)
 	time.Sleep(idleSettle)
 	rss, err := gwproc.RSSKiB(g.Proc.PID())
 	if err != nil {
@@ -144,6 +115,43 @@ func idleTubes(ctx context.Context, g *gateway, transport string, n int, id *ide
 		rssKiB:            rss,
 		openTime:          opened,
 	}, nil
+}
+
+// openIdleTubes opens len(clients) tubes over transport, numbered from
+// first, each holding one -R forward: a port if its number is below
+// ports, else a virtual name.
+func openIdleTubes(ctx context.Context, g *gateway, transport string, id *identity, clients []*ssh.Client, first, ports int) error {
+	sem := make(chan struct{}, idleConcurrency)
+	errs := make(chan error, len(clients))
+	var wg sync.WaitGroup
+	for j := range clients {
+		i := first + j
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			dctx, cancel := context.WithTimeout(ctx, gwproc.StartTimeout)
+			defer cancel()
+			c, err := dialTube(dctx, g, transport, "", id)
+			if err != nil {
+				errs <- fmt.Errorf("tube %d: %w", i, err)
+				return
+			}
+			clients[j] = c
+			if i < ports {
+				_, err = listen(c, "127.0.0.1:0")
+			} else {
+				err = listenName(c, fmt.Sprintf("idle%d.%s", i, benchUser))
+			}
+			if err != nil {
+				errs <- fmt.Errorf("tube %d: tcpip-forward: %w", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
 }
 
 // listenName publishes a virtual name from c, bounded like listen. Nothing

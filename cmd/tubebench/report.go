@@ -72,6 +72,9 @@ type Report struct {
 	Rows    []Row   `json:"rows"`
 	// CPU is each process's CPU per MB over every path's bulk figure.
 	CPU []CPURow `json:"cpu,omitempty"`
+	// Scaling is how the figures change with concurrent streams and idle
+	// tubes.
+	Scaling *Scaling `json:"scaling,omitempty"`
 	// Goals are issue 15's goals beside their baselines.
 	Goals []Goal `json:"goals,omitempty"`
 	// Failures are the figures that failed, each naming the figure, the
@@ -226,6 +229,7 @@ func (r *Report) Markdown() string {
 		}
 	}
 	r.markdownCPU(&b)
+	r.markdownScaling(&b)
 	if len(r.Failures) > 0 {
 		fmt.Fprintf(&b, "\n%d figures failed:\n", len(r.Failures))
 		for _, f := range r.Failures {
