@@ -17,23 +17,30 @@ const ioBufSize = 4096
 // Upstream gives every connection a bufio.Reader and a bufio.Writer of
 // its own for its whole life: 8 KiB per connection, most of the memory of
 // an idle one. Here both are lent by pools, the writer for one packet and
-// the reader while it holds unread bytes, so an idle connection holds none.
+// the reader while it holds unread bytes, so an idle connection holds only
+// the reader's own 128 bytes.
 var (
 	readBufs   = sync.Pool{New: func() any { b := make([]byte, ioBufSize); return &b }}
 	bufWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, ioBufSize) }}
 )
 
-// lentReader buffers reads like a bufio.Reader, in a buffer lent by
-// readBufs while it holds bytes not yet read. After a read that found
+// smallRead is the size of the buffer a lentReader keeps of its own: room
+// for the small packets of an idle connection (keepalives, window
+// adjusts) in one read.
+const smallRead = 128
+
+// lentReader buffers reads like a bufio.Reader. After a read that found
 // the peer had sent nothing more (it returned less than asked), the next
-// small read goes straight into the caller's slice: that is the read that
-// waits while the connection is idle, and it waits without a buffer.
+// read goes into its own small buffer: that is the read that waits while
+// the connection is idle, and it waits without a large one. Otherwise it
+// reads into a buffer lent by readBufs, kept while it holds unread bytes.
 type lentReader struct {
-	r          io.Reader
-	buf        *[]byte // nil while empty
-	start, end int
-	err        error // the error behind the buffered bytes
-	drained    bool  // the last read from r returned less than asked
+	r       io.Reader
+	lent    *[]byte // from readBufs, while data is in it
+	small   [smallRead]byte
+	data    []byte // unread bytes, in small or *lent
+	err     error  // the error behind data
+	drained bool   // the last read from r returned less than asked
 }
 
 func newLentReader(r io.Reader) *lentReader { return &lentReader{r: r, drained: true} }
@@ -43,40 +50,35 @@ func (b *lentReader) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if b.buf != nil {
-		n := copy(p, (*b.buf)[b.start:b.end])
-		b.start += n
-		if b.start == b.end {
-			b.release()
+	if len(b.data) == 0 && b.err == nil {
+		if len(p) >= ioBufSize {
+			// Large read, nothing buffered: read directly into p.
+			n, err := b.r.Read(p)
+			b.drained = n < len(p)
+			return n, err
 		}
+		buf := b.small[:]
+		if !b.drained {
+			b.lent = readBufs.Get().(*[]byte)
+			buf = *b.lent
+		}
+		n, err := b.r.Read(buf)
+		b.drained = n < len(buf)
+		b.data, b.err = buf[:n], err
+	}
+	n := copy(p, b.data)
+	b.data = b.data[n:]
+	if len(b.data) > 0 {
 		return n, nil
 	}
-	if b.err != nil {
-		err := b.err
-		b.err = nil
-		return 0, err
+	if b.lent != nil {
+		readBufs.Put(b.lent)
+		b.lent = nil
 	}
-	if b.drained || len(p) >= ioBufSize {
-		// Likely to wait, or large: read directly into p.
-		n, err := b.r.Read(p)
-		b.drained = n < len(p)
-		return n, err
-	}
-	buf := readBufs.Get().(*[]byte)
-	n, err := b.r.Read(*buf)
-	b.drained = n < len(*buf)
-	if n <= len(p) {
-		copy(p, (*buf)[:n])
-		readBufs.Put(buf)
-		return n, err
-	}
-	b.buf, b.start, b.end, b.err = buf, len(p), n, err
-	return copy(p, *buf), nil
-}
-
-func (b *lentReader) release() {
-	readBufs.Put(b.buf)
-	b.buf, b.start, b.end = nil, 0, 0
+	b.data = nil
+	err := b.err
+	b.err = nil
+	return n, err
 }
 
 // lentWriter writes each packet through a bufio.Writer lent by bufWriters
