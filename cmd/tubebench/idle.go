@@ -99,7 +99,7 @@ func idleTubes(ctx context.Context, g *gateway, transport string, n int, id *ide
 		return idleResult{}, err
 	}
 	if err := errors.Join(
-		prof.fetch(ctx, g.PprofAddr, "heap", "idle-"+transport+".heap.pprof"),
+		prof.fetch(ctx, g.PprofAddr, "heap?gc=1", "idle-"+transport+".heap.pprof"),
 		prof.fetch(ctx, g.PprofAddr, "goroutine?debug=1", "idle-"+transport+".goroutines.txt"),
 	); err != nil {
 		return idleResult{}, err

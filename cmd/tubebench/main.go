@@ -37,8 +37,8 @@ func main() {
 	f.IntVar(&cfg.Streams, "streams", cfg.Streams, "parallel streams for the aggregate figure")
 	f.IntVar(&cfg.Workers, "workers", cfg.Workers, "concurrent openers for the connection-rate figure")
 	f.IntVar(&cfg.Tubes, "tubes", cfg.Tubes, "idle tubes for the memory figure (0: skip)")
-	f.IntSliceVar(&cfg.ScaleStreams, "scale-streams", cfg.ScaleStreams, "scaling: concurrent streams through one tube, each count for --duration (empty: skip)")
-	f.IntSliceVar(&cfg.ScaleTubes, "scale-tubes", cfg.ScaleTubes, "scaling: idle tubes held by one gateway, opened step by step (empty: skip)")
+	f.IntSliceVar(&cfg.ScaleStreams, "scale-streams", cfg.ScaleStreams, "scaling: concurrent streams through one tube, each count for --duration (0: skip)")
+	f.IntSliceVar(&cfg.ScaleTubes, "scale-tubes", cfg.ScaleTubes, "scaling: idle tubes held by one gateway, opened step by step (0: skip)")
 	f.DurationVar(&cfg.IdleWindow, "idle-window", cfg.IdleWindow, "scaling: how long the gateway's CPU at idle is read at each step of --scale-tubes")
 	f.IntVar(&cfg.MaxPings, "max-pings", cfg.MaxPings, "at most this many round trips per latency figure")
 	f.StringSliceVar(&cfg.Ciphers, "ciphers", cfg.Ciphers, "SSH ciphers to measure, each against ssh -L with the same cipher")
@@ -55,6 +55,7 @@ func main() {
 	f.DurationVar(&cfg.IOGrace, "io-grace", cfg.IOGrace, "how long past its duration a figure's I/O may take before the figure fails")
 	f.BoolVar(&asJSON, "json", false, "print JSON instead of a Markdown table")
 	f.Parse(os.Args[1:])
+	cfg.ScaleStreams, cfg.ScaleTubes = positive(cfg.ScaleStreams), positive(cfg.ScaleTubes)
 	if paths != "" {
 		re, err := regexp.Compile(paths)
 		if err != nil {
@@ -90,6 +91,18 @@ func main() {
 		}
 		os.Exit(1)
 	}
+}
+
+// positive returns the counts above zero, in increasing order.
+func positive(counts []int) []int {
+	var out []int
+	for _, n := range counts {
+		if n > 0 {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Config bounds one run.
