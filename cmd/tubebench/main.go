@@ -37,6 +37,9 @@ func main() {
 	f.IntVar(&cfg.Streams, "streams", cfg.Streams, "parallel streams for the aggregate figure")
 	f.IntVar(&cfg.Workers, "workers", cfg.Workers, "concurrent openers for the connection-rate figure")
 	f.IntVar(&cfg.Tubes, "tubes", cfg.Tubes, "idle tubes for the memory figure (0: skip)")
+	f.IntSliceVar(&cfg.ScaleStreams, "scale-streams", cfg.ScaleStreams, "scaling: concurrent streams through one tube, each count for --duration (0: skip)")
+	f.IntSliceVar(&cfg.ScaleTubes, "scale-tubes", cfg.ScaleTubes, "scaling: idle tubes held by one gateway, opened step by step (0: skip)")
+	f.DurationVar(&cfg.IdleWindow, "idle-window", cfg.IdleWindow, "scaling: how long the gateway's CPU at idle is read at each step of --scale-tubes")
 	f.IntVar(&cfg.MaxPings, "max-pings", cfg.MaxPings, "at most this many round trips per latency figure")
 	f.StringSliceVar(&cfg.Ciphers, "ciphers", cfg.Ciphers, "SSH ciphers to measure, each against ssh -L with the same cipher")
 	f.BoolVar(&cfg.OpenSSHClient, "openssh-client", cfg.OpenSSHClient, "also measure OpenSSH ssh -R through the gateway")
@@ -52,6 +55,7 @@ func main() {
 	f.DurationVar(&cfg.IOGrace, "io-grace", cfg.IOGrace, "how long past its duration a figure's I/O may take before the figure fails")
 	f.BoolVar(&asJSON, "json", false, "print JSON instead of a Markdown table")
 	f.Parse(os.Args[1:])
+	cfg.ScaleStreams, cfg.ScaleTubes = positive(cfg.ScaleStreams), positive(cfg.ScaleTubes)
 	if paths != "" {
 		re, err := regexp.Compile(paths)
 		if err != nil {
@@ -89,6 +93,18 @@ func main() {
 	}
 }
 
+// positive returns the counts above zero, in increasing order.
+func positive(counts []int) []int {
+	var out []int
+	for _, n := range counts {
+		if n > 0 {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 // Config bounds one run.
 type Config struct {
 	Gateway       string         `json:"-"`
@@ -96,6 +112,9 @@ type Config struct {
 	Streams       int            `json:"streams"`
 	Workers       int            `json:"workers"`
 	Tubes         int            `json:"tubes"`
+	ScaleStreams  []int          `json:"scale_streams,omitempty"`
+	ScaleTubes    []int          `json:"scale_tubes,omitempty"`
+	IdleWindow    time.Duration  `json:"idle_window_ns"`
 	MaxPings      int            `json:"max_pings"`
 	Ciphers       []string       `json:"ciphers"`
 	OpenSSHClient bool           `json:"openssh_client"`
@@ -124,6 +143,9 @@ func defaultConfig() Config {
 		Streams:       100,
 		Workers:       8,
 		Tubes:         1000,
+		ScaleStreams:  []int{1, 10, 100},
+		ScaleTubes:    []int{1000, 3000, 10000},
+		IdleWindow:    10 * time.Second,
 		MaxPings:      20000,
 		Ciphers:       []string{"aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com"},
 		OpenSSHClient: true,
@@ -145,5 +167,12 @@ func (c Config) Budget() time.Duration {
 		browser = time.Duration(2*c.BrowserRuns+5)*browserStep + browserBulkTime(c)
 	}
 	recovery := time.Duration(2*c.RecoveryRuns) * recoveryWait / 10 // a recovery takes well under a tenth of its bound
-	return time.Duration(paths)*(4*(c.Duration+c.IOGrace)+30*time.Second) + time.Duration(c.Tubes)*60*time.Millisecond + browser + recovery + time.Minute
+	scaling := time.Duration(0)
+	if len(c.ScaleStreams) > 0 {
+		scaling += time.Duration(len(c.ScaleStreams))*(c.Duration+c.IOGrace) + 30*time.Second
+	}
+	if n := len(c.ScaleTubes); n > 0 {
+		scaling += time.Duration(c.ScaleTubes[n-1])*20*time.Millisecond + time.Duration(n)*(c.IdleWindow+idleSettle) + 30*time.Second
+	}
+	return time.Duration(paths)*(4*(c.Duration+c.IOGrace)+30*time.Second) + time.Duration(c.Tubes)*60*time.Millisecond + browser + recovery + scaling + time.Minute
 }

@@ -72,6 +72,9 @@ type Report struct {
 	Rows    []Row   `json:"rows"`
 	// CPU is each process's CPU per MB over every path's bulk figure.
 	CPU []CPURow `json:"cpu,omitempty"`
+	// Scaling is how the figures change with concurrent streams and idle
+	// tubes.
+	Scaling *Scaling `json:"scaling,omitempty"`
 	// Goals are issue 15's goals beside their baselines.
 	Goals []Goal `json:"goals,omitempty"`
 	// Failures are the figures that failed, each naming the figure, the
@@ -183,6 +186,9 @@ func target(fig string, p path, row Row) string {
 // addIdle adds the memory rows of idle tubes over one transport.
 func (r *Report) addIdle(transport string, ir idleResult) {
 	name := fmt.Sprintf("gateway %s, %d tubes × one -R each", trName(transport), ir.n)
+	if ir.ports < ir.n {
+		name = fmt.Sprintf("gateway %s, %d tubes × one -R each (%d ports, %d virtual names)", trName(transport), ir.n, ir.ports, ir.n-ir.ports)
+	}
 	pid := "idle-" + transport
 	note := fmt.Sprintf("RSS %d → %d KiB; per tube %.1f KiB Go heap in use, %.1f KiB stacks; opened in %v",
 		ir.baseRSSKiB, ir.rssKiB, ir.heapPerTubeKiB, ir.stackPerTubeKiB, ir.openTime.Round(time.Millisecond))
@@ -223,6 +229,7 @@ func (r *Report) Markdown() string {
 		}
 	}
 	r.markdownCPU(&b)
+	r.markdownScaling(&b)
 	if len(r.Failures) > 0 {
 		fmt.Fprintf(&b, "\n%d figures failed:\n", len(r.Failures))
 		for _, f := range r.Failures {

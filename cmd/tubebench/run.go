@@ -188,6 +188,13 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 			rep.addIdle(tr, ir)
 		}
 	}
+	if len(cfg.ScaleStreams) > 0 || len(cfg.ScaleTubes) > 0 {
+		rep.Scaling = measureScaling(ctx, cfg, dir, gw, id, tg, progress)
+		for _, f := range rep.Scaling.Failures {
+			fmt.Fprintf(progress, "tubebench: FAILED %s\n", f)
+			rep.Failures = append(rep.Failures, f)
+		}
+	}
 	switch {
 	case cfg.BrowserRuns == 0:
 		rep.addBrowserSkipped("skipped: --browser-runs=0")

@@ -29,6 +29,9 @@ func TestBenchSmoke(t *testing.T) {
 	cfg.Streams = 4
 	cfg.Workers = 2
 	cfg.Tubes = 8
+	cfg.ScaleStreams = []int{1, 4}
+	cfg.ScaleTubes = []int{4, 8}
+	cfg.IdleWindow = 100 * time.Millisecond
 	cfg.MaxPings = 200
 	cfg.BrowserRuns = 1
 	cfg.RecoveryRuns = 2
@@ -45,6 +48,18 @@ func TestBenchSmoke(t *testing.T) {
 
 	if len(rep.Failures) > 0 {
 		t.Errorf("failed figures: %v", rep.Failures)
+	}
+	if sc := rep.Scaling; sc == nil || len(sc.Streams) != 2 || len(sc.Idle) != 2 {
+		t.Errorf("scaling figures: %+v, want 2 stream counts and 2 idle steps", sc)
+	} else {
+		for _, p := range sc.Streams {
+			if p.MBs <= 0 {
+				t.Errorf("scaling, %d streams: %v MB/s, want a positive figure", p.Streams, p.MBs)
+			}
+		}
+		if p := sc.Idle[1]; p.Tubes != 8 || p.RSSKiB <= 0 {
+			t.Errorf("scaling, idle tubes: %+v, want 8 tubes and the gateway's RSS", p)
+		}
 	}
 	figures := map[string]bool{}
 	paths := map[string]bool{}

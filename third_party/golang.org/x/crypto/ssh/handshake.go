@@ -413,7 +413,7 @@ write:
 		// another key change request, until we close the done
 		// channel on the pendingKex request.
 
-		err := t.enterKeyExchange(request.otherInit)
+		err := t.enterKeyExchangeOnOwnStack(request.otherInit)
 
 		t.mu.Lock()
 		t.writeError = err

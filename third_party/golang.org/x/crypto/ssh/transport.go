@@ -38,8 +38,8 @@ type transport struct {
 	reader connectionState
 	writer connectionState
 
-	bufReader *bufio.Reader
-	bufWriter *bufio.Writer
+	bufReader *lentReader
+	bufWriter lentWriter
 	rand      io.Reader
 	isClient  bool
 	io.Closer
@@ -137,7 +137,7 @@ func (t *transport) readPacket() (p []byte, err error) {
 	return p, err
 }
 
-func (s *connectionState) readPacket(r *bufio.Reader, strictMode bool) ([]byte, error) {
+func (s *connectionState) readPacket(r io.Reader, strictMode bool) ([]byte, error) {
 	pc := s.packetCipher
 	packet, err := pc.readCipherPacket(s.seqNum, r)
 	if rel, ok := pc.(packetBufReleaser); ok {
@@ -187,7 +187,9 @@ func (t *transport) writePacket(packet []byte) error {
 	if debugTransport {
 		t.printPacket(packet, true)
 	}
-	return t.writer.writePacket(t.bufWriter, t.rand, packet, t.strictMode)
+	w := t.bufWriter.get()
+	defer t.bufWriter.put(w)
+	return t.writer.writePacket(w, t.rand, packet, t.strictMode)
 }
 
 func (s *connectionState) writePacket(w *bufio.Writer, rand io.Reader, packet []byte, strictMode bool) error {
@@ -217,8 +219,8 @@ func (s *connectionState) writePacket(w *bufio.Writer, rand io.Reader, packet []
 
 func newTransport(rwc io.ReadWriteCloser, rand io.Reader, isClient bool) *transport {
 	t := &transport{
-		bufReader: bufio.NewReader(rwc),
-		bufWriter: bufio.NewWriter(rwc),
+		bufReader: newLentReader(rwc),
+		bufWriter: lentWriter{rwc},
 		rand:      rand,
 		reader: connectionState{
 			packetCipher:     &streamPacketCipher{cipher: noneCipher{}},

@@ -1,0 +1,97 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+var rePprofListening = regexp.MustCompile(`msg="pprof listening" addr=(\S+)`)
+
+// idleTubes is how many idle tubes TestIdleTubeMemory opens, and
+// idleDialers how many handshakes it runs at once. The gateway's own
+// allocations around a reading (its HTTP answers) move the heap by up to
+// about 2 MB, which idleTubes makes small beside a tube's.
+const idleTubes, idleDialers = 1000, 8
+
+// TestIdleTubeMemory: what an idle tube costs the built gateway, read
+// from its /metrics after a forced collection (/debug/pprof/heap?gc=1):
+// the Go heap, and the goroutine stacks. Each tube is the Go SSH client
+// over --ssh-listen holding one -R of a virtual name (a port adds two
+// listeners; docs/perf/idle-memory.md). Before the x/crypto patches 0004
+// and 0005 an idle tube held x/crypto's 4 KiB read and write buffers, and
+// the stack its key exchange had grown (which a collection only partly
+// gives back: most of that gain is in the RSS before one).
+func TestIdleTubeMemory(t *testing.T) {
+	w := newWorld(t, gatewayOpts{sshListen: true, args: []string{"--pprof", "127.0.0.1:0",
+		"--max-tubes-per-user", fmt.Sprint(idleTubes + 8), "--max-forwards-per-user", fmt.Sprint(idleTubes + 8)}})
+	w.addUser(t, "alice")
+	signer := userSigner(t, w, "alice")
+	pprofAddr := w.gw.proc.mustWaitLine(t, rePprofListening, startTimeout)[1]
+	// settled collects the garbage and reads the live heap and the stacks.
+	settled := func() (heap, stack int) {
+		resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/heap?gc=1")
+		if err != nil {
+			t.Fatalf("forced GC: %v", err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return metricValue(t, w.gw, "go_memstats_heap_alloc_bytes"), metricValue(t, w.gw, "go_memstats_stack_inuse_bytes")
+	}
+	heap0, stack0 := settled()
+	goroutines0 := metricValue(t, w.gw, "go_goroutines")
+	var wg sync.WaitGroup
+	errs := make(chan error, idleTubes)
+	sem := make(chan struct{}, idleDialers)
+	for i := range idleTubes {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c, err := ssh.Dial("tcp", w.gw.sshAddr, &ssh.ClientConfig{
+				User: "alice", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+				HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 20 * time.Second,
+			})
+			if err != nil {
+				errs <- fmt.Errorf("tube %d: %w", i, err)
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+			name := fmt.Sprintf("idle%d.alice", i)
+			ok, _, err := c.SendRequest("tcpip-forward", true, ssh.Marshal(struct {
+				Addr string
+				Port uint32
+			}{name, 1}))
+			if err != nil || !ok {
+				errs <- fmt.Errorf("tube %d: -R %s:1: %v %v", i, name, ok, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	heap1, stack1 := settled()
+	goroutines := float64(metricValue(t, w.gw, "go_goroutines")-goroutines0) / idleTubes
+	heapPer, stackPer := (heap1-heap0)/idleTubes, (stack1-stack0)/idleTubes
+	t.Logf("an idle tube: %d bytes of heap, %d bytes of stacks, %.1f goroutines", heapPer, stackPer, goroutines)
+	// 21-25 KiB of heap before the patches (8 of it x/crypto's buffers),
+	// 13 after. Stacks: 22-24 KiB before, 21 after, for 4 goroutines (the
+	// tube's, and x/crypto's mux, reader and key exchange loops); the
+	// bound catches a goroutine more.
+	const wantHeap, wantStack = 17 << 10, 24 << 10
+	if heapPer > wantHeap {
+		t.Errorf("an idle tube holds %d bytes of the gateway's heap; want at most %d", heapPer, wantHeap)
+	}
+	if stackPer > wantStack {
+		t.Errorf("an idle tube holds %d bytes of the gateway's goroutine stacks; want at most %d", stackPer, wantStack)
+	}
+}
