@@ -64,30 +64,11 @@ func bulkStream(addr string, stop time.Time, grace time.Duration) (int64, time.D
 
 // parallelBulk measures the aggregate MB/s of n streams at once for d.
 func parallelBulk(addr string, n int, d, grace time.Duration) (float64, error) {
-	stop := time.Now().Add(d)
-	start := time.Now()
-	var total atomic.Int64
-	errs := make(chan error, n)
-	var wg sync.WaitGroup
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			b, _, err := bulkStream(addr, stop, grace)
-			if err != nil {
-				errs <- err
-				return
-			}
-			total.Add(b)
-		}()
-	}
-	wg.Wait()
-	el := time.Since(start)
-	close(errs)
-	if err := <-errs; err != nil {
+	total, el, err := concurrentStreams(addr, n, d, grace)
+	if err != nil {
 		return 0, err
 	}
-	return float64(total.Load()) / el.Seconds() / 1e6, nil
+	return float64(total) / el.Seconds() / 1e6, nil
 }
 
 // latency is the round-trip time of 1-byte ping-pongs.
