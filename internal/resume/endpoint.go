@@ -68,7 +68,6 @@ const (
 	deadFactor = 3
 )
 
-
 // endpoint is one side of a stream: what the client's Conn and the
 // server's Session share.
 type endpoint struct {
