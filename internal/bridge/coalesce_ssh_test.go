@@ -31,11 +31,23 @@ func (c *recordingConn) Write(p []byte) (int, error) {
 // in clear, so a test can find the packets in a stream it cannot decrypt.
 const gcm = "aes128-gcm@openssh.com"
 
+// cipherSuite is a cipher, and a MAC for a cipher without one of its own,
+// whose packet length is sent in clear; tag is the bytes after the packet.
+type cipherSuite struct {
+	cipher, mac string
+	tag         int
+}
+
+var (
+	gcmSuite = cipherSuite{cipher: gcm, tag: 16}
+	ctrSuite = cipherSuite{cipher: "aes128-ctr", mac: "hmac-sha2-256-etm@openssh.com", tag: 32}
+)
+
 // sshWrites runs a real x/crypto/ssh server and client over TCP; the
 // server sends channel data in sizes around fragmentSize, and the writes
 // the server's side makes to its socket (through the coalescer, if
 // coalesce) are returned.
-func sshWrites(t *testing.T, coalesce bool) [][]byte {
+func sshWrites(t *testing.T, coalesce bool, suite cipherSuite) [][]byte {
 	t.Helper()
 	sizes := []int{1, 100, 4000, 4096, 4097, 5000, 20000, 32768, 100000}
 	total := 0
@@ -51,10 +63,14 @@ func sshWrites(t *testing.T, coalesce bool) [][]byte {
 		t.Fatal(err)
 	}
 	srvCfg := &ssh.ServerConfig{NoClientAuth: true}
-	srvCfg.Ciphers = []string{gcm}
+	srvCfg.Ciphers = []string{suite.cipher}
 	srvCfg.AddHostKey(hostKey)
 	cliCfg := &ssh.ClientConfig{User: "u", HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second}
-	cliCfg.Ciphers = []string{gcm}
+	cliCfg.Ciphers = []string{suite.cipher}
+	if suite.mac != "" {
+		srvCfg.MACs = []string{suite.mac}
+		cliCfg.MACs = []string{suite.mac}
+	}
 
 	// A loopback TCP pair: both sides write their version line before
 	// reading, which an unbuffered net.Pipe would deadlock.
@@ -135,8 +151,8 @@ func sshWrites(t *testing.T, coalesce bool) [][]byte {
 
 // packetEnds returns the offsets in stream (after the version line) at
 // which SSH packets end: plain packets until the sender's NEWKEYS, then
-// aes128-gcm packets (length in clear, then that many bytes and a tag).
-func packetEnds(t *testing.T, stream []byte) (banner int, ends map[int]bool) {
+// packets of suite (length in clear, then that many bytes and a tag).
+func packetEnds(t *testing.T, stream []byte, suite cipherSuite) (banner int, ends map[int]bool) {
 	t.Helper()
 	banner = bytes.Index(stream, []byte("\r\n")) + 2
 	if banner < 2 {
@@ -151,7 +167,7 @@ func packetEnds(t *testing.T, stream []byte) (banner int, ends map[int]bool) {
 		n := int(binary.BigEndian.Uint32(stream[off:]))
 		end := off + 4 + n
 		if encrypted {
-			end += 16
+			end += suite.tag
 		} else if stream[off+5] == 21 { // SSH_MSG_NEWKEYS: what follows is encrypted
 			encrypted = true
 		}
@@ -167,36 +183,46 @@ func packetEnds(t *testing.T, stream []byte) (banner int, ends map[int]bool) {
 	return banner, ends
 }
 
-// TestXCryptoWritesPacketsInFragments pins what the coalescer is built on:
-// x/crypto/ssh writes a packet larger than its write buffer as one write
-// of exactly fragmentSize bytes followed by the rest. If this fails,
-// x/crypto changed its buffering and fragmentSize must follow.
-func TestXCryptoWritesPacketsInFragments(t *testing.T) {
-	writes := sshWrites(t, false)
-	banner, ends := packetEnds(t, bytes.Join(writes, nil))
-	off, fragments := 0, 0
-	for i, w := range writes {
-		start := off
-		off += len(w)
-		if start < banner || ends[off] {
-			continue
-		}
-		if len(w) != fragmentSize || !ends[start] {
-			t.Fatalf("write %d (%d bytes at %d) ends inside a packet but is not a %d-byte first fragment", i, len(w), start, fragmentSize)
-		}
-		fragments++
+// TestXCryptoWritesWholePackets pins x/crypto patch 0006: the transport
+// writes every packet, whatever its size, as one write of its own, for an
+// AEAD cipher and for a stream cipher with a MAC.
+func TestXCryptoWritesWholePackets(t *testing.T) {
+	for _, suite := range []cipherSuite{gcmSuite, ctrSuite} {
+		t.Run(suite.cipher, func(t *testing.T) {
+			writes := sshWrites(t, false, suite)
+			banner, ends := packetEnds(t, bytes.Join(writes, nil), suite)
+			off, big := 0, 0
+			for i, w := range writes {
+				start := off
+				off += len(w)
+				if start < banner {
+					continue
+				}
+				if !ends[start] || !ends[off] {
+					t.Fatalf("write %d (%d bytes at %d) is not a whole packet", i, len(w), start)
+				}
+				for e := start + 1; e < off; e++ {
+					if ends[e] {
+						t.Fatalf("write %d (%d bytes at %d) holds more than one packet", i, len(w), start)
+					}
+				}
+				if len(w) > fragmentSize {
+					big++
+				}
+			}
+			if big == 0 {
+				t.Fatal("no packet larger than a fragment was sent: the test proves nothing")
+			}
+			t.Logf("%d writes, one whole packet each, %d larger than %d bytes", len(writes), big, fragmentSize)
+		})
 	}
-	if fragments == 0 {
-		t.Fatalf("x/crypto/ssh wrote no packet in a %d-byte first fragment: update fragmentSize (coalesce.go) to its write buffer", fragmentSize)
-	}
-	t.Logf("%d writes, %d packets split at %d bytes", len(writes), fragments, fragmentSize)
 }
 
 // TestCoalescerOneWritePerPacket: through the coalescer, every write of a
 // real SSH session is exactly one whole packet.
 func TestCoalescerOneWritePerPacket(t *testing.T) {
-	writes := sshWrites(t, true)
-	banner, ends := packetEnds(t, bytes.Join(writes, nil))
+	writes := sshWrites(t, true, gcmSuite)
+	banner, ends := packetEnds(t, bytes.Join(writes, nil), gcmSuite)
 	off, big := 0, 0
 	for i, w := range writes {
 		start := off

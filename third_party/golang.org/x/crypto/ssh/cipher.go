@@ -148,6 +148,7 @@ type streamPacketCipher struct {
 	padding     [2 * packetSizeMultiple]byte
 	packetData  []byte
 	macResult   []byte
+	writeBuf    []byte // the packet being written, from packetBuf
 }
 
 // readCipherPacket reads and decrypt a single packet from the reader argument.
@@ -273,32 +274,33 @@ func (s *streamPacketCipher) writeCipherPacket(seqNum uint32, w io.Writer, rand 
 		s.cipher.XORKeyStream(s.prefix[:], s.prefix[:])
 	}
 
-	s.cipher.XORKeyStream(packet, packet)
-	s.cipher.XORKeyStream(padding, padding)
-
-	if s.mac != nil && s.etm {
-		// For EtM algorithms, packet and padding must be encrypted
-		s.mac.Write(packet)
-		s.mac.Write(padding)
+	// The whole packet is assembled in one buffer, encrypted into it from
+	// packet and padding, and written at once: one write (one TCP send,
+	// one WebSocket message) per packet.
+	macSize := 0
+	if s.mac != nil {
+		macSize = s.mac.Size()
 	}
-
-	if _, err := w.Write(s.prefix[:]); err != nil {
-		return err
-	}
-	if _, err := w.Write(packet); err != nil {
-		return err
-	}
-	if _, err := w.Write(padding); err != nil {
-		return err
-	}
+	s.writeBuf = packetBuf(s.writeBuf, prefixLen+len(packet)+paddingLength+macSize)
+	defer func() { s.writeBuf = releasePacketBuf(s.writeBuf) }()
+	buf := s.writeBuf
+	copy(buf, s.prefix[:])
+	body := buf[prefixLen : prefixLen+len(packet)+paddingLength]
+	s.cipher.XORKeyStream(body[:len(packet)], packet)
+	s.cipher.XORKeyStream(body[len(packet):], padding)
 
 	if s.mac != nil {
-		s.macResult = s.mac.Sum(s.macResult[:0])
-		if _, err := w.Write(s.macResult); err != nil {
-			return err
+		if s.etm {
+			// For EtM algorithms, packet and padding must be encrypted
+			s.mac.Write(body)
 		}
+		s.macResult = s.mac.Sum(s.macResult[:0])
+		copy(buf[prefixLen+len(body):], s.macResult)
 	}
 
+	if _, err := w.Write(buf); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -338,19 +340,21 @@ func (c *gcmCipher) writeCipherPacket(seqNum uint32, w io.Writer, rand io.Reader
 
 	length := uint32(len(packet) + int(padding) + 1)
 	binary.BigEndian.PutUint32(c.prefix[:], length)
-	if _, err := w.Write(c.prefix[:]); err != nil {
-		return err
-	}
 
-	c.buf = packetBuf(c.buf, int(length)+gcmTagSize)[:length]
+	// The whole packet (length, sealed body, tag) is assembled in one
+	// buffer and written at once: one write (one TCP send, one WebSocket
+	// message) per packet, with no copy through the bufio.Writer.
+	c.buf = packetBuf(c.buf, 4+int(length)+gcmTagSize)
 	defer c.releaseBuf()
 
-	c.buf[0] = padding
-	copy(c.buf[1:], packet)
-	if _, err := io.ReadFull(rand, c.buf[1+len(packet):]); err != nil {
+	copy(c.buf, c.prefix[:])
+	body := c.buf[4 : 4+length]
+	body[0] = padding
+	copy(body[1:], packet)
+	if _, err := io.ReadFull(rand, body[1+len(packet):]); err != nil {
 		return err
 	}
-	c.buf = c.aead.Seal(c.buf[:0], c.iv, c.buf, c.prefix[:])
+	c.aead.Seal(body[:0], c.iv, body, c.prefix[:])
 	if _, err := w.Write(c.buf); err != nil {
 		return err
 	}
