@@ -132,7 +132,12 @@ func relay(ctx context.Context, conn io.ReadWriteCloser, in io.Reader, out io.Wr
 		done <- err
 	}()
 	go func() {
-		_, err := io.CopyBuffer(writerOnly{out}, readerOnly{conn}, make([]byte, relayBuf))
+		var err error
+		if wt, ok := conn.(io.WriterTo); ok { // a resumable tube: no copy of ours
+			_, err = wt.WriteTo(out)
+		} else {
+			_, err = io.CopyBuffer(writerOnly{out}, readerOnly{conn}, make([]byte, relayBuf))
+		}
 		if err == nil {
 			err = io.EOF
 		}
