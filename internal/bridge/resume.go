@@ -7,18 +7,17 @@ import (
 	"github.com/tubegate/tubegate/internal/resume"
 )
 
-// resumeServerConn is a resume.Session with the coalescer in front (one
-// DATA frame per SSH packet). It passes on what the tube asks of its
-// carrier: whether it is detached, GoAway, and its logger.
+// resumeServerConn is a resume.Session with a sendQueue in front (one
+// DATA frame for the SSH packets queued while the one before is sent). It
+// passes on what the tube asks of its carrier: whether it is detached,
+// GoAway, and its logger.
 type resumeServerConn struct {
-	coalescedConn
+	queuedConn
 	s *resume.Session
 }
 
 func newResumeServerConn(s *resume.Session) *resumeServerConn {
-	c := &resumeServerConn{coalescedConn: coalescedConn{Conn: s}, s: s}
-	c.co.write = s.Write
-	return c
+	return &resumeServerConn{queuedConn: newQueuedConn(s, s.Write), s: s}
 }
 
 // Detached reports whether the tube waits for its client to resume it.
@@ -26,23 +25,21 @@ func (c *resumeServerConn) Detached() bool { return c.s.Detached() }
 
 // GoAway ends the tube with status 1012 and reason.
 func (c *resumeServerConn) GoAway(reason string) error {
-	c.co.flushForClose(c.s.SetWriteDeadline)
+	c.q.close(c.s.SetWriteDeadline)
 	return c.s.GoAway(reason)
 }
 
 // SetLog gives the tube's logger to the session's lines.
 func (c *resumeServerConn) SetLog(l *slog.Logger) { c.s.SetLog(l) }
 
-// resumeClientConn is a resume.Conn with the coalescer in front.
+// resumeClientConn is a resume.Conn with a sendQueue in front.
 type resumeClientConn struct {
-	coalescedConn
+	queuedConn
 	c *resume.Conn
 }
 
 func newResumeClientConn(rc *resume.Conn) net.Conn {
-	c := &resumeClientConn{coalescedConn: coalescedConn{Conn: rc}, c: rc}
-	c.co.write = rc.Write
-	return c
+	return &resumeClientConn{queuedConn: newQueuedConn(rc, rc.Write), c: rc}
 }
 
 // Resume returns the resume.Conn under c (for tests and tools: Drop,
