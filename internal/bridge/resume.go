@@ -32,14 +32,20 @@ func (c *resumeServerConn) GoAway(reason string) error {
 // SetLog gives the tube's logger to the session's lines.
 func (c *resumeServerConn) SetLog(l *slog.Logger) { c.s.SetLog(l) }
 
-// resumeClientConn is a resume.Conn with a sendQueue in front.
+// resumeClientConn is a resume.Conn with the coalescer in front (one DATA
+// frame per SSH packet). The clients keep the coalescer: the send queue's
+// gain is on the gateway's side, where the bulk of a -R flows from, and a
+// client's close must not race a send in flight while the gateway says
+// goodbye (gateway tunnel then took a clean close for a drop).
 type resumeClientConn struct {
-	queuedConn
+	coalescedConn
 	c *resume.Conn
 }
 
 func newResumeClientConn(rc *resume.Conn) net.Conn {
-	return &resumeClientConn{queuedConn: newQueuedConn(rc, rc.Write), c: rc}
+	c := &resumeClientConn{coalescedConn: coalescedConn{Conn: rc}, c: rc}
+	c.co.write = rc.Write
+	return c
 }
 
 // Resume returns the resume.Conn under c (for tests and tools: Drop,
