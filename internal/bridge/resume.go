@@ -34,9 +34,9 @@ func (c *resumeServerConn) SetLog(l *slog.Logger) { c.s.SetLog(l) }
 
 // resumeClientConn is a resume.Conn with the coalescer in front (one DATA
 // frame per SSH packet). The clients keep the coalescer: the send queue's
-// gain is on the gateway's side, where the bulk of a -R flows from, and a
-// client's close must not race a send in flight while the gateway says
-// goodbye (gateway tunnel then took a clean close for a drop).
+// gain is on the gateway's side, where the bulk of a -R flows from. (The
+// race once blamed on the queue, a send error taken for a drop before
+// the gateway's goodbye was read, was resume's; see endpoint.sendFailed.)
 type resumeClientConn struct {
 	coalescedConn
 	c *resume.Conn
