@@ -15,7 +15,7 @@ type conn struct {
 	net.Conn
 	ws            *websocket.Conn
 	local, remote net.Addr
-	co            coalescer // one WebSocket message per SSH packet
+	q             *sendQueue // one WebSocket message for the SSH packets queued
 }
 
 func newConn(ctx context.Context, ws *websocket.Conn, local, remote net.Addr) *conn {
@@ -28,18 +28,18 @@ func newConn(ctx context.Context, ws *websocket.Conn, local, remote net.Addr) *c
 		remote = nc.RemoteAddr()
 	}
 	c := &conn{Conn: nc, ws: ws, local: local, remote: remote}
-	c.co.write = nc.Write
+	c.q = newSendQueue(nc.Write)
 	return c
 }
 
-// Write sends p as one binary message, except that the fragments of an SSH
-// packet are joined into one message (see coalescer).
-func (c *conn) Write(p []byte) (int, error) { return c.co.Write(p) }
+// Write queues p to be sent in a binary message with whatever else is
+// queued while the message before is sent (see sendQueue).
+func (c *conn) Write(p []byte) (int, error) { return c.q.Write(p) }
 
-// Close sends held bytes (see coalescer.flushForClose) and closes the
+// Close sends what is queued (see sendQueue.close) and closes the
 // WebSocket.
 func (c *conn) Close() error {
-	c.co.flushForClose(c.Conn.SetWriteDeadline)
+	c.q.close(c.Conn.SetWriteDeadline)
 	return c.Conn.Close()
 }
 
@@ -54,6 +54,6 @@ func (c *conn) GoAway(reason string) error {
 	if len(reason) > 120 { // control frames carry at most 123 bytes of reason
 		reason = reason[:120]
 	}
-	c.co.flushForClose(c.Conn.SetWriteDeadline)
+	c.q.close(c.Conn.SetWriteDeadline)
 	return c.ws.Close(websocket.StatusServiceRestart, reason)
 }

@@ -9,4 +9,8 @@ package bridge
 const (
 	pooledMin = 16 << 10
 	pooledCap = 64<<10 + 64
+	// bigPooledCap: messages of more than pooledCap bytes, up to a batch
+	// of packets (a sendQueue's largest message with a DATA header), go in
+	// buffers of their own pool.
+	bigPooledCap = sendMax + 64
 )

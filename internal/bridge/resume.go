@@ -7,18 +7,17 @@ import (
 	"github.com/tubegate/tubegate/internal/resume"
 )
 
-// resumeServerConn is a resume.Session with the coalescer in front (one
-// DATA frame per SSH packet). It passes on what the tube asks of its
-// carrier: whether it is detached, GoAway, and its logger.
+// resumeServerConn is a resume.Session with a sendQueue in front (one
+// DATA frame for the SSH packets queued while the one before is sent). It
+// passes on what the tube asks of its carrier: whether it is detached,
+// GoAway, and its logger.
 type resumeServerConn struct {
-	coalescedConn
+	queuedConn
 	s *resume.Session
 }
 
 func newResumeServerConn(s *resume.Session) *resumeServerConn {
-	c := &resumeServerConn{coalescedConn: coalescedConn{Conn: s}, s: s}
-	c.co.write = s.Write
-	return c
+	return &resumeServerConn{queuedConn: newQueuedConn(s, s.Write), s: s}
 }
 
 // Detached reports whether the tube waits for its client to resume it.
@@ -26,14 +25,18 @@ func (c *resumeServerConn) Detached() bool { return c.s.Detached() }
 
 // GoAway ends the tube with status 1012 and reason.
 func (c *resumeServerConn) GoAway(reason string) error {
-	c.co.flushForClose(c.s.SetWriteDeadline)
+	c.q.close(c.s.SetWriteDeadline)
 	return c.s.GoAway(reason)
 }
 
 // SetLog gives the tube's logger to the session's lines.
 func (c *resumeServerConn) SetLog(l *slog.Logger) { c.s.SetLog(l) }
 
-// resumeClientConn is a resume.Conn with the coalescer in front.
+// resumeClientConn is a resume.Conn with the coalescer in front (one DATA
+// frame per SSH packet). The clients keep the coalescer: the send queue's
+// gain is on the gateway's side, where the bulk of a -R flows from. (The
+// race once blamed on the queue, a send error taken for a drop before
+// the gateway's goodbye was read, was resume's; see endpoint.sendFailed.)
 type resumeClientConn struct {
 	coalescedConn
 	c *resume.Conn

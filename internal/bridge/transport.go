@@ -68,6 +68,10 @@ func (t wsTransport) ReadMessage(ctx context.Context) ([]byte, error) {
 		mp := msgBufs.Get().(*[]byte)
 		return append((*mp)[:0], buf[:n]...), nil
 	}
+	if n > pooledCap && n <= bigPooledCap {
+		mp := bigMsgBufs.Get().(*[]byte)
+		return append((*mp)[:0], buf[:n]...), nil
+	}
 	return bytes.Clone(buf[:n]), nil // no zeroing: the copy fills it
 }
 
@@ -76,13 +80,21 @@ var msgBufs = sync.Pool{New: func() any {
 	return &b
 }}
 
+var bigMsgBufs = sync.Pool{New: func() any {
+	b := make([]byte, 0, bigPooledCap)
+	return &b
+}}
+
 // Release takes back a message ReadMessage returned (resume.Releaser).
 func (t wsTransport) Release(msg []byte) {
-	if cap(msg) != pooledCap {
-		return
+	switch cap(msg) {
+	case pooledCap:
+		msg = msg[:0]
+		msgBufs.Put(&msg)
+	case bigPooledCap:
+		msg = msg[:0]
+		bigMsgBufs.Put(&msg)
 	}
-	msg = msg[:0]
-	msgBufs.Put(&msg)
 }
 
 // transportError turns the peer's close frame into a *resume.CloseError.

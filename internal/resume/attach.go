@@ -12,8 +12,10 @@ import (
 	"time"
 )
 
-// readLoop reads the transport of gen until it fails or is replaced.
-func (e *endpoint) readLoop(ctx context.Context, tr Transport, gen uint64) {
+// readLoop reads the transport of gen until it fails or is replaced,
+// and closes done when it returns.
+func (e *endpoint) readLoop(ctx context.Context, tr Transport, gen uint64, done chan<- struct{}) {
+	defer close(done)
 	var release func([]byte)
 	if r, ok := tr.(Releaser); ok {
 		release = r.Release
@@ -33,6 +35,35 @@ func (e *endpoint) readLoop(ctx context.Context, tr Transport, gen uint64) {
 			return
 		}
 	}
+}
+
+// sendFailed takes a send on the transport of gen that failed with err.
+// That send may have raced the peer's close frame: a WebSocket refuses
+// sends as soon as its reader has taken a close frame, before the reader
+// returns it, so the writer may see the end first, as an error. The
+// reader's word wins: nothing more is sent on gen, and the transport
+// fails with err only once its reader has returned (having failed the
+// transport first with what it read: the peer's goodbye, or its own
+// error), or after goodbyeWait if it has not. readDone is closed when
+// that reader returns.
+func (e *endpoint) sendFailed(gen uint64, readDone <-chan struct{}, err error) {
+	e.mu.Lock()
+	if e.gen != gen || e.tr == nil {
+		e.mu.Unlock()
+		return
+	}
+	e.sendBroken = gen
+	wait := e.goodbyeWait
+	e.mu.Unlock()
+	go func() {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-readDone:
+		case <-t.C:
+		}
+		e.transportFailed(gen, err)
+	}()
 }
 
 // protocolError ends the stream for a peer that broke the protocol.
@@ -166,9 +197,11 @@ func (e *endpoint) attach(tr Transport, peerRecv uint64, greet func(recv uint64)
 		e.tick.Reset(e.heartbeat)
 	}
 	ctx := e.trCtx
+	readDone := make(chan struct{})
+	e.readDone = readDone
 	e.broadcast()
 	e.mu.Unlock()
-	go e.readLoop(ctx, tr, gen)
+	go e.readLoop(ctx, tr, gen, readDone)
 	e.pumpLocked()
 	return nil
 }

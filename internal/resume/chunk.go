@@ -7,31 +7,43 @@ import "sync"
 type chunk struct {
 	off uint64 // stream offset of buf[dataHeader]
 	buf []byte
-	// pooled: buf is chunkPoolCap bytes from chunks, and goes back once
+	// pooled: buf is from chunks or bigChunks, and goes back once
 	// acknowledged. freed: it was acknowledged while being sent, and the
 	// sender gives it back.
 	pooled, freed bool
 }
 
-// chunkPoolCap is the capacity of a pooled chunk: a DATA header and the
-// most the bridge writes at once in bulk (an SSH packet of 32 KiB with its
-// framing, see bridge's coalescer), with room to spare. Writes of more
-// get a buffer of their own.
+// chunkPoolCap is the capacity of a pooled chunk: a DATA header and one
+// SSH packet of 32 KiB with its framing, with room to spare. A tube's
+// lone writes (and each packet, when its writes are not queued) fit it.
 const chunkPoolCap = dataHeader + 64<<10 + 64
 
-// chunks recycles chunks: a tube in bulk writes one per SSH packet, and a
-// fresh 32 KiB buffer for each (zeroed, then garbage) cost more than the
-// copy into it.
-var chunks = sync.Pool{New: func() any { return &chunk{buf: make([]byte, 0, chunkPoolCap), pooled: true} }}
+// bigChunkPoolCap is the capacity of a pooled big chunk: a DATA header
+// and the largest payload, what bridge's send queue writes at once in
+// bulk (several SSH packets). Only writes of more than chunkPoolCap get
+// one, so a tube that writes little never pins one.
+const bigChunkPoolCap = dataHeader + maxChunk
+
+// chunks and bigChunks recycle chunks: a tube in bulk writes one per
+// batch of SSH packets, and a fresh buffer for each (zeroed, then
+// garbage) cost more than the copy into it.
+var (
+	chunks    = sync.Pool{New: func() any { return &chunk{buf: make([]byte, 0, chunkPoolCap), pooled: true} }}
+	bigChunks = sync.Pool{New: func() any { return &chunk{buf: make([]byte, 0, bigChunkPoolCap), pooled: true} }}
+)
 
 // newChunk returns a chunk holding b at stream offset off.
 func newChunk(off uint64, b []byte) *chunk {
 	n := dataHeader + len(b)
 	var c *chunk
-	if n <= chunkPoolCap {
+	switch {
+	case n <= chunkPoolCap:
 		c = chunks.Get().(*chunk)
 		c.buf = c.buf[:n]
-	} else {
+	case n <= bigChunkPoolCap:
+		c = bigChunks.Get().(*chunk)
+		c.buf = c.buf[:n]
+	default:
 		c = &chunk{buf: make([]byte, n)}
 	}
 	c.off = off
@@ -39,7 +51,7 @@ func newChunk(off uint64, b []byte) *chunk {
 	return c
 }
 
-// releaseLocked gives c back to the pool once the stream no longer needs
+// releaseLocked gives c back to its pool once the stream no longer needs
 // it; e.mu is held. A chunk being sent goes back when the send returns.
 func (e *endpoint) releaseLocked(c *chunk) {
 	if !c.pooled {
@@ -50,7 +62,11 @@ func (e *endpoint) releaseLocked(c *chunk) {
 		return
 	}
 	c.buf, c.freed = c.buf[:0], false
-	chunks.Put(c)
+	if cap(c.buf) == bigChunkPoolCap {
+		bigChunks.Put(c)
+	} else {
+		chunks.Put(c)
+	}
 }
 
 func (c *chunk) end() uint64 { return c.off + uint64(len(c.buf)-dataHeader) }

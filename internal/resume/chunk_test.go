@@ -70,10 +70,15 @@ func TestChunkAckedWhileSentIsKept(t *testing.T) {
 }
 
 // TestLargeWriteNotPooled: a write larger than a pooled chunk gets a
+// big pooled chunk (a batch of packets), and one larger than that a
 // buffer of its own, which is never put in the pool.
 func TestLargeWriteNotPooled(t *testing.T) {
 	c := newChunk(0, make([]byte, chunkPoolCap))
-	if c.pooled || cap(c.buf) < dataHeader+chunkPoolCap {
-		t.Errorf("a %d-byte write: pooled %v, cap %d", chunkPoolCap, c.pooled, cap(c.buf))
+	if !c.pooled || cap(c.buf) != bigChunkPoolCap {
+		t.Errorf("a %d-byte write: pooled %v, cap %d; want a big pooled chunk", chunkPoolCap, c.pooled, cap(c.buf))
+	}
+	c = newChunk(0, make([]byte, bigChunkPoolCap))
+	if c.pooled || cap(c.buf) < dataHeader+bigChunkPoolCap {
+		t.Errorf("a %d-byte write: pooled %v, cap %d", bigChunkPoolCap, c.pooled, cap(c.buf))
 	}
 }

@@ -66,14 +66,20 @@ const (
 	ackDelay = 20 * time.Millisecond
 	// deadFactor × heartbeat of silence makes a transport dead.
 	deadFactor = 3
+	// goodbyeWait bounds how long a failed send waits for the transport's
+	// reader to say whether the peer closed it (see sendFailed). The
+	// reader of a broken connection returns at once; the bound is only
+	// for one that would not.
+	goodbyeWait = 5 * time.Second
 )
 
 // endpoint is one side of a stream: what the client's Conn and the
 // server's Session share.
 type endpoint struct {
-	bound     int
-	heartbeat time.Duration
-	timeout   time.Duration
+	bound       int
+	heartbeat   time.Duration
+	timeout     time.Duration
+	goodbyeWait time.Duration // see sendFailed; under mu
 	// lost is told (without locks held) that the transport of the current
 	// generation failed with err; it is not told of ends the endpoint
 	// chose itself.
@@ -103,13 +109,17 @@ type endpoint struct {
 	stall  bool // the reader waits for room in readQ
 	waitWr int  // writers waiting for the peer's acks
 
-	tr       Transport // nil while detached
-	gen      uint64    // counts attached transports
-	trCancel context.CancelFunc
-	trCtx    context.Context
-	lastRecv time.Time
-	lastSend time.Time
-	tick     *time.Timer
+	tr       Transport     // nil while detached
+	gen      uint64        // counts attached transports
+	readDone chan struct{} // closed when the reader of tr has returned
+	// sendBroken is the gen of a transport a send failed on: nothing more
+	// is sent on it while its reader decides how it ended (0: none).
+	sendBroken uint64
+	trCancel   context.CancelFunc
+	trCtx      context.Context
+	lastRecv   time.Time
+	lastSend   time.Time
+	tick       *time.Timer
 
 	writeMu  sync.Mutex // one sender on the transport at a time
 	wireNext uint64     // next offset to send on tr; written under both locks
@@ -128,7 +138,8 @@ func newEndpoint(bound int, heartbeat, timeout time.Duration) *endpoint {
 	}
 	return &endpoint{
 		bound: bound, heartbeat: heartbeat, timeout: timeout,
-		changed: make(chan struct{}), done: make(chan struct{}),
+		goodbyeWait: min(goodbyeWait, timeout),
+		changed:     make(chan struct{}), done: make(chan struct{}),
 	}
 }
 
@@ -265,7 +276,7 @@ func (e *endpoint) writeChunk(b []byte) error {
 
 // due reports whether something waits to be sent; e.mu is held.
 func (e *endpoint) dueLocked() bool {
-	return e.tr != nil && (e.ackDue || e.wireNext < e.sendNext)
+	return e.tr != nil && e.sendBroken != e.gen && (e.ackDue || e.wireNext < e.sendNext)
 }
 
 // kickIfDue sends what is due unless another goroutine is sending, which
@@ -288,8 +299,8 @@ func (e *endpoint) kickIfDue() {
 func (e *endpoint) pumpLocked() {
 	for {
 		e.mu.Lock()
-		tr, gen, ctx := e.tr, e.gen, e.trCtx
-		if tr == nil {
+		tr, gen, ctx, readDone := e.tr, e.gen, e.trCtx, e.readDone
+		if tr == nil || e.sendBroken == gen {
 			e.mu.Unlock()
 			return
 		}
@@ -328,7 +339,7 @@ func (e *endpoint) pumpLocked() {
 		}
 		e.mu.Unlock()
 		if err != nil {
-			e.transportFailed(gen, fmt.Errorf("send: %w", err))
+			e.sendFailed(gen, readDone, fmt.Errorf("send: %w", err))
 			return
 		}
 	}

@@ -1,0 +1,252 @@
+package bridge
+
+import (
+	"net"
+	"sync"
+	"time"
+)
+
+// sendMax bounds the bytes a sendQueue holds, and so the largest message
+// it sends (the resumable stream's largest DATA frame): a writer waits
+// rather than add to a batch that would grow past it. A single larger
+// write is sent on its own.
+const sendMax = 256 << 10
+
+// sendBufs recycles the queues' buffers: a queue holds one only while it
+// has bytes to send, so an idle tube holds none.
+var sendBufs = sync.Pool{New: func() any { b := make([]byte, 0, sendMax); return &b }}
+
+func getSendBuf() []byte { return (*sendBufs.Get().(*[]byte))[:0] }
+
+func putSendBuf(b []byte) {
+	if cap(b) != sendMax {
+		return // nil, or grown for a write larger than sendMax
+	}
+	b = b[:0]
+	sendBufs.Put(&b)
+}
+
+// sendQueue sends a connection's writes from a goroutine of its own, so
+// that the SSH transport goes on to its next packet while one is being
+// sent, and what it writes meanwhile goes out together as the next write
+// of the connection (one WebSocket message, one DATA frame, and the
+// syscalls of one). A write made while nothing is being sent starts the
+// sender at once: nothing waits on a timer, except the fragment of a
+// packet (see fragmentSize), held as coalescer holds it. The sender runs
+// only while there is something to send, so an idle connection has no
+// goroutine and no buffer for it.
+//
+// Write keeps io.Writer's contract: the bytes are copied and sent in
+// order; it waits while sendMax bytes are queued (backpressure, never
+// unbounded memory); it fails with net.ErrClosed once closed, and with the
+// error of a failed send on the next call.
+type sendQueue struct {
+	write func([]byte) (int, error)
+	hold  time.Duration // how long a fragment waits for the rest (0: fragmentHold)
+
+	mu      sync.Mutex
+	room    *sync.Cond // signalled when the sender takes a batch or stops
+	pending []byte     // queued, not yet taken by the sender
+	spare   []byte     // the buffer of the batch last sent, for reuse
+	held    bool       // pending is a fragment and the sender is not started
+	timer   *time.Timer
+	running bool          // the sender goroutine runs
+	stopped chan struct{} // closed when the running sender stops
+	err     error         // a failed send, returned by later writes
+	closed  bool
+}
+
+func newSendQueue(write func([]byte) (int, error)) *sendQueue {
+	q := &sendQueue{write: write}
+	q.room = sync.NewCond(&q.mu)
+	return q
+}
+
+// syncMax is the largest write sent by the writer itself when nothing is
+// queued or being sent: a keystroke, an echo or an ack goes out at once,
+// as before, without the hand-over to the sender's goroutine (which cost
+// a round trip 5–10 µs). Bulk packets are larger, and go through the
+// sender so that the next one is made while this one is sent.
+const syncMax = 1 << 10
+
+// Write queues p for the sender, or sends a small p itself when the
+// queue is idle.
+func (q *sendQueue) Write(p []byte) (int, error) {
+	q.mu.Lock()
+	for len(q.pending) > 0 && len(q.pending)+len(p) > sendMax && q.running && q.err == nil && !q.closed {
+		q.room.Wait()
+	}
+	if q.closed {
+		q.mu.Unlock()
+		return 0, net.ErrClosed
+	}
+	if q.err != nil {
+		err := q.err
+		q.mu.Unlock()
+		return 0, err
+	}
+	if len(p) == 0 {
+		q.mu.Unlock()
+		return 0, nil
+	}
+	if !q.running && !q.held && len(p) <= syncMax {
+		return q.sendNowLocked(p)
+	}
+	defer q.mu.Unlock()
+	if q.pending == nil {
+		q.pending = getSendBuf()
+	}
+	q.pending = append(q.pending, p...)
+	if q.running {
+		return len(p), nil
+	}
+	if len(p) == fragmentSize && len(q.pending) <= maxHeld {
+		q.held = true
+		hold := q.hold
+		if hold == 0 {
+			hold = fragmentHold
+		}
+		if q.timer == nil {
+			q.timer = time.AfterFunc(hold, q.flushHeld)
+		} else {
+			q.timer.Reset(hold)
+		}
+		return len(p), nil
+	}
+	if q.held {
+		q.timer.Stop()
+		q.held = false
+	}
+	q.startLocked()
+	return len(p), nil
+}
+
+// sendNowLocked writes p from the caller's goroutine, as the sender would
+// (writes made meanwhile are queued, and the sender starts for them
+// after); q.mu is held, and released on return.
+func (q *sendQueue) sendNowLocked(p []byte) (int, error) {
+	q.running = true
+	stopped := make(chan struct{})
+	q.stopped = stopped
+	q.mu.Unlock()
+	_, err := q.write(p)
+	q.mu.Lock()
+	if err != nil && q.err == nil {
+		q.err = err
+	}
+	if len(q.pending) > 0 && q.err == nil {
+		go q.run(stopped)
+	} else {
+		q.stopLocked(stopped)
+	}
+	q.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// startLocked starts the sender; q.mu is held and it is not running.
+func (q *sendQueue) startLocked() {
+	q.running = true
+	q.stopped = make(chan struct{})
+	go q.run(q.stopped)
+}
+
+// flushHeld sends a held fragment whose packet did not continue in time.
+func (q *sendQueue) flushHeld() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.held && !q.running {
+		q.held = false
+		q.startLocked()
+	}
+}
+
+// run sends batches until nothing is queued, then releases the buffers
+// and stops.
+func (q *sendQueue) run(stopped chan struct{}) {
+	q.mu.Lock()
+	for len(q.pending) > 0 && q.err == nil {
+		buf := q.pending
+		q.pending, q.spare = q.spare, nil
+		q.room.Broadcast()
+		q.mu.Unlock()
+		_, err := q.write(buf)
+		q.mu.Lock()
+		q.spare = buf[:0]
+		if err != nil && q.err == nil {
+			q.err = err
+		}
+	}
+	q.stopLocked(stopped)
+	q.mu.Unlock()
+}
+
+// stopLocked marks the sender stopped and releases the buffers of an
+// empty queue; q.mu is held.
+func (q *sendQueue) stopLocked(stopped chan struct{}) {
+	if len(q.pending) == 0 {
+		putSendBuf(q.pending)
+		q.pending = nil
+	}
+	putSendBuf(q.spare)
+	q.spare = nil
+	q.running = false
+	q.room.Broadcast()
+	close(stopped)
+}
+
+// close makes later writes fail and sends what is queued, taking at most
+// closeFlushWait: a send still under way then has a write deadline
+// (through setDeadline), even when it is stuck on a peer that does not
+// read.
+func (q *sendQueue) close(setDeadline func(time.Time) error) {
+	q.mu.Lock()
+	q.closed = true
+	if q.timer != nil {
+		q.timer.Stop()
+	}
+	if q.held {
+		q.held = false
+		if q.err == nil {
+			q.startLocked()
+		}
+	}
+	q.room.Broadcast()
+	var stopped chan struct{}
+	if q.running {
+		stopped = q.stopped
+	}
+	q.mu.Unlock()
+	if stopped == nil {
+		return
+	}
+	setDeadline(time.Now().Add(closeFlushWait))
+	t := time.NewTimer(closeFlushWait)
+	defer t.Stop()
+	select {
+	case <-stopped:
+	case <-t.C:
+	}
+}
+
+// queuedConn is a net.Conn whose writes go through a sendQueue.
+type queuedConn struct {
+	net.Conn
+	q *sendQueue
+}
+
+func newQueuedConn(c net.Conn, write func([]byte) (int, error)) queuedConn {
+	return queuedConn{Conn: c, q: newSendQueue(write)}
+}
+
+// Write queues p (see sendQueue).
+func (c *queuedConn) Write(p []byte) (int, error) { return c.q.Write(p) }
+
+// Close sends what is queued (see sendQueue.close) and closes the
+// connection.
+func (c *queuedConn) Close() error {
+	c.q.close(c.Conn.SetWriteDeadline)
+	return c.Conn.Close()
+}
