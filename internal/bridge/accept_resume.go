@@ -16,7 +16,7 @@ import (
 // AcceptTube upgrades an HTTP request to a WebSocket tube, as Accept
 // does, and also offers resume.Subprotocol when rs is not nil. A client
 // that asks for it speaks the resume protocol: a new tube is returned as
-// its resume.Session (with the coalescer in front); a resume joins the
+// its resume.Session (with the send queue in front); a resume joins the
 // tube it names and AcceptTube returns nil, nil. A client that does not
 // ask gets the raw stream, exactly as Accept gives it. source is the
 // address refusals are counted against (the client's IP).

@@ -32,22 +32,19 @@ func (c *resumeServerConn) GoAway(reason string) error {
 // SetLog gives the tube's logger to the session's lines.
 func (c *resumeServerConn) SetLog(l *slog.Logger) { c.s.SetLog(l) }
 
-// resumeClientConn is a resume.Conn with the coalescer in front (one DATA
-// frame per SSH packet). The clients keep the coalescer: the send queue's
-// gain is on the gateway's side, where the bulk of a -R flows from. (The
-// race once blamed on the queue, a send error taken for a drop before
-// the gateway's goodbye was read, was resume's; see endpoint.sendFailed.)
+// resumeClientConn is a resume.Conn as the clients' net.Conn: each write,
+// one whole SSH packet (x/crypto patch 0006), is one DATA frame. The
+// clients send without a queue: the queue's gain is on the gateway's side,
+// where the bulk of a -R flows from. (The race once blamed on the queue, a
+// send error taken for a drop before the gateway's goodbye was read, was
+// resume's; see endpoint.sendFailed.) Its WriteTo (resume.Conn.WriteTo)
+// is what io.Copy uses to relay what the gateway sends.
 type resumeClientConn struct {
-	coalescedConn
-	c *resume.Conn
+	*resume.Conn
 }
 
-func newResumeClientConn(rc *resume.Conn) net.Conn {
-	c := &resumeClientConn{coalescedConn: coalescedConn{Conn: rc}, c: rc}
-	c.co.write = rc.Write
-	return c
-}
+func newResumeClientConn(rc *resume.Conn) net.Conn { return &resumeClientConn{rc} }
 
 // Resume returns the resume.Conn under c (for tests and tools: Drop,
 // Unacked).
-func (c *resumeClientConn) Resume() *resume.Conn { return c.c }
+func (c *resumeClientConn) Resume() *resume.Conn { return c.Conn }

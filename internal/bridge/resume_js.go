@@ -9,8 +9,7 @@ import (
 )
 
 // batchedClientConn is a resume.Conn with a batcher in front: the page's
-// tube (see batcher), where it also takes the coalescer's place, since a
-// packet's fragments are written in the same turn.
+// tube (see batcher).
 type batchedClientConn struct {
 	*resume.Conn
 	b *batcher

@@ -12,6 +12,10 @@ import (
 // write is sent on its own.
 const sendMax = 256 << 10
 
+// closeFlushWait bounds how long Close spends sending queued bytes to a
+// peer that does not read.
+const closeFlushWait = time.Second
+
 // sendBufs recycles the queues' buffers: a queue holds one only while it
 // has bytes to send, so an idle tube holds none.
 var sendBufs = sync.Pool{New: func() any { b := make([]byte, 0, sendMax); return &b }}
@@ -31,8 +35,8 @@ func putSendBuf(b []byte) {
 // sent, and what it writes meanwhile goes out together as the next write
 // of the connection (one WebSocket message, one DATA frame, and the
 // syscalls of one). A write made while nothing is being sent starts the
-// sender at once: nothing waits on a timer, except the fragment of a
-// packet (see fragmentSize), held as coalescer holds it. The sender runs
+// sender at once: nothing waits on a timer. (Each write is one whole SSH
+// packet: x/crypto patch 0006.) The sender runs
 // only while there is something to send, so an idle connection has no
 // goroutine and no buffer for it.
 //
@@ -42,14 +46,11 @@ func putSendBuf(b []byte) {
 // error of a failed send on the next call.
 type sendQueue struct {
 	write func([]byte) (int, error)
-	hold  time.Duration // how long a fragment waits for the rest (0: fragmentHold)
 
 	mu      sync.Mutex
-	room    *sync.Cond // signalled when the sender takes a batch or stops
-	pending []byte     // queued, not yet taken by the sender
-	spare   []byte     // the buffer of the batch last sent, for reuse
-	held    bool       // pending is a fragment and the sender is not started
-	timer   *time.Timer
+	room    *sync.Cond    // signalled when the sender takes a batch or stops
+	pending []byte        // queued, not yet taken by the sender
+	spare   []byte        // the buffer of the batch last sent, for reuse
 	running bool          // the sender goroutine runs
 	stopped chan struct{} // closed when the running sender stops
 	err     error         // a failed send, returned by later writes
@@ -89,7 +90,7 @@ func (q *sendQueue) Write(p []byte) (int, error) {
 		q.mu.Unlock()
 		return 0, nil
 	}
-	if !q.running && !q.held && len(p) <= syncMax {
+	if !q.running && len(p) <= syncMax {
 		return q.sendNowLocked(p)
 	}
 	defer q.mu.Unlock()
@@ -99,23 +100,6 @@ func (q *sendQueue) Write(p []byte) (int, error) {
 	q.pending = append(q.pending, p...)
 	if q.running {
 		return len(p), nil
-	}
-	if len(p) == fragmentSize && len(q.pending) <= maxHeld {
-		q.held = true
-		hold := q.hold
-		if hold == 0 {
-			hold = fragmentHold
-		}
-		if q.timer == nil {
-			q.timer = time.AfterFunc(hold, q.flushHeld)
-		} else {
-			q.timer.Reset(hold)
-		}
-		return len(p), nil
-	}
-	if q.held {
-		q.timer.Stop()
-		q.held = false
 	}
 	q.startLocked()
 	return len(p), nil
@@ -151,16 +135,6 @@ func (q *sendQueue) startLocked() {
 	q.running = true
 	q.stopped = make(chan struct{})
 	go q.run(q.stopped)
-}
-
-// flushHeld sends a held fragment whose packet did not continue in time.
-func (q *sendQueue) flushHeld() {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.held && !q.running {
-		q.held = false
-		q.startLocked()
-	}
 }
 
 // run sends batches until nothing is queued, then releases the buffers
@@ -204,15 +178,6 @@ func (q *sendQueue) stopLocked(stopped chan struct{}) {
 func (q *sendQueue) close(setDeadline func(time.Time) error) {
 	q.mu.Lock()
 	q.closed = true
-	if q.timer != nil {
-		q.timer.Stop()
-	}
-	if q.held {
-		q.held = false
-		if q.err == nil {
-			q.startLocked()
-		}
-	}
 	q.room.Broadcast()
 	var stopped chan struct{}
 	if q.running {

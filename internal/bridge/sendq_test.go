@@ -244,45 +244,6 @@ func TestSendQueueCloseStuck(t *testing.T) {
 	}
 }
 
-// TestSendQueueFragment: the fragment of a packet is held for its rest
-// (one write), and a lone fragment still goes out.
-func TestSendQueueFragment(t *testing.T) {
-	g := &gatedWriter{}
-	q := newSendQueue(g.write)
-	q.hold = time.Minute
-	if _, err := q.Write(packet(1, fragmentSize)); err != nil {
-		t.Fatal(err)
-	}
-	if _, n := g.all(); n != 0 {
-		t.Fatal("a fragment went out alone")
-	}
-	if _, err := q.Write(packet(2, 28<<10)); err != nil {
-		t.Fatal(err)
-	}
-	q.close(func(time.Time) error { return nil })
-	got, n := g.all()
-	if n != 1 || len(got) != fragmentSize+28<<10 {
-		t.Errorf("%d writes of %d bytes, want one of %d", n, len(got), fragmentSize+28<<10)
-	}
-
-	g = &gatedWriter{}
-	q = newSendQueue(g.write)
-	q.hold = time.Millisecond
-	if _, err := q.Write(packet(1, fragmentSize)); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, n := g.all(); n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("a lone fragment was never sent")
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // TestSendQueueConcurrentOrder: bytes from many writes, with the sender
 // running and stopping in between, arrive whole and in order.
 func TestSendQueueConcurrentOrder(t *testing.T) {

@@ -20,7 +20,6 @@ import (
 
 	"github.com/tubegate/tubegate/internal/acceptloop"
 	"github.com/tubegate/tubegate/internal/audit"
-	"github.com/tubegate/tubegate/internal/bridge"
 	"github.com/tubegate/tubegate/internal/forward"
 	"github.com/tubegate/tubegate/internal/throttle"
 	"github.com/tubegate/tubegate/internal/users"
@@ -189,8 +188,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			tc.SetNoDelay(true)
 			tc.SetKeepAlive(true)
 		}
-		// One write per SSH packet, as over the WebSocket (see bridge).
-		go s.ServeConn(ctx, bridge.CoalescePackets(c), ConnOptions{Transport: "tcp"})
+		go s.ServeConn(ctx, c, ConnOptions{Transport: "tcp"})
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -19,12 +18,21 @@ import (
 // recordingConn records every Write that reaches it.
 type recordingConn struct {
 	net.Conn
-	recorder
+	mu     sync.Mutex
+	writes [][]byte
 }
 
 func (c *recordingConn) Write(p []byte) (int, error) {
-	c.recorder.write(p)
+	c.mu.Lock()
+	c.writes = append(c.writes, bytes.Clone(p))
+	c.mu.Unlock()
 	return c.Conn.Write(p)
+}
+
+func (c *recordingConn) snapshot() [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([][]byte(nil), c.writes...)
 }
 
 // gcm is the cipher the recorded sessions use: its packet length is sent
@@ -44,10 +52,10 @@ var (
 )
 
 // sshWrites runs a real x/crypto/ssh server and client over TCP; the
-// server sends channel data in sizes around fragmentSize, and the writes
-// the server's side makes to its socket (through the coalescer, if
-// coalesce) are returned.
-func sshWrites(t *testing.T, coalesce bool, suite cipherSuite) [][]byte {
+// server sends channel data in sizes around 4 KiB (the transport's write
+// buffer) and far larger, and the writes the server's side makes to its
+// socket are returned.
+func sshWrites(t *testing.T, suite cipherSuite) [][]byte {
 	t.Helper()
 	sizes := []int{1, 100, 4000, 4096, 4097, 5000, 20000, 32768, 100000}
 	total := 0
@@ -88,18 +96,9 @@ func sshWrites(t *testing.T, coalesce bool, suite cipherSuite) [][]byte {
 		t.Fatal(err)
 	}
 	rec := &recordingConn{Conn: srvSock}
-	var srvConn net.Conn = rec
-	if coalesce {
-		// A hold far longer than any scheduling delay: on a loaded
-		// machine the rest of a packet can come later than fragmentHold,
-		// and this test is about where writes end, not about time.
-		cc := CoalescePackets(rec).(*coalescedConn)
-		cc.co.hold = time.Minute
-		srvConn = cc
-	}
 	served := make(chan error, 1)
 	go func() {
-		sc, chans, reqs, err := ssh.NewServerConn(srvConn, srvCfg)
+		sc, chans, reqs, err := ssh.NewServerConn(rec, srvCfg)
 		if err != nil {
 			served <- err
 			return
@@ -189,7 +188,7 @@ func packetEnds(t *testing.T, stream []byte, suite cipherSuite) (banner int, end
 func TestXCryptoWritesWholePackets(t *testing.T) {
 	for _, suite := range []cipherSuite{gcmSuite, ctrSuite} {
 		t.Run(suite.cipher, func(t *testing.T) {
-			writes := sshWrites(t, false, suite)
+			writes := sshWrites(t, suite)
 			banner, ends := packetEnds(t, bytes.Join(writes, nil), suite)
 			off, big := 0, 0
 			for i, w := range writes {
@@ -206,147 +205,14 @@ func TestXCryptoWritesWholePackets(t *testing.T) {
 						t.Fatalf("write %d (%d bytes at %d) holds more than one packet", i, len(w), start)
 					}
 				}
-				if len(w) > fragmentSize {
+				if len(w) > 4096 {
 					big++
 				}
 			}
 			if big == 0 {
 				t.Fatal("no packet larger than a fragment was sent: the test proves nothing")
 			}
-			t.Logf("%d writes, one whole packet each, %d larger than %d bytes", len(writes), big, fragmentSize)
+			t.Logf("%d writes, one whole packet each, %d larger than %d bytes", len(writes), big, 4096)
 		})
 	}
 }
-
-// TestCoalescerOneWritePerPacket: through the coalescer, every write of a
-// real SSH session is exactly one whole packet.
-func TestCoalescerOneWritePerPacket(t *testing.T) {
-	writes := sshWrites(t, true, gcmSuite)
-	banner, ends := packetEnds(t, bytes.Join(writes, nil), gcmSuite)
-	off, big := 0, 0
-	for i, w := range writes {
-		start := off
-		off += len(w)
-		if start < banner {
-			continue
-		}
-		if !ends[off] {
-			t.Fatalf("write %d (%d bytes at %d) does not end at a packet boundary", i, len(w), start)
-		}
-		for e := start + 1; e < off; e++ {
-			if ends[e] {
-				t.Fatalf("write %d (%d bytes at %d) holds more than one packet", i, len(w), start)
-			}
-		}
-		if len(w) > fragmentSize {
-			big++
-		}
-	}
-	if big == 0 {
-		t.Fatal("no packet larger than a fragment was sent: the test proves nothing")
-	}
-	t.Logf("%d writes, one packet each, %d larger than %d bytes", len(writes), big, fragmentSize)
-}
-
-// stuckConn is a peer that does not read: a large Write blocks until a
-// write deadline is set (as if it had passed at once) or the conn closes.
-type stuckConn struct {
-	net.Conn
-	recorder
-	mu       sync.Mutex
-	deadline chan struct{}
-	stuck    chan struct{} // closed when a write is stuck
-	closed   bool
-}
-
-func newStuckConn() *stuckConn {
-	return &stuckConn{deadline: make(chan struct{}), stuck: make(chan struct{})}
-}
-
-func (c *stuckConn) Write(p []byte) (int, error) {
-	if len(p) > fragmentSize { // the peer takes small writes, then nothing
-		close(c.stuck)
-		<-c.deadline
-		return 0, os.ErrDeadlineExceeded
-	}
-	return c.recorder.write(p)
-}
-
-func (c *stuckConn) SetWriteDeadline(time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	select {
-	case <-c.deadline:
-	default:
-		close(c.deadline)
-	}
-	return nil
-}
-
-func (c *stuckConn) Close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.closed = true
-	select { // like a socket's, a close ends a write under way
-	case <-c.deadline:
-	default:
-		close(c.deadline)
-	}
-	return nil
-}
-
-// TestCloseFlushesHeldBytes: a fragment held for the rest of its packet is
-// sent when the connection closes, before the close, and writes after it
-// fail.
-func TestCloseFlushesHeldBytes(t *testing.T) {
-	conn := &recordingConn{Conn: nopConn{}}
-	c := CoalescePackets(conn)
-	frag := bytes.Repeat([]byte{7}, fragmentSize)
-	if _, err := c.Write(frag); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if w := conn.snapshot(); len(w) != 1 || !bytes.Equal(w[0], frag) {
-		t.Fatalf("held fragment not sent on Close: %d writes", len(w))
-	}
-	if _, err := c.Write([]byte("late")); !errors.Is(err, net.ErrClosed) {
-		t.Errorf("Write after Close: %v, want net.ErrClosed", err)
-	}
-}
-
-// TestCloseBoundedByStuckWrite: Close of a connection whose peer does not
-// read returns, and closes the connection, instead of waiting for a write
-// stuck under way before it can flush.
-func TestCloseBoundedByStuckWrite(t *testing.T) {
-	sc := newStuckConn()
-	c := CoalescePackets(sc)
-	c.Write(bytes.Repeat([]byte{1}, fragmentSize)) // held
-	wrote := make(chan error, 1)
-	go func() { _, err := c.Write(make([]byte, 30000)); wrote <- err }()
-	<-sc.stuck
-	closed := make(chan error, 1)
-	go func() { closed <- c.Close() }()
-	select {
-	case <-closed:
-	case <-time.After(10 * time.Second):
-		sc.SetWriteDeadline(time.Now())
-		t.Fatal("Close waited for a write stuck on a peer that does not read")
-	}
-	if err := <-wrote; err == nil {
-		t.Error("the stuck write reported success")
-	}
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	if !sc.closed {
-		t.Error("the connection was not closed")
-	}
-}
-
-// nopConn is a net.Conn that accepts everything.
-type nopConn struct{ net.Conn }
-
-func (nopConn) Write(p []byte) (int, error)        { return len(p), nil }
-func (nopConn) Close() error                       { return nil }
-func (nopConn) SetWriteDeadline(t time.Time) error { return nil }
