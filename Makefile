@@ -47,7 +47,7 @@ cross:
 # wasm_exec.js from the Go release in use, xterm.js from npm, all with
 # content-hashed names and gzip/brotli siblings. npm ci needs the registry
 # once; nothing else touches the network.
-WASM_SRC := $(shell find wasm internal/bridge internal/forward internal/resume internal/gwclient -name '*.go' -not -name '*_test.go') go.mod go.sum
+WASM_SRC := $(shell find wasm internal/bridge internal/forward internal/resume internal/gwclient third_party/golang.org/x/crypto -name '*.go' -not -name '*_test.go') go.mod go.sum
 WEB_SRC  := $(wildcard web/src/*) web/build.mjs
 
 web: web/dist/index.html

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs upstream's own ssh tests on the patched code: the release named in
 # third_party/golang.org/x/crypto/UPSTREAM_VERSION, whole and with its tests,
-# in a temporary directory, with our patches applied.
+# in a temporary directory, with our patches applied. Then upstream's chacha20
+# and poly1305 tests (and ours from the patches), natively and under
+# GOOS=js GOARCH=wasm with node, where patches 0006 and 0007 change the code.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 version=$(cat third_party/golang.org/x/crypto/UPSTREAM_VERSION)
@@ -14,3 +16,5 @@ for p in third_party/patches/x-crypto-*.patch; do
 	patch -d "$tmp" -p1 --no-backup-if-mismatch --quiet < "$p"
 done
 (cd "$tmp" && go test -count=1 ./ssh/...)
+(cd "$tmp" && go test -count=1 ./chacha20 ./internal/poly1305)
+(cd "$tmp" && GOOS=js GOARCH=wasm go test -count=1 -exec="$(go env GOROOT)/lib/wasm/go_js_wasm_exec" ./chacha20 ./internal/poly1305)

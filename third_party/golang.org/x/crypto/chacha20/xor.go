@@ -11,7 +11,8 @@ const unaligned = runtime.GOARCH == "386" ||
 	runtime.GOARCH == "amd64" ||
 	runtime.GOARCH == "arm64" ||
 	runtime.GOARCH == "ppc64le" ||
-	runtime.GOARCH == "s390x"
+	runtime.GOARCH == "s390x" ||
+	runtime.GOARCH == "wasm"
 
 // addXor reads a little endian uint32 from src, XORs it with (a + b) and
 // places the result in little endian byte order in dst.
