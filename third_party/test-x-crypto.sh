@@ -3,7 +3,7 @@
 # third_party/golang.org/x/crypto/UPSTREAM_VERSION, whole and with its tests,
 # in a temporary directory, with our patches applied. Then upstream's chacha20
 # and poly1305 tests (and ours from the patches), natively and under
-# GOOS=js GOARCH=wasm with node, where patches 0006 and 0007 change the code.
+# GOOS=js GOARCH=wasm with node, where patches 0007 and 0008 change the code.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 version=$(cat third_party/golang.org/x/crypto/UPSTREAM_VERSION)
