@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 version=${1:?usage: $0 VERSION (e.g. v0.59.0)}
-PACKAGES="acme acme/autocert bcrypt blowfish chacha20 cryptobyte cryptobyte/asn1 curve25519 internal/alias internal/poly1305 ssh ssh/agent ssh/internal/bcrypt_pbkdf ssh/knownhosts"
+PACKAGES="acme acme/autocert bcrypt blowfish chacha20 chacha20poly1305 cryptobyte cryptobyte/asn1 curve25519 internal/alias internal/poly1305 ssh ssh/agent ssh/internal/bcrypt_pbkdf ssh/knownhosts"
 dest=third_party/golang.org/x/crypto
 src=$(go mod download -json "golang.org/x/crypto@$version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
 [ -d "$src" ] || { echo "update-x-crypto: no module directory for $version" >&2; exit 1; }

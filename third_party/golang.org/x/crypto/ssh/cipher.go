@@ -718,9 +718,10 @@ func (c *cbcCipher) writeCipherPacket(seqNum uint32, w io.Writer, rand io.Reader
 // the methods here also implement padding, which RFC 4253 Section 6
 // also requires of stream ciphers.
 type chacha20Poly1305Cipher struct {
-	lengthKey  [32]byte
-	contentKey [32]byte
-	buf        []byte
+	lengthKey   [32]byte
+	contentKey  [32]byte
+	contentAEAD cipher.AEAD // nil, or the content key's AEAD (see xorContent)
+	buf         []byte
 }
 
 func newChaCha20Cipher(key, unusedIV, unusedMACKey []byte, unusedAlgs DirectionAlgorithms) (packetCipher, error) {
@@ -734,6 +735,7 @@ func newChaCha20Cipher(key, unusedIV, unusedMACKey []byte, unusedAlgs DirectionA
 
 	copy(c.contentKey[:], key[:32])
 	copy(c.lengthKey[:], key[32:])
+	c.contentAEAD = newContentAEAD(c.contentKey[:])
 	return c, nil
 }
 
@@ -783,7 +785,7 @@ func (c *chacha20Poly1305Cipher) readCipherPacket(seqNum uint32, r io.Reader) ([
 	}
 
 	plain := c.buf[4:contentEnd]
-	s.XORKeyStream(plain, plain)
+	c.xorContent(s, nonce, plain, plain) // the MAC after it is checked: free to overwrite
 
 	if len(plain) == 0 {
 		return nil, errors.New("ssh: empty packet")
@@ -843,7 +845,7 @@ func (c *chacha20Poly1305Cipher) writeCipherPacket(seqNum uint32, w io.Writer, r
 		return err
 	}
 
-	s.XORKeyStream(c.buf[4:], c.buf[4:packetEnd])
+	c.xorContent(s, nonce, c.buf[4:packetEnd], c.buf[4:packetEnd]) // the MAC is written after
 
 	var mac [poly1305.TagSize]byte
 	poly1305.Sum(&mac, c.buf[:packetEnd], &polyKey)
