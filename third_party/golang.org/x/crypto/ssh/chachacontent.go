@@ -5,7 +5,6 @@ package ssh
 
 import "golang.org/x/crypto/chacha20"
 
-
 // contentAEADMin is the smallest packet body whose stream is taken from
 // the AEAD (see xorContent): below it, the AEAD's setup costs more than
 // the generic stream.
