@@ -16,7 +16,7 @@ import (
 // 403 (cross-site WebSocket hijacking); native clients send no Origin.
 // The connection lives until closed, independent of the request.
 func Accept(w http.ResponseWriter, r *http.Request) (net.Conn, error) {
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	ws, err := websocket.Accept(leanHijack(w), r, &websocket.AcceptOptions{
 		CompressionMode: websocket.CompressionDisabled, // the stream is already encrypted
 	})
 	if err != nil {

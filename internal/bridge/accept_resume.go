@@ -27,7 +27,7 @@ func AcceptTube(ctx context.Context, w http.ResponseWriter, r *http.Request, rs 
 	if rs != nil {
 		opts.Subprotocols = []string{resume.Subprotocol}
 	}
-	ws, err := websocket.Accept(w, r, opts)
+	ws, err := websocket.Accept(leanHijack(w), r, opts)
 	if err != nil {
 		return nil, fmt.Errorf("websocket accept from %s: %w", r.RemoteAddr, err)
 	}
