@@ -205,72 +205,6 @@ func (s *Store) install(links []*Link, revoked map[string]time.Time, seq uint64,
 	s.mu.Unlock()
 }
 
-// refresh rereads the file if another process changed it. It costs a stat
-// when nothing changed; a file written in the last racyWindow also has its
-// counter read, at most every 100 ms. A file that cannot be read keeps the
-// links in memory; the error is returned for logging.
-func (s *Store) refresh() error {
-	st, err := statFile(s.path)
-	if err != nil {
-		return fmt.Errorf("share links: %s", s.pathless(err))
-	}
-	now := time.Now()
-	s.mu.Lock()
-	changed := st != s.stamp
-	racy := now.Sub(st.mod) < racyWindow && now.Sub(s.checked) >= 100*time.Millisecond
-	if !changed && racy {
-		s.checked = now
-	}
-	s.mu.Unlock()
-	if !changed && !racy {
-		return nil
-	}
-	if !s.write.TryLock() {
-		return nil // a write of this process is under way and rereads itself
-	}
-	defer s.write.Unlock()
-	err = s.reload(time.Nanosecond) // never wait: next look
-	if errors.Is(err, ErrBusy) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("share links: %s", s.pathless(err))
-	}
-	return nil
-}
-
-// reload reads the file's counter and, if it moved, every link. Call it
-// with s.write held.
-func (s *Store) reload(timeout time.Duration) error {
-	st, err := statFile(s.path)
-	if err != nil {
-		return err
-	}
-	db, err := s.openDB(true, timeout)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	return db.View(func(tx *bolt.Tx) error {
-		seq := readSeq(tx)
-		s.mu.Lock()
-		same := seq == s.seq && seq != 0
-		if same {
-			s.stamp = st
-		}
-		s.mu.Unlock()
-		if same {
-			return nil
-		}
-		links, err := readAll(tx)
-		if err != nil {
-			return err
-		}
-		s.install(links, readRevoked(tx), seq, st)
-		return nil
-	})
-}
-
 // ExpiresAt is when a link stops working: its own expiry, or its creation
 // plus the store's maximum if that is sooner.
 func (s *Store) ExpiresAt(l *Link) time.Time {
@@ -294,6 +228,15 @@ func (s *Store) ByToken(token string) (Link, bool) {
 	}
 	h := HashToken(token)
 	s.refresh()
+	l, ok := s.byHash(h)
+	if !ok && s.refreshAfterMiss() {
+		l, ok = s.byHash(h)
+	}
+	return l, ok
+}
+
+// byHash looks up the live HTTP link whose token hashes to h, in memory.
+func (s *Store) byHash(h string) (Link, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	l, ok := s.idx.byHash[h]
@@ -312,6 +255,15 @@ func (s *Store) ByName(name string) (Link, bool) {
 		return Link{}, false
 	}
 	s.refresh()
+	l, ok := s.byName(name)
+	if !ok && s.refreshAfterMiss() {
+		l, ok = s.byName(name)
+	}
+	return l, ok
+}
+
+// byName looks up the live HTTP link named name, in memory.
+func (s *Store) byName(name string) (Link, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	l, ok := s.idx.byName[name]

@@ -242,3 +242,30 @@ func TestTCPLinks(t *testing.T) {
 		t.Error("TCP link with basic auth accepted")
 	}
 }
+
+// TestLinkFromAnotherProcessFoundDuringAWrite: a link the command line
+// made a moment ago is found by the running store even while a write of
+// the store's own (a visit count being saved, say) holds its file: the
+// lookup that misses waits for that write to end and looks again.
+func TestLinkFromAnotherProcessFoundDuringAWrite(t *testing.T) {
+	dir, c := t.TempDir(), newClock()
+	server := openStore(t, dir, c, 0)
+	cli := openStore(t, dir, c, 0)
+	server.List("") // the server has read the file once
+	_, token, err := cli.Create(Params{User: "alice", Endpoint: "myapp:80"}, forward.Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	server.write.Lock() // a write of the server's own is under way
+	released := make(chan struct{})
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		server.write.Unlock()
+		close(released)
+	}()
+	_, ok := server.ByToken(token)
+	<-released
+	if !ok {
+		t.Fatal("a link made by another process was not found while the server was writing")
+	}
+}
