@@ -18,7 +18,7 @@ for mode in resume no-resume; do
 	mkdir -p "$tmp/$mode"
 	go run ./cmd/tubebench --gateway bin/gateway --figures bulk --duration 5s \
 		--ciphers aes128-gcm@openssh.com --paths '^gw-websocket-openssh-' \
-		--tubes 0 --browser-runs 0 --recovery-runs 0 \
+		--tubes 0 --browser-runs 0 --recovery-runs 0 --scale-streams 0 --scale-tubes 0 --cluster=false \
 		--profile "$tmp/$mode" $flags --connect-flag="--cpuprofile=$tmp/$mode/connect.pprof" --connect-flag=--cpuprofile-for=5s \
 		>"$tmp/$mode/table.md"
 	cp "$tmp/$mode/connect.pprof" "$out/connect-$mode.pprof"
