@@ -50,11 +50,14 @@ func (b *browser) dialog(act func(), accept bool) page.DialogType {
 			if err != nil {
 				return
 			}
-			asked <- ev.Type
+			// Answer before telling the caller: once dialog returns, ctx is
+			// cancelled, and an answer not yet sent would be lost with it,
+			// leaving the page stuck behind its dialog.
 			chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 				_, err := cdp.Call(ctx, tg, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: accept})
 				return err
 			}))
+			asked <- ev.Type
 			return
 		}
 	}()
