@@ -8,7 +8,10 @@ import (
 )
 
 // resumeServerConn is a resume.Session with a sendQueue in front (one
-// DATA frame for the SSH packets queued while the one before is sent). It
+// DATA frame for the SSH packets queued while the one before is sent). The
+// queue gathers each batch in a buffer of the session's chunks and hands
+// it over (Session.WriteChunkBuffer): the session keeps it until the
+// client acknowledges it, so the bytes are copied once, not twice. It
 // passes on what the tube asks of its carrier: whether it is detached,
 // GoAway, and its logger.
 type resumeServerConn struct {
@@ -17,7 +20,8 @@ type resumeServerConn struct {
 }
 
 func newResumeServerConn(s *resume.Session) *resumeServerConn {
-	return &resumeServerConn{queuedConn: newQueuedConn(s, s.Write), s: s}
+	q := handOffQueue(s.Write, s.WriteChunkBuffer, resume.ChunkBuffer, resume.PutChunkBuffer)
+	return &resumeServerConn{queuedConn: queuedConn{Conn: s, q: q}, s: s}
 }
 
 // Detached reports whether the tube waits for its client to resume it.

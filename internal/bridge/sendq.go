@@ -46,6 +46,16 @@ func putSendBuf(b []byte) {
 // error of a failed send on the next call.
 type sendQueue struct {
 	write func([]byte) (int, error)
+	// A queue may hand its batches over instead (see handOffQueue): it
+	// gathers them in buffers from getBuf, whose first hdr bytes are room
+	// the receiver's framing fills, and handOff sends each and keeps its
+	// buffer, so the batch is copied once, into the buffer, and not again.
+	// putBuf takes back a buffer not handed over. By default the queue
+	// has its own buffers, reused once write returns.
+	handOff func([]byte) (int, error)
+	getBuf  func() []byte
+	putBuf  func([]byte)
+	hdr     int
 
 	mu      sync.Mutex
 	room    *sync.Cond    // signalled when the sender takes a batch or stops
@@ -58,9 +68,30 @@ type sendQueue struct {
 }
 
 func newSendQueue(write func([]byte) (int, error)) *sendQueue {
-	q := &sendQueue{write: write}
+	q := &sendQueue{write: write, getBuf: getSendBuf, putBuf: putSendBuf}
 	q.room = sync.NewCond(&q.mu)
 	return q
+}
+
+// handOffQueue returns a queue that sends its batches with handOff, in
+// buffers from getBuf (len: the header room) that handOff keeps; putBuf
+// takes back one it does not get. A small write to an idle queue goes
+// out with write, as in any queue.
+func handOffQueue(write, handOff func([]byte) (int, error), getBuf func() []byte, putBuf func([]byte)) *sendQueue {
+	q := newSendQueue(write)
+	q.handOff, q.getBuf, q.putBuf = handOff, getBuf, putBuf
+	b := getBuf()
+	q.hdr = len(b)
+	putBuf(b)
+	return q
+}
+
+// queuedLocked is how many bytes wait for the sender; q.mu is held.
+func (q *sendQueue) queuedLocked() int {
+	if q.pending == nil {
+		return 0
+	}
+	return len(q.pending) - q.hdr
 }
 
 // syncMax is the largest write sent by the writer itself when nothing is
@@ -74,7 +105,7 @@ const syncMax = 1 << 10
 // queue is idle.
 func (q *sendQueue) Write(p []byte) (int, error) {
 	q.mu.Lock()
-	for len(q.pending) > 0 && len(q.pending)+len(p) > sendMax && q.running && q.err == nil && !q.closed {
+	for q.queuedLocked() > 0 && q.queuedLocked()+len(p) > sendMax && q.running && q.err == nil && !q.closed {
 		q.room.Wait()
 	}
 	if q.closed {
@@ -95,7 +126,7 @@ func (q *sendQueue) Write(p []byte) (int, error) {
 	}
 	defer q.mu.Unlock()
 	if q.pending == nil {
-		q.pending = getSendBuf()
+		q.pending = q.getBuf()
 	}
 	q.pending = append(q.pending, p...)
 	if q.running {
@@ -118,7 +149,7 @@ func (q *sendQueue) sendNowLocked(p []byte) (int, error) {
 	if err != nil && q.err == nil {
 		q.err = err
 	}
-	if len(q.pending) > 0 && q.err == nil {
+	if q.queuedLocked() > 0 && q.err == nil {
 		go q.run(stopped)
 	} else {
 		q.stopLocked(stopped)
@@ -141,14 +172,21 @@ func (q *sendQueue) startLocked() {
 // and stops.
 func (q *sendQueue) run(stopped chan struct{}) {
 	q.mu.Lock()
-	for len(q.pending) > 0 && q.err == nil {
+	for q.queuedLocked() > 0 && q.err == nil {
 		buf := q.pending
 		q.pending, q.spare = q.spare, nil
 		q.room.Broadcast()
 		q.mu.Unlock()
-		_, err := q.write(buf)
+		var err error
+		if q.handOff != nil {
+			_, err = q.handOff(buf) // buf is the receiver's now
+		} else {
+			_, err = q.write(buf)
+		}
 		q.mu.Lock()
-		q.spare = buf[:0]
+		if q.handOff == nil {
+			q.spare = buf[:0]
+		}
 		if err != nil && q.err == nil {
 			q.err = err
 		}
@@ -160,12 +198,14 @@ func (q *sendQueue) run(stopped chan struct{}) {
 // stopLocked marks the sender stopped and releases the buffers of an
 // empty queue; q.mu is held.
 func (q *sendQueue) stopLocked(stopped chan struct{}) {
-	if len(q.pending) == 0 {
-		putSendBuf(q.pending)
+	if q.queuedLocked() == 0 && q.pending != nil {
+		q.putBuf(q.pending)
 		q.pending = nil
 	}
-	putSendBuf(q.spare)
-	q.spare = nil
+	if q.spare != nil {
+		q.putBuf(q.spare)
+		q.spare = nil
+	}
 	q.running = false
 	q.room.Broadcast()
 	close(stopped)
@@ -200,10 +240,6 @@ func (q *sendQueue) close(setDeadline func(time.Time) error) {
 type queuedConn struct {
 	net.Conn
 	q *sendQueue
-}
-
-func newQueuedConn(c net.Conn, write func([]byte) (int, error)) queuedConn {
-	return queuedConn{Conn: c, q: newSendQueue(write)}
 }
 
 // Write queues p (see sendQueue).

@@ -70,3 +70,44 @@ func (e *endpoint) releaseLocked(c *chunk) {
 }
 
 func (c *chunk) end() uint64 { return c.off + uint64(len(c.buf)-dataHeader) }
+
+// ChunkBuffer returns an empty buffer for WriteChunkBuffer: len is the
+// room for a DATA header, and it has room for maxChunk bytes after it. A
+// writer that gathers its bytes in it hands them to the stream without
+// the copy Write makes.
+func ChunkBuffer() []byte {
+	c := bigChunks.Get().(*chunk)
+	return c.buf[:dataHeader]
+}
+
+// PutChunkBuffer gives back a buffer from ChunkBuffer that was not handed
+// to WriteChunkBuffer.
+func PutChunkBuffer(b []byte) {
+	if cap(b) == bigChunkPoolCap {
+		bigChunks.Put(&chunk{buf: b[:0], pooled: true})
+	}
+}
+
+// writeChunkBuffer sends b[dataHeader:] and keeps b as its chunk until
+// the peer acknowledges it (b is from ChunkBuffer, or any buffer with the
+// header's room in front); b is the stream's from then on, whatever the
+// outcome.
+func (e *endpoint) writeChunkBuffer(b []byte) (int, error) {
+	n := len(b) - dataHeader
+	if n > maxChunk { // a chunk is at most maxChunk: copy it in pieces
+		defer PutChunkBuffer(b)
+		return e.Write(b[dataHeader:])
+	}
+	if n <= 0 {
+		PutChunkBuffer(b)
+		return 0, nil
+	}
+	err := e.addChunk(n, func(off uint64) *chunk {
+		return &chunk{off: off, buf: b, pooled: cap(b) == bigChunkPoolCap}
+	})
+	if err != nil {
+		PutChunkBuffer(b) // the stream ended before it took b
+		return 0, err
+	}
+	return n, nil
+}

@@ -234,6 +234,12 @@ func (e *endpoint) Write(p []byte) (int, error) {
 }
 
 func (e *endpoint) writeChunk(b []byte) error {
+	return e.addChunk(len(b), func(off uint64) *chunk { return newChunk(off, b) })
+}
+
+// addChunk adds the chunk of n bytes that mk makes at its stream offset,
+// once the bound has room for it, and sends what is due.
+func (e *endpoint) addChunk(n int, mk func(off uint64) *chunk) error {
 	e.mu.Lock()
 	for {
 		if e.err != nil {
@@ -245,7 +251,7 @@ func (e *endpoint) writeChunk(b []byte) error {
 			return err
 		}
 		unacked := e.sendNext - e.sendBase
-		if unacked == 0 || unacked+uint64(len(b)) <= uint64(e.bound) {
+		if unacked == 0 || unacked+uint64(n) <= uint64(e.bound) {
 			break
 		}
 		if expired(e.wdl) {
@@ -260,7 +266,7 @@ func (e *endpoint) writeChunk(b []byte) error {
 			return os.ErrDeadlineExceeded
 		}
 	}
-	c := newChunk(e.sendNext, b)
+	c := mk(e.sendNext)
 	e.chunks = append(e.chunks, c)
 	e.sendNext = c.end()
 	attached := e.tr != nil

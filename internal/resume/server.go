@@ -402,6 +402,12 @@ func (s *Session) Read(p []byte) (int, error) { return s.e.Read(p) }
 // Write sends p, or keeps it (up to the bound) while the tube is detached.
 func (s *Session) Write(p []byte) (int, error) { return s.e.Write(p) }
 
+// WriteChunkBuffer is Write for bytes gathered in b[DATA header room:], a
+// buffer from ChunkBuffer: the session keeps b itself (until the client
+// acknowledges its bytes) instead of copying them. b is the session's
+// from then on, whatever the outcome.
+func (s *Session) WriteChunkBuffer(b []byte) (int, error) { return s.e.writeChunkBuffer(b) }
+
 // Close ends the tube; the client is told with close 1000.
 func (s *Session) Close() error {
 	s.end(net.ErrClosed, CloseNormal, "tube closed")
