@@ -70,47 +70,41 @@ type List struct {
 func Build(user string, pol forward.Policy, live []forward.Live, remote []forward.Claim, gone []forward.Gone) []Entry {
 	out := []Entry{}
 	seen := map[string]bool{}
-	for _, l := range live {
-		mine := l.User == user
-		if !mine && !reachable(pol, l.User, l.Key, l.Virtual, addrOf(l.Addr)) {
-			continue
+	// add lists owner's endpoint key once, if user may reach it; fill sets
+	// what only the caller knows (state, since, origin, node).
+	add := func(key forward.Address, virtual bool, owner string, addr netip.Addr, fill func(e *Entry, mine bool)) {
+		mine := owner == user
+		if !mine && !reachable(pol, owner, key, virtual, addr) {
+			return
 		}
-		e := entry(l.Key, l.Virtual, l.User, mine)
-		e.State, e.Since, e.Conns = "online", l.Published, l.Active
-		if mine {
-			e.From = l.From
+		e := entry(key, virtual, owner, mine)
+		if seen[e.Target] {
+			return
 		}
+		fill(&e, mine)
 		out = append(out, e)
 		seen[e.Target] = true
+	}
+	for _, l := range live {
+		add(l.Key, l.Virtual, l.User, addrOf(l.Addr), func(e *Entry, mine bool) {
+			e.State, e.Since, e.Conns = "online", l.Published, l.Active
+			if mine {
+				e.From = l.From
+			}
+		})
 	}
 	for _, c := range remote {
-		mine := c.User == user
-		if !mine && !reachable(pol, c.User, c.Key, c.Virtual, c.Key.IP) {
-			continue
-		}
-		e := entry(c.Key, c.Virtual, c.User, mine)
-		if seen[e.Target] {
-			continue
-		}
-		e.State, e.Since, e.Node = "online", c.Published, c.Node
-		out = append(out, e)
-		seen[e.Target] = true
+		add(c.Key, c.Virtual, c.User, c.Key.IP, func(e *Entry, _ bool) {
+			e.State, e.Since, e.Node = "online", c.Published, c.Node
+		})
 	}
 	for _, g := range gone {
-		mine := g.User == user
-		if !mine && !reachable(pol, g.User, g.Key, g.Virtual, g.Key.IP) {
-			continue
-		}
-		e := entry(g.Key, g.Virtual, g.User, mine)
-		if seen[e.Target] {
-			continue
-		}
-		e.State, e.Since = "offline", g.Since
-		if mine {
-			e.From = g.From
-		}
-		out = append(out, e)
-		seen[e.Target] = true
+		add(g.Key, g.Virtual, g.User, g.Key.IP, func(e *Entry, mine bool) {
+			e.State, e.Since = "offline", g.Since
+			if mine {
+				e.From = g.From
+			}
+		})
 	}
 	for _, r := range pol.Open {
 		if r.Port == "*" || strings.ContainsAny(r.Host, "*?[/") {
