@@ -20,7 +20,7 @@ type resumeServerConn struct {
 }
 
 func newResumeServerConn(s *resume.Session) *resumeServerConn {
-	q := handOffQueue(s.Write, s.WriteChunkBuffer, resume.ChunkBuffer, resume.PutChunkBuffer)
+	q := handOffQueue(s.Write, s.WriteChunkBuffer, resume.ChunkBuffer, resume.PutChunkBuffer, resume.ChunkBufferRoom)
 	return &resumeServerConn{queuedConn: queuedConn{Conn: s, q: q}, s: s}
 }
 

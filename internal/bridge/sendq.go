@@ -74,15 +74,12 @@ func newSendQueue(write func([]byte) (int, error)) *sendQueue {
 }
 
 // handOffQueue returns a queue that sends its batches with handOff, in
-// buffers from getBuf (len: the header room) that handOff keeps; putBuf
-// takes back one it does not get. A small write to an idle queue goes
-// out with write, as in any queue.
-func handOffQueue(write, handOff func([]byte) (int, error), getBuf func() []byte, putBuf func([]byte)) *sendQueue {
+// buffers from getBuf (len: hdr, the header room) that handOff keeps;
+// putBuf takes back one it does not get. A small write to an idle queue
+// goes out with write, as in any queue.
+func handOffQueue(write, handOff func([]byte) (int, error), getBuf func() []byte, putBuf func([]byte), hdr int) *sendQueue {
 	q := newSendQueue(write)
-	q.handOff, q.getBuf, q.putBuf = handOff, getBuf, putBuf
-	b := getBuf()
-	q.hdr = len(b)
-	putBuf(b)
+	q.handOff, q.getBuf, q.putBuf, q.hdr = handOff, getBuf, putBuf, hdr
 	return q
 }
 

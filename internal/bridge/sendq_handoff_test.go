@@ -78,10 +78,7 @@ func TestHandOffQueueKeepsBatchesWhole(t *testing.T) {
 		return b
 	}
 	k := &keeper{hdr: hdr}
-	q := handOffQueue(k.write, k.handOff, getBuf, func(b []byte) { pool.Put(&b) })
-	if q.hdr != hdr {
-		t.Fatalf("the queue's header room is %d, want %d", q.hdr, hdr)
-	}
+	q := handOffQueue(k.write, k.handOff, getBuf, func(b []byte) { pool.Put(&b) }, hdr)
 	var want []byte
 	for i := 0; i < 3000; i++ {
 		p := packet(i, 1+(i*7919)%(40<<10))

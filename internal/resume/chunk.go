@@ -71,8 +71,12 @@ func (e *endpoint) releaseLocked(c *chunk) {
 
 func (c *chunk) end() uint64 { return c.off + uint64(len(c.buf)-dataHeader) }
 
-// ChunkBuffer returns an empty buffer for WriteChunkBuffer: len is the
-// room for a DATA header, and it has room for maxChunk bytes after it. A
+// ChunkBufferRoom is the length of an empty ChunkBuffer: the room for a
+// DATA header in front of the bytes.
+const ChunkBufferRoom = dataHeader
+
+// ChunkBuffer returns an empty buffer for WriteChunkBuffer: len is
+// ChunkBufferRoom, and it has room for maxChunk bytes after it. A
 // writer that gathers its bytes in it hands them to the stream without
 // the copy Write makes.
 func ChunkBuffer() []byte {
