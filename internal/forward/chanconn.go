@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"io"
 	"net"
 	"time"
 
@@ -34,3 +35,14 @@ func (a Addr) Network() string { return a.Net }
 
 // String returns the address.
 func (a Addr) String() string { return a.Address }
+
+// WriteTo writes the channel's data to w straight from its packets when the
+// channel can (see packetWriter), through a pooled buffer otherwise.
+func (c *channelConn) WriteTo(w io.Writer) (int64, error) {
+	if wt, ok := c.Channel.(io.WriterTo); ok {
+		return wt.WriteTo(w)
+	}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	return io.CopyBuffer(writerOnly{w}, readerOnly{c.Channel}, *bp)
+}

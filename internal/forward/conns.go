@@ -1,6 +1,7 @@
 package forward
 
 import (
+	"io"
 	"net"
 	"sync"
 )
@@ -107,6 +108,12 @@ type countedConn struct {
 
 func (c *countedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
+	c.countRead(n)
+	return n, err
+}
+
+// countRead counts n bytes read from the connection.
+func (c *countedConn) countRead(n int) {
 	for _, s := range c.sets {
 		if c.far {
 			s.Stats.BytesOut.Add(int64(n))
@@ -114,6 +121,18 @@ func (c *countedConn) Read(p []byte) (int, error) {
 			s.Stats.BytesIn.Add(int64(n))
 		}
 	}
+}
+
+// readCounter counts what is written to it as read from conn: the bytes
+// of a counted channel's WriteTo.
+type readCounter struct {
+	w    io.Writer
+	conn *countedConn
+}
+
+func (r readCounter) Write(p []byte) (int, error) {
+	n, err := r.w.Write(p)
+	r.conn.countRead(n)
 	return n, err
 }
 

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"sync"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // bufSize is the copy buffer size: large enough for one full SSH channel
@@ -30,9 +32,14 @@ func Pipe(a, b net.Conn) {
 }
 
 func copyHalf(dst, src net.Conn) {
-	bp := bufPool.Get().(*[]byte)
-	_, err := io.CopyBuffer(writerOnly{dst}, readerOnly{src}, *bp)
-	bufPool.Put(bp)
+	var err error
+	if writeTo := packetWriterTo(src); writeTo != nil {
+		_, err = writeTo(dst)
+	} else {
+		bp := bufPool.Get().(*[]byte)
+		_, err = io.CopyBuffer(writerOnly{dst}, readerOnly{src}, *bp)
+		bufPool.Put(bp)
+	}
 	if err != nil && !errors.Is(err, net.ErrClosed) {
 		// A broken direction breaks the pair: close both so the other
 		// direction does not wait forever on a peer that is gone.
@@ -51,3 +58,26 @@ func copyHalf(dst, src net.Conn) {
 // pooled buffer instead of allocating one of its own.
 type readerOnly struct{ io.Reader }
 type writerOnly struct{ io.Writer }
+
+// packetWriter is an SSH channel that writes its data to an io.Writer
+// straight from the packets it received (third_party x/crypto patch 0010):
+// a copy fewer than reading it into a buffer.
+type packetWriter interface {
+	ssh.Channel
+	io.WriterTo
+}
+
+// packetWriterTo returns src's WriteTo when src is such a channel, counted
+// if src is, and nil otherwise (a TCP conn's WriteTo would allocate its own
+// buffer).
+func packetWriterTo(src net.Conn) func(io.Writer) (int64, error) {
+	switch c := src.(type) {
+	case *countedConn:
+		if pw, ok := c.Conn.(packetWriter); ok {
+			return func(w io.Writer) (int64, error) { return pw.WriteTo(readCounter{w, c}) }
+		}
+	case packetWriter:
+		return c.WriteTo
+	}
+	return nil
+}

@@ -26,6 +26,7 @@ type buffer struct {
 type element struct {
 	buf  []byte
 	next *element
+	lent []byte // the packet buf is part of, lent by freshPacket, or nil
 }
 
 // newBuffer returns an empty buffer that is not closed.
@@ -71,6 +72,10 @@ func (b *buffer) Read(buf []byte) (n int, err error) {
 			r := copy(buf, b.head.buf)
 			buf, b.head.buf = buf[r:], b.head.buf[r:]
 			n += r
+			if len(b.head.buf) == 0 && b.head.lent != nil {
+				releaseLent(b.head.lent)
+				b.head.lent = nil
+			}
 			continue
 		}
 		// if there is a next buffer, make it the head

@@ -345,7 +345,9 @@ func (ch *channel) handleData(packet []byte) error {
 	ch.myWindow -= length
 	ch.windowMu.Unlock()
 
-	if extended == 1 {
+	if extended == 1 && isLentPacket(packet) {
+		ch.extPending.writeLent(data, packet)
+	} else if extended == 1 {
 		ch.extPending.write(data)
 	} else if extended > 0 {
 		// RFC 4254, Section 5.2 defines no extended data types other
@@ -360,6 +362,8 @@ func (ch *channel) handleData(packet []byte) error {
 		if err := ch.adjustWindow(length); err != nil && err != io.EOF {
 			return err
 		}
+	} else if isLentPacket(packet) {
+		ch.pending.writeLent(data, packet)
 	} else {
 		ch.pending.write(data)
 	}

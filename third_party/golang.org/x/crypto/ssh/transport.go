@@ -177,10 +177,7 @@ func (s *connectionState) readPacket(r io.Reader, strictMode bool) ([]byte, erro
 
 	// The packet may point to an internal buffer, so copy the
 	// packet out here.
-	fresh := make([]byte, len(packet))
-	copy(fresh, packet)
-
-	return fresh, err
+	return freshPacket(packet), err
 }
 
 func (t *transport) writePacket(packet []byte) error {

@@ -1,0 +1,199 @@
+// Copyright 2026 The Tubegate Authors. Patch to golang.org/x/crypto/ssh;
+// see third_party/patches/x-crypto-0010-channel-data-written-from-its-packet.patch.
+
+package ssh
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"io"
+	"net"
+	"testing"
+)
+
+// TestFreshPacketLendsOnlyLargeData checks which packets freshPacket puts
+// in a lent buffer: channel data over half a pooled buffer, nothing else.
+func TestFreshPacketLendsOnlyLargeData(t *testing.T) {
+	for _, c := range []struct {
+		kind byte
+		n    int
+		lent bool
+	}{
+		{msgChannelData, 100, false},
+		{msgChannelData, pooledPacketBuf / 2, false},
+		{msgChannelData, pooledPacketBuf/2 + 1, true},
+		{msgChannelData, channelMaxPacket + 9, true},
+		{msgChannelExtendedData, channelMaxPacket + 13, true},
+		{msgChannelData, pooledPacketBuf + 1, false},
+		{msgGlobalRequest, channelMaxPacket, false},
+	} {
+		p := make([]byte, c.n)
+		rand.Read(p)
+		p[0] = c.kind
+		fresh := freshPacket(p)
+		if !bytes.Equal(fresh, p) || isLentPacket(fresh) != c.lent {
+			t.Errorf("type %d, %d bytes: same bytes %v, lent %v, want lent %v", c.kind, c.n, bytes.Equal(fresh, p), isLentPacket(fresh), c.lent)
+		}
+	}
+}
+
+// TestBufferGivesBackLentPackets checks that Read and writeTo give back a
+// lent packet once its data is consumed, not before, and deliver every byte
+// in order.
+func TestBufferGivesBackLentPackets(t *testing.T) {
+	fill := func(b *buffer) (want []byte, elems []*element) {
+		for i, n := range []int{10, 20000, 30000, 5, 32768} {
+			p := freshPacket(append([]byte{msgChannelData}, make([]byte, n+8)...))
+			data := p[9:]
+			for j := range data {
+				data[j] = byte(i + j)
+			}
+			want = append(want, data...)
+			if isLentPacket(p) {
+				b.writeLent(data, p)
+			} else {
+				b.write(data)
+			}
+			elems = append(elems, b.tail)
+		}
+		b.eof()
+		return want, elems
+	}
+	allGiven := func(elems []*element) error {
+		for i, e := range elems {
+			if e.lent != nil {
+				return errors.New("packet " + string(rune('0'+i)) + " not given back")
+			}
+		}
+		return nil
+	}
+
+	b := newBuffer()
+	want, elems := fill(b)
+	var got []byte
+	buf := make([]byte, 7000) // reads that end inside packets
+	for {
+		n, err := b.Read(buf)
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("Read: %d bytes, not the %d written", len(got), len(want))
+	}
+	if err := allGiven(elems); err != nil {
+		t.Errorf("Read: %v", err)
+	}
+
+	b = newBuffer()
+	want, elems = fill(b)
+	var out bytes.Buffer
+	var consumed int
+	n, err := b.writeTo(&out, func(n int) error { consumed += n; return nil })
+	if err != nil || n != int64(len(want)) || consumed != len(want) || !bytes.Equal(out.Bytes(), want) {
+		t.Fatalf("writeTo: %d bytes, %d consumed, err %v; want %d bytes", n, consumed, err, len(want))
+	}
+	if err := allGiven(elems); err != nil {
+		t.Errorf("writeTo: %v", err)
+	}
+}
+
+type shortWriter struct{}
+
+func (shortWriter) Write(p []byte) (int, error) { return len(p) / 2, nil }
+
+// TestBufferWriteToShortWrite checks that a writer taking less than it was
+// given ends writeTo with io.ErrShortWrite, the part taken counted.
+func TestBufferWriteToShortWrite(t *testing.T) {
+	b := newBuffer()
+	b.write(make([]byte, 100))
+	var consumed int
+	n, err := b.writeTo(shortWriter{}, func(n int) error { consumed += n; return nil })
+	if err != io.ErrShortWrite || n != 50 || consumed != 50 {
+		t.Fatalf("got %d, %v, %d consumed; want 50, io.ErrShortWrite, 50", n, err, consumed)
+	}
+}
+
+// TestChannelWriteToCarriesEveryByte sends 8 MiB (four windows) in writes
+// of mixed sizes through a real client and server over loopback TCP and reads
+// it with io.Copy, which takes the channel's WriteTo: every byte arrives in
+// order, and the window is given back (else the transfer would stall).
+func TestChannelWriteToCarriesEveryByte(t *testing.T) {
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	signer, err := NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverConf := &ServerConfig{NoClientAuth: true}
+	serverConf.AddHostKey(signer)
+	// A loopback TCP pair: both ends send their version first, which
+	// net.Pipe (unbuffered) would deadlock.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c2, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	c1, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Close()
+
+	got := make(chan []byte, 1)
+	go func() {
+		_, chans, reqs, err := NewServerConn(c1, serverConf)
+		if err != nil {
+			got <- nil
+			return
+		}
+		go DiscardRequests(reqs)
+		nc := <-chans
+		ch, creqs, err := nc.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		go DiscardRequests(creqs)
+		var out bytes.Buffer
+		if _, ok := ch.(io.WriterTo); !ok {
+			t.Error("a channel has no WriteTo")
+		}
+		io.Copy(&out, ch)
+		ch.Close()
+		got <- out.Bytes()
+	}()
+
+	conn, chans, reqs, err := NewClientConn(c2, "pipe", &ClientConfig{HostKeyCallback: InsecureIgnoreHostKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := NewClient(conn, chans, reqs)
+	defer client.Close()
+	ch, creqs, err := client.OpenChannel("test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go DiscardRequests(creqs)
+	want := make([]byte, 8<<20)
+	rand.Read(want)
+	for off, i := 0, 0; off < len(want); i++ {
+		n := []int{1, 100, 20000, 40000, 32768, 70000}[i%6]
+		n = min(n, len(want)-off)
+		if _, err := ch.Write(want[off : off+n]); err != nil {
+			t.Fatal(err)
+		}
+		off += n
+	}
+	ch.CloseWrite()
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Fatalf("the server read %d bytes, not the %d sent", len(b), len(want))
+	}
+}
