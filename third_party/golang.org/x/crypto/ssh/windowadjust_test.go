@@ -1,0 +1,26 @@
+// Copyright 2026 The Tubegate Authors. Patch to golang.org/x/crypto/ssh;
+// see third_party/patches/x-crypto-0011-window-given-back-by-three-packets.patch.
+
+package ssh
+
+import "testing"
+
+// TestWindowAdjustDue: the window goes back once three packets of it are
+// consumed, or when half of it is used up, not at each packet read while
+// three are outstanding.
+func TestWindowAdjustDue(t *testing.T) {
+	for _, c := range []struct {
+		consumed, window uint32
+		due              bool
+	}{
+		{channelMaxPacket, channelWindowSize - 10*channelMaxPacket, false},
+		{3*channelMaxPacket - 1, channelWindowSize - 3*channelMaxPacket, false},
+		{3 * channelMaxPacket, channelWindowSize - 3*channelMaxPacket, true},
+		{channelMaxPacket, channelWindowSize/2 - 1, true},
+		{1, channelWindowSize / 2, false},
+	} {
+		if got := windowAdjustDue(c.consumed, c.window); got != c.due {
+			t.Errorf("consumed %d, window %d left: due %v, want %v", c.consumed, c.window, got, c.due)
+		}
+	}
+}
