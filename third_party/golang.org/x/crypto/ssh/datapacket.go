@@ -5,13 +5,19 @@ package ssh
 
 import "io"
 
+// minLentPacket is the smallest packet freshPacket lends a pooled buffer
+// for: three quarters of one, so a peer's unread data never takes more than
+// 4/3 of its size in buffers (bulk senders fill their packets: 32 KiB of
+// data in a 33 KiB buffer).
+const minLentPacket = pooledPacketBuf * 3 / 4
+
 // freshPacket copies a packet read out of the cipher's buffer. A large
-// channel data packet (over half of pooledPacketBuf, so a buffer never holds
-// more than twice its bytes) goes into a buffer lent by packetBufs, which
-// the channel's buffer gives back once its reader has consumed the data.
+// channel data packet (minLentPacket or more) goes into a buffer lent by
+// packetBufs, which the channel's buffer gives back once its reader has
+// consumed the data.
 func freshPacket(p []byte) []byte {
 	var fresh []byte
-	if len(p) > pooledPacketBuf/2 && len(p) <= pooledPacketBuf &&
+	if len(p) >= minLentPacket && len(p) <= pooledPacketBuf &&
 		(p[0] == msgChannelData || p[0] == msgChannelExtendedData) {
 		fresh = (*packetBufs.Get().(*[]byte))[:len(p)]
 	} else {

@@ -14,7 +14,8 @@ import (
 )
 
 // TestFreshPacketLendsOnlyLargeData checks which packets freshPacket puts
-// in a lent buffer: channel data over half a pooled buffer, nothing else.
+// in a lent buffer: channel data of three quarters of a pooled buffer or
+// more, nothing else.
 func TestFreshPacketLendsOnlyLargeData(t *testing.T) {
 	for _, c := range []struct {
 		kind byte
@@ -22,8 +23,9 @@ func TestFreshPacketLendsOnlyLargeData(t *testing.T) {
 		lent bool
 	}{
 		{msgChannelData, 100, false},
-		{msgChannelData, pooledPacketBuf / 2, false},
-		{msgChannelData, pooledPacketBuf/2 + 1, true},
+		{msgChannelData, 16<<10 + 9, false}, // OpenSSH's usual read size
+		{msgChannelData, minLentPacket - 1, false},
+		{msgChannelData, minLentPacket, true},
 		{msgChannelData, channelMaxPacket + 9, true},
 		{msgChannelExtendedData, channelMaxPacket + 13, true},
 		{msgChannelData, pooledPacketBuf + 1, false},
@@ -44,7 +46,7 @@ func TestFreshPacketLendsOnlyLargeData(t *testing.T) {
 // in order.
 func TestBufferGivesBackLentPackets(t *testing.T) {
 	fill := func(b *buffer) (want []byte, elems []*element) {
-		for i, n := range []int{10, 20000, 30000, 5, 32768} {
+		for i, n := range []int{10, 20000, 30000, 5, 32768, 26000} {
 			p := freshPacket(append([]byte{msgChannelData}, make([]byte, n+8)...))
 			data := p[9:]
 			for j := range data {
