@@ -49,8 +49,9 @@ type serveOptions struct {
 	pprof                   string
 	metrics                 string
 	limits                  sshserver.Limits
-	maxForwards             int // Registry.MaxPerOwner
-	maxForwardsPerUser      int // Registry.MaxPerUser
+	windowMiB               int64 // --max-window-per-user, into limits.MaxWindowPerUser
+	maxForwards             int   // Registry.MaxPerOwner
+	maxForwardsPerUser      int   // Registry.MaxPerUser
 	links                   linkServeOptions
 	resumeWindow            time.Duration
 	http                    httpServeOptions
@@ -111,6 +112,7 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f.IntVar(&o.maxForwards, "max-forwards", forward.DefaultMaxPerOwner, "forwards per tube")
 	f.IntVar(&o.maxForwardsPerUser, "max-forwards-per-user", forward.DefaultMaxPerUser, "forwards per user, across their tubes")
 	f.IntVar(&o.limits.MaxTubesPerUser, "max-tubes-per-user", l.MaxTubesPerUser, "live tubes per user")
+	f.Int64Var(&o.windowMiB, "max-window-per-user", l.MaxWindowPerUser>>20, "MiB of receive window a user's channels share across their tubes: what they can make the gateway hold unread (each channel starts at 64 KiB of it and grows while read; past it, channels are refused)")
 	f.DurationVar(&o.resumeWindow, "resume-window", resume.DefaultWindow, "how long a resumable WebSocket tube whose connection dropped waits for its client to resume it (0: tubes end on a drop)")
 	f.IntVar(&o.limits.MaxHandshakesPerSource, "max-handshakes-per-source", l.MaxHandshakesPerSource, "concurrent unauthenticated connections per source address")
 	return cmd
@@ -293,6 +295,10 @@ func serve(ctx context.Context, o serveOptions) error {
 		log.Warn("gateway link will print links on "+fallbackURL+" unless given --url", "err", err)
 	}
 	sshMetrics := sshserver.NewMetrics(reg)
+	if o.windowMiB <= 0 {
+		return fmt.Errorf("--max-window-per-user %d: must be at least 1 (MiB)", o.windowMiB)
+	}
+	o.limits.MaxWindowPerUser = o.windowMiB << 20
 	srv, err := sshserver.New(sshserver.Config{
 		HostKeys: keys,
 		Users:    store,

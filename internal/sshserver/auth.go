@@ -36,6 +36,7 @@ func (s *Server) serverConfig(ctx context.Context, opts ConnOptions, log *slog.L
 		},
 	}
 	cfg.Config.Ciphers = s.ciphers
+	cfg.WindowBudget = func(ssh.ConnMetadata) ssh.WindowBudget { return s.windowBudgetFor(slot) }
 	for _, k := range s.cfg.HostKeys {
 		cfg.AddHostKey(k)
 	}

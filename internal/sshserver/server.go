@@ -36,6 +36,7 @@ type Limits struct {
 	MaxChannels            int           // open channels per tube
 	MaxTubesPerUser        int           // live tubes per user
 	MaxHandshakesPerSource int           // concurrent unauthenticated tubes per source address
+	MaxWindowPerUser       int64         // receive window a user's channels share, bytes (windows.go)
 	DialTimeout            time.Duration // direct-tcpip dial
 }
 
@@ -48,6 +49,7 @@ var DefaultLimits = Limits{
 	MaxChannels:            1024,
 	MaxTubesPerUser:        2048,
 	MaxHandshakesPerSource: 32,
+	MaxWindowPerUser:       256 << 20,
 	DialTimeout:            10 * time.Second,
 }
 
@@ -95,6 +97,7 @@ type Server struct {
 	mu         sync.Mutex
 	tubes      map[*Tube]struct{}
 	perUser    map[string]int
+	windows    map[string]*windowBudget // by user, while they have a tube
 	handshakes map[string]int
 	closing    bool
 }
@@ -140,6 +143,9 @@ func New(cfg Config) (*Server, error) {
 	fill(&l.MaxChannels, DefaultLimits.MaxChannels)
 	fill(&l.MaxTubesPerUser, DefaultLimits.MaxTubesPerUser)
 	fill(&l.MaxHandshakesPerSource, DefaultLimits.MaxHandshakesPerSource)
+	if l.MaxWindowPerUser == 0 {
+		l.MaxWindowPerUser = DefaultLimits.MaxWindowPerUser
+	}
 	fillDur(&l.DialTimeout, DefaultLimits.DialTimeout)
 	return &Server{
 		cfg:        cfg,
@@ -149,6 +155,7 @@ func New(cfg Config) (*Server, error) {
 		log:        cfg.Log,
 		tubes:      make(map[*Tube]struct{}),
 		perUser:    make(map[string]int),
+		windows:    make(map[string]*windowBudget),
 		handshakes: make(map[string]int),
 	}, nil
 }
@@ -318,7 +325,7 @@ func (s *Server) releaseLocked(slot *tubeSlot) {
 		return
 	}
 	if s.perUser[slot.user]--; s.perUser[slot.user] <= 0 {
-		delete(s.perUser, slot.user)
+		s.forgetUserLocked(slot.user)
 	}
 	slot.user = ""
 }
@@ -351,7 +358,7 @@ func (s *Server) removeTube(t *Tube) {
 	s.mu.Lock()
 	delete(s.tubes, t)
 	if s.perUser[t.user]--; s.perUser[t.user] <= 0 {
-		delete(s.perUser, t.user)
+		s.forgetUserLocked(t.user)
 	}
 	s.mu.Unlock()
 	s.cfg.Metrics.tubeClosed(t.transport)

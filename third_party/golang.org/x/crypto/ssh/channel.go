@@ -209,6 +209,14 @@ type channel struct {
 	windowMu   sync.Mutex
 	myWindow   uint32
 	myConsumed uint32
+	// maxWindow is the window granted in all: myWindow, myConsumed and
+	// the bytes received and not yet read (see windowbudget.go). budget,
+	// if set, lent it; gone is set once the channel has left the mux.
+	maxWindow uint32
+	budget    WindowBudget
+	gone      bool
+	closed    bool // Close was called: what is unread will not be read
+	settled   bool // all of maxWindow given back
 
 	// writeMu serializes calls to mux.conn.writePacket() and
 	// protects sentClose and packetPool. This mutex must be
@@ -372,12 +380,17 @@ func (ch *channel) handleData(packet []byte) error {
 
 func (c *channel) adjustWindow(adj uint32) error {
 	c.windowMu.Lock()
+	if c.gone {
+		c.consumedGoneLocked(adj)
+		c.windowMu.Unlock()
+		return nil
+	}
 	// Since myConsumed and myWindow are managed on our side, and can never
 	// exceed the initial window setting, we don't worry about overflow.
 	c.myConsumed += adj
 	var sendAdj uint32
-	if windowAdjustDue(c.myConsumed, c.myWindow) {
-		sendAdj = c.myConsumed
+	if windowAdjustDue(c.myConsumed, c.myWindow, c.maxWindow) {
+		sendAdj = c.myConsumed + c.growWindowLocked()
 		c.myConsumed = 0
 		c.myWindow += sendAdj
 	}
@@ -537,10 +550,11 @@ func (ch *channel) handlePacket(packet []byte) error {
 	return nil
 }
 
+// newChannel makes a channel and adds it to the mux; it returns nil when
+// the connection's WindowBudget cannot lend it a window.
 func (m *mux) newChannel(chanType string, direction channelDirection, extraData []byte) *channel {
 	ch := &channel{
 		remoteWin:        window{Cond: newCond()},
-		myWindow:         channelWindowSize,
 		pending:          newBuffer(),
 		extPending:       newBuffer(),
 		direction:        direction,
@@ -551,9 +565,13 @@ func (m *mux) newChannel(chanType string, direction channelDirection, extraData 
 		mux:              m,
 		packetPool:       make(map[uint32][]byte),
 	}
+	if !ch.takeInitialWindow(m.windowBudget) {
+		return nil
+	}
 	if !m.chanList.add(ch) {
 		// The mux has shut down and will not close the channel.
 		ch.close()
+		ch.leaveBudget()
 	}
 	return ch
 }
@@ -644,6 +662,7 @@ func (ch *channel) Close() error {
 	if !ch.decided {
 		return errUndecided
 	}
+	ch.closedBudget()
 
 	return ch.sendMessage(channelCloseMsg{
 		PeersID: ch.remoteId})

@@ -71,11 +71,16 @@ func (c *chanList) getChan(id uint32) *channel {
 
 func (c *chanList) remove(id uint32) {
 	id -= c.offset
+	var ch *channel
 	c.Lock()
 	if id < uint32(len(c.chans)) {
+		ch = c.chans[id]
 		c.chans[id] = nil
 	}
 	c.Unlock()
+	if ch != nil {
+		ch.leaveBudget()
+	}
 }
 
 // dropAll forgets all channels it knows, returning them in a slice. No
@@ -121,6 +126,10 @@ type mux struct {
 
 	// writes sends what the loop owes the peer without the loop waiting.
 	writes muxWrites
+
+	// windowBudget, if set, lends the channels their receive windows
+	// (see windowbudget.go).
+	windowBudget WindowBudget
 }
 
 // When debugging, each new chanList instantiation has a different
@@ -137,13 +146,18 @@ func (m *mux) Wait() error {
 }
 
 // newMux returns a mux that runs over the given connection.
-func newMux(p packetConn) *mux {
+func newMux(p packetConn) *mux { return newMuxBudget(p, nil) }
+
+// newMuxBudget returns a mux whose channels take their windows from b
+// (none: nil).
+func newMuxBudget(p packetConn, b WindowBudget) *mux {
 	m := &mux{
 		conn:             p,
 		incomingChannels: make(chan NewChannel, chanSize),
 		globalResponses:  make(chan interface{}, 1),
 		incomingRequests: make(chan *Request, chanSize),
 		errCond:          newCond(),
+		windowBudget:     b,
 	}
 	if debugMux {
 		m.chanList.offset = atomic.AddUint32(&globalOff, 1)
@@ -237,6 +251,7 @@ func (m *mux) loop() {
 
 	for _, ch := range m.chanList.dropAll() {
 		ch.close()
+		ch.leaveBudget()
 	}
 
 	close(m.incomingChannels)
@@ -349,6 +364,15 @@ func (m *mux) handleChannelOpen(packet []byte) error {
 	}
 
 	c := m.newChannel(msg.ChanType, channelInbound, msg.TypeSpecificData)
+	if c == nil {
+		m.sendAsync(channelOpenFailureMsg{
+			PeersID:  msg.PeersID,
+			Reason:   ResourceShortage,
+			Message:  "no receive window left for another channel",
+			Language: "en_US.UTF-8",
+		})
+		return nil
+	}
 	c.remoteId = msg.PeersID
 	c.maxRemotePayload = msg.MaxPacketSize
 	c.remoteWin.add(msg.PeersWindow)
@@ -367,6 +391,9 @@ func (m *mux) OpenChannel(chanType string, extra []byte) (Channel, <-chan *Reque
 
 func (m *mux) openChannel(chanType string, extra []byte) (*channel, error) {
 	ch := m.newChannel(chanType, channelOutbound, extra)
+	if ch == nil {
+		return nil, errNoWindow
+	}
 	if m.chanList.isClosed() {
 		return nil, io.EOF
 	}

@@ -188,6 +188,11 @@ type ServerConfig struct {
 	// algorithms are ignored.
 	PublicKeyAuthAlgorithms []string
 
+	// WindowBudget, if set, is called once a client has authenticated and
+	// returns the budget its channels take their receive windows from (see
+	// WindowBudget); nil: each channel grants 2 MiB, as before.
+	WindowBudget func(ConnMetadata) WindowBudget
+
 	hostKeys []Signer
 
 	// NoClientAuth is true if clients are allowed to connect without
@@ -450,7 +455,11 @@ func (s *connection) serverHandshake(config *ServerConfig) (*Permissions, error)
 	if err != nil {
 		return nil, err
 	}
-	s.mux = newMux(s.transport)
+	var budget WindowBudget
+	if config.WindowBudget != nil {
+		budget = config.WindowBudget(s)
+	}
+	s.mux = newMuxBudget(s.transport, budget)
 	return perms, err
 }
 

@@ -10,16 +10,18 @@ import "testing"
 // three are outstanding.
 func TestWindowAdjustDue(t *testing.T) {
 	for _, c := range []struct {
-		consumed, window uint32
-		due              bool
+		consumed, window, max uint32
+		due                   bool
 	}{
-		{channelMaxPacket, channelWindowSize - 10*channelMaxPacket, false},
-		{3*channelMaxPacket - 1, channelWindowSize - 3*channelMaxPacket, false},
-		{3 * channelMaxPacket, channelWindowSize - 3*channelMaxPacket, true},
-		{channelMaxPacket, channelWindowSize/2 - 1, true},
-		{1, channelWindowSize / 2, false},
+		{channelMaxPacket, channelWindowSize - 10*channelMaxPacket, channelWindowSize, false},
+		{3*channelMaxPacket - 1, channelWindowSize - 3*channelMaxPacket, channelWindowSize, false},
+		{3 * channelMaxPacket, channelWindowSize - 3*channelMaxPacket, channelWindowSize, true},
+		{channelMaxPacket, channelWindowSize/2 - 1, channelWindowSize, true},
+		{1, channelWindowSize / 2, channelWindowSize, false},
+		{1, BudgetInitialWindow/2 - 1, BudgetInitialWindow, true},
+		{1, BudgetInitialWindow / 2, BudgetInitialWindow, false},
 	} {
-		if got := windowAdjustDue(c.consumed, c.window); got != c.due {
+		if got := windowAdjustDue(c.consumed, c.window, c.max); got != c.due {
 			t.Errorf("consumed %d, window %d left: due %v, want %v", c.consumed, c.window, got, c.due)
 		}
 	}
