@@ -191,6 +191,9 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err := checkOIDC(o.oidc); err != nil {
 		return err
 	}
+	if o.windowMiB < 1 || o.windowMiB > 1<<20 {
+		return fmt.Errorf("--max-window-per-user %d: want 1 to 1048576 (MiB)", o.windowMiB)
+	}
 	if o.sshProxyProtocol && (o.sshListen == "" || len(o.http.trustedProxies) == 0) {
 		return errors.New("--ssh-proxy-protocol needs --ssh-listen and the proxies' addresses in --trusted-proxy")
 	}
@@ -295,9 +298,6 @@ func serve(ctx context.Context, o serveOptions) error {
 		log.Warn("gateway link will print links on "+fallbackURL+" unless given --url", "err", err)
 	}
 	sshMetrics := sshserver.NewMetrics(reg)
-	if o.windowMiB <= 0 {
-		return fmt.Errorf("--max-window-per-user %d: must be at least 1 (MiB)", o.windowMiB)
-	}
 	o.limits.MaxWindowPerUser = o.windowMiB << 20
 	srv, err := sshserver.New(sshserver.Config{
 		HostKeys: keys,

@@ -153,17 +153,7 @@ func TestSendQueueError(t *testing.T) {
 // fails the writes after it, and wakes a writer waiting for room.
 func TestSendQueueAsyncError(t *testing.T) {
 	boom := errors.New("boom")
-	g := &gatedWriter{gate: make(chan struct{}), entered: make(chan struct{}, 100), fail: boom}
-	q := newSendQueue(g.write)
-	if _, err := q.Write(packet(1, 32<<10)); err != nil {
-		t.Fatal(err)
-	}
-	<-g.entered
-	for n := 0; n+32<<10 <= sendMax; n += 32 << 10 {
-		if _, err := q.Write(packet(2, 32<<10)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	g, q := fullSendQueue(t, boom)
 	done := make(chan error, 1)
 	go func() { _, err := q.Write(packet(3, 32<<10)); done <- err }()
 	close(g.gate)
@@ -180,17 +170,7 @@ func TestSendQueueAsyncError(t *testing.T) {
 // TestSendQueueClose: close sends what is queued, later writes fail with
 // net.ErrClosed, and a writer waiting for room is woken with it.
 func TestSendQueueClose(t *testing.T) {
-	g := &gatedWriter{gate: make(chan struct{}), entered: make(chan struct{}, 100)}
-	q := newSendQueue(g.write)
-	if _, err := q.Write(packet(1, 32<<10)); err != nil {
-		t.Fatal(err)
-	}
-	<-g.entered
-	for n := 0; n+32<<10 <= sendMax; n += 32 << 10 {
-		if _, err := q.Write(packet(2, 32<<10)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	g, q := fullSendQueue(t, nil)
 	waiting := make(chan error, 1)
 	go func() { _, err := q.Write(packet(3, 32<<10)); waiting <- err }()
 	closed := make(chan struct{})
@@ -270,4 +250,23 @@ func TestSendQueueConcurrentOrder(t *testing.T) {
 	if q.pending != nil || q.spare != nil || q.running {
 		t.Error("an idle closed queue still holds a buffer or a sender")
 	}
+}
+
+// fullSendQueue returns a queue whose first send waits at g's gate (and
+// then fails with fail, if set) with sendMax bytes queued behind it: the
+// next write waits for room.
+func fullSendQueue(t *testing.T, fail error) (*gatedWriter, *sendQueue) {
+	t.Helper()
+	g := &gatedWriter{gate: make(chan struct{}), entered: make(chan struct{}, 100), fail: fail}
+	q := newSendQueue(g.write)
+	if _, err := q.Write(packet(1, 32<<10)); err != nil {
+		t.Fatal(err)
+	}
+	<-g.entered
+	for n := 0; n+32<<10 <= sendMax; n += 32 << 10 {
+		if _, err := q.Write(packet(2, 32<<10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return g, q
 }
