@@ -28,7 +28,6 @@ import (
 	"github.com/tubegate/tubegate/internal/audit"
 	"github.com/tubegate/tubegate/internal/certfile"
 	"github.com/tubegate/tubegate/internal/datadir"
-	"github.com/tubegate/tubegate/internal/forward"
 	"github.com/tubegate/tubegate/internal/home"
 	"github.com/tubegate/tubegate/internal/httpapi"
 	"github.com/tubegate/tubegate/internal/proxyprotocol"
@@ -50,8 +49,7 @@ type serveOptions struct {
 	metrics                 string
 	limits                  sshserver.Limits
 	windowMiB               int64 // --max-window-per-user, into limits.MaxWindowPerUser
-	maxForwards             int   // Registry.MaxPerOwner
-	maxForwardsPerUser      int   // Registry.MaxPerUser
+	forwards                forwardServeOptions
 	links                   linkServeOptions
 	resumeWindow            time.Duration
 	http                    httpServeOptions
@@ -108,9 +106,8 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	f.DurationVar(&o.limits.KeepaliveInterval, "keepalive-interval", l.KeepaliveInterval, "server keepalive period")
 	f.IntVar(&o.limits.KeepaliveMax, "keepalive-max", l.KeepaliveMax, "unanswered keepalives before a tube is closed")
 	f.IntVar(&o.limits.MaxAuthTries, "max-auth-tries", l.MaxAuthTries, "authentication attempts per connection")
-	f.IntVar(&o.limits.MaxChannels, "max-channels", l.MaxChannels, "open channels per tube")
-	f.IntVar(&o.maxForwards, "max-forwards", forward.DefaultMaxPerOwner, "forwards per tube")
-	f.IntVar(&o.maxForwardsPerUser, "max-forwards-per-user", forward.DefaultMaxPerUser, "forwards per user, across their tubes")
+	f.IntVar(&o.limits.MaxChannels, "max-channels", l.MaxChannels, "open channels per tube, both ways: the client's (sessions, -L) and those to it (connections to its published ports)")
+	forwardServeFlags(f, &o.forwards)
 	f.IntVar(&o.limits.MaxTubesPerUser, "max-tubes-per-user", l.MaxTubesPerUser, "live tubes per user")
 	f.Int64Var(&o.windowMiB, "max-window-per-user", l.MaxWindowPerUser>>20, "MiB of receive window a user's channels share across their tubes: what they can make the gateway hold unread (each channel starts at 64 KiB of it and grows while read; past it, channels are refused)")
 	f.DurationVar(&o.resumeWindow, "resume-window", resume.DefaultWindow, "how long a resumable WebSocket tube whose connection dropped waits for its client to resume it (0: tubes end on a drop)")
@@ -191,6 +188,9 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err := checkOIDC(o.oidc); err != nil {
 		return err
 	}
+	if err := checkForwardFlags(o.forwards); err != nil {
+		return err
+	}
 	if o.windowMiB < 1 || o.windowMiB > 1<<20 {
 		return fmt.Errorf("--max-window-per-user %d: want 1 to 1048576 (MiB)", o.windowMiB)
 	}
@@ -268,13 +268,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	}, []string{"listener"})
 	reg.MustRegister(acceptErrors)
 	accepts := acceptloop.Counter(func(kind string) { acceptErrors.WithLabelValues(kind).Inc() })
-	registry := forward.NewRegistry(log)
-	registry.AcceptMetrics = accepts
-	registry.MaxPerOwner = cmp.Or(o.maxForwards, forward.DefaultMaxPerOwner)
-	registry.MaxPerUser = cmp.Or(o.maxForwardsPerUser, forward.DefaultMaxPerUser)
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "tubegate_endpoints", Help: "Published ports and virtual names.",
-	}, func() float64 { return float64(registry.Count()) }))
+	registry := newRegistry(o.forwards, log, accepts, reg)
 	links, err := newShareLinks(o.links, o.data, log, store, registry, failures, al, cl)
 	if err != nil {
 		return err

@@ -35,9 +35,11 @@ const (
 	ReasonTotal     = "total"
 )
 
-// Listener is a net.Listener that holds to Config's caps. Make one with Wrap.
-type Listener struct {
-	net.Listener
+// Limiter counts the connections of one or more listeners against
+// Config's caps: listeners wrapped by the same Limiter share its counts (a
+// gateway's published ports, say, so that one source is capped across all
+// of them). Make one with New.
+type Limiter struct {
 	cfg Config
 
 	mu       sync.Mutex
@@ -49,6 +51,14 @@ type Listener struct {
 	refusedTotal     atomic.Uint64
 }
 
+// Listener is a net.Listener that holds to its Limiter's caps. Make one
+// with Wrap, or with a shared Limiter's Wrap.
+type Listener struct {
+	net.Listener
+	*Limiter
+	own bool // the Limiter is this listener's alone: Close ends its burst
+}
+
 // burst gathers the refusals logged as one line.
 type burst struct {
 	timer *time.Timer
@@ -56,12 +66,23 @@ type burst struct {
 	n     map[string]int // refusals by reason since the first, logged one
 }
 
-// Wrap returns ln with cfg's caps.
-func Wrap(ln net.Listener, cfg Config) *Listener {
+// New returns a Limiter with cfg's caps and nothing counted.
+func New(cfg Config) *Limiter {
 	if cfg.Quiet <= 0 {
 		cfg.Quiet = 5 * time.Second
 	}
-	return &Listener{Listener: ln, cfg: cfg, bySource: make(map[netip.Addr]int)}
+	return &Limiter{cfg: cfg, bySource: make(map[netip.Addr]int)}
+}
+
+// Wrap returns ln with cfg's caps, counted for ln alone.
+func Wrap(ln net.Listener, cfg Config) *Listener {
+	return &Listener{Listener: ln, Limiter: New(cfg), own: true}
+}
+
+// Wrap returns ln held to l's caps, counted with every other listener l
+// wraps.
+func (l *Limiter) Wrap(ln net.Listener) *Listener {
+	return &Listener{Listener: ln, Limiter: l}
 }
 
 // Accept returns the next connection within the caps; connections past
@@ -80,12 +101,22 @@ func (l *Listener) Accept() (net.Conn, error) {
 			c.Close()
 			continue
 		}
-		return &conn{Conn: c, l: l, src: src}, nil
+		return &conn{Conn: c, l: l.Limiter, src: src}, nil
 	}
 }
 
+// Close closes the listener and, if its Limiter is its own, ends a
+// burst's pending log line. Connections it accepted stay counted until
+// they close.
+func (l *Listener) Close() error {
+	if l.own {
+		l.Stop()
+	}
+	return l.Listener.Close()
+}
+
 // Open returns the number of connections open now.
-func (l *Listener) Open() int {
+func (l *Limiter) Open() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.open
@@ -93,7 +124,7 @@ func (l *Listener) Open() int {
 
 // Refused returns how many connections were refused for reason
 // (ReasonPerSource or ReasonTotal) since the start.
-func (l *Listener) Refused(reason string) uint64 {
+func (l *Limiter) Refused(reason string) uint64 {
 	switch reason {
 	case ReasonPerSource:
 		return l.refusedPerSource.Load()
@@ -103,20 +134,19 @@ func (l *Listener) Refused(reason string) uint64 {
 	return 0
 }
 
-// Close closes the listener and ends a burst's pending log line.
-func (l *Listener) Close() error {
+// Stop ends a burst's pending log line (its timer) without logging it.
+func (l *Limiter) Stop() {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.burst != nil {
 		l.burst.timer.Stop()
 		l.burst = nil
 	}
-	l.mu.Unlock()
-	return l.Listener.Close()
 }
 
 // admit counts a new connection from src, or says why it may not open.
 // Both caps are checked and counted under one lock.
-func (l *Listener) admit(src netip.Addr) string {
+func (l *Limiter) admit(src netip.Addr) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.cfg.Total > 0 && l.open >= l.cfg.Total {
@@ -131,7 +161,7 @@ func (l *Listener) admit(src netip.Addr) string {
 	return ""
 }
 
-func (l *Listener) release(src netip.Addr) {
+func (l *Limiter) release(src netip.Addr) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.open--
@@ -142,7 +172,7 @@ func (l *Listener) release(src netip.Addr) {
 
 // refused counts a refusal and logs the first of a burst; the rest of the
 // burst is summed up in one line once it has been quiet for cfg.Quiet.
-func (l *Listener) refused(reason string, src netip.Addr) {
+func (l *Limiter) refused(reason string, src netip.Addr) {
 	if reason == ReasonTotal {
 		l.refusedTotal.Add(1)
 	} else {
@@ -167,7 +197,7 @@ func (l *Listener) refused(reason string, src netip.Addr) {
 }
 
 // endBurst logs what a burst refused after its first line, once quiet.
-func (l *Listener) endBurst(b *burst) {
+func (l *Limiter) endBurst(b *burst) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.burst != b {
@@ -201,7 +231,7 @@ func sourceOf(a net.Addr) netip.Addr {
 // conn gives its slot back when closed, once.
 type conn struct {
 	net.Conn
-	l    *Listener
+	l    *Limiter
 	src  netip.Addr
 	once sync.Once
 }
@@ -209,6 +239,15 @@ type conn struct {
 func (c *conn) Close() error {
 	c.once.Do(func() { c.l.release(c.src) })
 	return c.Conn.Close()
+}
+
+// CloseWrite half-closes the connection where the one underneath can
+// (TCP), so that a forward carries a request/response protocol's end.
+func (c *conn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return c.Close()
 }
 
 // NetConn returns the accepted connection underneath, for code that needs

@@ -190,3 +190,84 @@ func TestCloseOnce(t *testing.T) {
 		t.Fatalf("Accept after Close: %v", err)
 	}
 }
+
+// TestSharedLimiter: listeners wrapped by one Limiter count a source across
+// all of them (a gateway's published ports), and a listener's Close leaves
+// the others and the connections it accepted counted.
+func TestSharedLimiter(t *testing.T) {
+	lim := New(Config{PerSource: 2, Total: 3})
+	var addrs []string
+	var lns []*Listener
+	for i := 0; i < 2; i++ {
+		raw, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := lim.Wrap(raw)
+		defer l.Close()
+		echo(serve(l))
+		addrs = append(addrs, raw.Addr().String())
+		lns = append(lns, l)
+	}
+	a1, a2 := dialFrom(t, "127.0.0.1", addrs[0]), dialFrom(t, "127.0.0.1", addrs[1])
+	if closedByServer(t, a1) || closedByServer(t, a2) {
+		t.Fatal("refused under the per-source cap")
+	}
+	if !closedByServer(t, dialFrom(t, "127.0.0.1", addrs[1])) || lim.Refused(ReasonPerSource) != 1 {
+		t.Fatal("a third connection from one source, on the other listener, was not refused")
+	}
+	if closedByServer(t, dialFrom(t, "127.0.0.2", addrs[0])) {
+		t.Fatal("another source refused under both caps")
+	}
+	if !closedByServer(t, dialFrom(t, "127.0.0.3", addrs[1])) || lim.Refused(ReasonTotal) != 1 {
+		t.Fatal("the 4th connection in all, across both listeners, was not refused")
+	}
+	lns[0].Close()
+	if got := lim.Open(); got != 3 {
+		t.Fatalf("Open() = %d after closing one listener, want 3 (its connections stay counted)", got)
+	}
+	a1.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for lim.Open() != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("slot not given back: Open() = %d", lim.Open())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if closedByServer(t, dialFrom(t, "127.0.0.1", addrs[1])) {
+		t.Fatal("refused after the source's connection closed")
+	}
+}
+
+// TestCloseWriteHalfCloses: an accepted connection keeps TCP's half-close,
+// which forwards rely on to end a request.
+func TestCloseWriteHalfCloses(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := Wrap(raw, Config{PerSource: 1})
+	defer l.Close()
+	conns := serve(l)
+	c := dialFrom(t, "127.0.0.1", raw.Addr().String())
+	sc := <-conns
+	defer sc.Close()
+	cw, ok := sc.(interface{ CloseWrite() error })
+	if !ok {
+		t.Fatal("accepted conn has no CloseWrite")
+	}
+	if err := cw.CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("client read after CloseWrite: %v, want EOF", err)
+	}
+	if _, err := c.Write([]byte("y")); err != nil {
+		t.Fatal(err)
+	}
+	sc.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(sc, make([]byte, 1)); err != nil {
+		t.Fatalf("the read half closed with the write half: %v", err)
+	}
+}

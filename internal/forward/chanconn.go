@@ -3,6 +3,7 @@ package forward
 import (
 	"io"
 	"net"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -15,9 +16,26 @@ func ChannelConn(ch ssh.Channel, local, remote net.Addr) net.Conn {
 	return &channelConn{Channel: ch, local: local, remote: remote}
 }
 
+// ChannelConnReleasing is ChannelConn with release called once, when the
+// conn is first closed: to give back the slot it was counted in.
+func ChannelConnReleasing(ch ssh.Channel, local, remote net.Addr, release func()) net.Conn {
+	return &channelConn{Channel: ch, local: local, remote: remote, release: release}
+}
+
 type channelConn struct {
 	ssh.Channel
 	local, remote net.Addr
+	release       func() // nil: nothing to give back
+	once          sync.Once
+}
+
+// Close closes the channel and gives back its slot, once.
+func (c *channelConn) Close() error {
+	err := c.Channel.Close()
+	if c.release != nil {
+		c.once.Do(c.release)
+	}
+	return err
 }
 
 func (c *channelConn) LocalAddr() net.Addr                { return c.local }

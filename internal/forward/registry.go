@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tubegate/tubegate/internal/acceptloop"
+	"github.com/tubegate/tubegate/internal/connlimit"
 )
 
 // probeTimeout bounds how long a claim waits for an older tube of the same
@@ -38,6 +39,11 @@ type Registry struct {
 	// AcceptMetrics counts the accept errors published ports ride out
 	// (nil: not counted).
 	AcceptMetrics acceptloop.Counter
+	// ConnLimits caps the connections open at once to published ports, per
+	// source address and in all, across every port (nil: no cap): anyone
+	// who can reach a port could otherwise hold the gateway's descriptors
+	// and its owner's channels (Limits.MaxChannels, the window budget).
+	ConnLimits *connlimit.Limiter
 
 	mu      sync.Mutex
 	byKey   map[Address]*Endpoint
@@ -181,6 +187,9 @@ func (r *Registry) publish(ctx context.Context, owner Owner, pol Policy, bind st
 		actual := raws[0].Addr().(*net.TCPAddr).Port
 		ep := &Endpoint{Key: addr.withPort(actual), BindHost: bind, BindPort: actual, Owner: owner, Allocated: port == 0}
 		for _, raw := range raws {
+			if r.ConnLimits != nil {
+				raw = r.ConnLimits.Wrap(raw)
+			}
 			ep.lns = append(ep.lns, acceptloop.Wrap(raw, "forward", r.log, r.AcceptMetrics))
 		}
 		if err := r.goLive(ctx, ep); err != nil {
@@ -301,9 +310,6 @@ func (r *Registry) serve(ep *Endpoint, c net.Conn) {
 			c.Close()
 		}
 	}()
-	if tc, ok := c.(*net.TCPConn); ok {
-		tc.SetNoDelay(true)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	remote, err := ep.Dial(ctx, c.RemoteAddr())
 	cancel()

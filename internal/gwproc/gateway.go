@@ -114,8 +114,11 @@ func StartGateway(ctx context.Context, o GatewayOptions) (*Gateway, error) {
 	if listen == "" {
 		listen = "127.0.0.1:0"
 	}
+	// The bench and the soak drive the gateway from one address: no
+	// per-source caps on HTTP or published ports.
 	args := append([]string{"serve", "--data", data, "--listen", listen, "--ssh-listen", "127.0.0.1:0",
-		"--max-conns-per-source", "0", "--max-conns", "0"}, o.Extra...)
+		"--max-conns-per-source", "0", "--max-conns", "0",
+		"--max-forward-conns-per-source", "0", "--max-forward-conns", "0"}, o.Extra...)
 	if o.Cluster != "" {
 		args = append(args, "--cluster", o.Cluster)
 	}

@@ -33,7 +33,7 @@ type Limits struct {
 	KeepaliveInterval      time.Duration // server keepalive period
 	KeepaliveMax           int           // missed keepalives before the tube closes
 	MaxAuthTries           int           // auth attempts per tube
-	MaxChannels            int           // open channels per tube
+	MaxChannels            int           // open channels per tube, both ways (forwarded-tcpip to the client too)
 	MaxTubesPerUser        int           // live tubes per user
 	MaxHandshakesPerSource int           // concurrent unauthenticated tubes per source address
 	MaxWindowPerUser       int64         // receive window a user's channels share, bytes (windows.go)

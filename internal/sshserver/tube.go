@@ -361,12 +361,23 @@ func (t *Tube) EndpointLost(ep *forward.Endpoint, err error) {
 	go t.conn.SendRequest(forward.ReqForwardLost, false, payload)
 }
 
-// OpenForwarded opens a forwarded-tcpip channel to the client for ep.
+// OpenForwarded opens a forwarded-tcpip channel to the client for ep. It
+// counts against the tube's channel cap (Limits.MaxChannels) with the
+// channels the client opens, until the returned conn is closed: whoever
+// can reach a published port cannot open more.
 func (t *Tube) OpenForwarded(ctx context.Context, ep *forward.Endpoint, origin net.Addr) (net.Conn, error) {
+	if n := t.channels.Add(1); int(n) > t.srv.limits.MaxChannels {
+		t.channels.Add(-1)
+		t.srv.cfg.Metrics.refused("channels_per_tube")
+		return nil, fmt.Errorf("%w: forwarded-tcpip to %s for %s: the tube already has %d channels open",
+			forward.ErrRefused, t.id, ep.Key, t.srv.limits.MaxChannels)
+	}
 	payload := ssh.Marshal(forward.NewForwardedTCPIP(ep.BindHost, ep.BindPort, origin))
 	ch, err := forward.OpenChannel(ctx, t.conn, forward.ChanForwardedTCPIP, payload)
 	if err != nil {
+		t.channels.Add(-1)
 		return nil, fmt.Errorf("open forwarded-tcpip to %s for %s: %w", t.id, ep.Key, err)
 	}
-	return forward.ChannelConn(ch, forward.Addr{Net: "tubegate", Address: ep.Key.String()}, origin), nil
+	return forward.ChannelConnReleasing(ch, forward.Addr{Net: "tubegate", Address: ep.Key.String()}, origin,
+		func() { t.channels.Add(-1) }), nil
 }
