@@ -49,6 +49,7 @@ type serveOptions struct {
 	metrics                 string
 	limits                  sshserver.Limits
 	windowMiB               int64 // --max-window-per-user, into limits.MaxWindowPerUser
+	unackedMiB              int64 // --max-unacked-per-user, into limits.MaxUnackedPerUser
 	forwards                forwardServeOptions
 	links                   linkServeOptions
 	resumeWindow            time.Duration
@@ -110,6 +111,7 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	forwardServeFlags(f, &o.forwards)
 	f.IntVar(&o.limits.MaxTubesPerUser, "max-tubes-per-user", l.MaxTubesPerUser, "live tubes per user")
 	f.Int64Var(&o.windowMiB, "max-window-per-user", l.MaxWindowPerUser>>20, "MiB of receive window a user's channels share across their tubes: what they can make the gateway hold unread (each channel starts at 64 KiB of it and grows while read; past it, channels are refused)")
+	f.Int64Var(&o.unackedMiB, "max-unacked-per-user", l.MaxUnackedPerUser>>20, "MiB that a user's resumable WebSocket tubes keep together until their clients acknowledge it (each tube at most 8 MiB; past it, the tube's sender waits)")
 	f.DurationVar(&o.resumeWindow, "resume-window", resume.DefaultWindow, "how long a resumable WebSocket tube whose connection dropped waits for its client to resume it (0: tubes end on a drop)")
 	f.IntVar(&o.limits.MaxHandshakesPerSource, "max-handshakes-per-source", l.MaxHandshakesPerSource, "concurrent unauthenticated connections per source address")
 	return cmd
@@ -193,6 +195,9 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	if o.windowMiB < 1 || o.windowMiB > 1<<20 {
 		return fmt.Errorf("--max-window-per-user %d: want 1 to 1048576 (MiB)", o.windowMiB)
+	}
+	if o.unackedMiB < 1 || o.unackedMiB > 1<<20 {
+		return fmt.Errorf("--max-unacked-per-user %d: want 1 to 1048576 (MiB)", o.unackedMiB)
 	}
 	if o.sshProxyProtocol && (o.sshListen == "" || len(o.http.trustedProxies) == 0) {
 		return errors.New("--ssh-proxy-protocol needs --ssh-listen and the proxies' addresses in --trusted-proxy")
@@ -293,6 +298,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	sshMetrics := sshserver.NewMetrics(reg)
 	o.limits.MaxWindowPerUser = o.windowMiB << 20
+	o.limits.MaxUnackedPerUser = o.unackedMiB << 20
 	srv, err := sshserver.New(sshserver.Config{
 		HostKeys: keys,
 		Users:    store,
@@ -340,6 +346,9 @@ func serve(ctx context.Context, o serveOptions) error {
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tubegate_tubes_detached", Help: "Resumable tubes whose connection dropped, waiting for their client.",
 	}, func() float64 { return float64(resumer.Detached()) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tubegate_resume_unacked_bytes", Help: "Bytes resumable tubes keep until their clients acknowledge them (each user's together at most --max-unacked-per-user, plus 256 KiB a tube).",
+	}, func() float64 { return float64(resumer.Unacked()) }))
 	go userChanges.run(tubeCtx, time.Second)
 	reopenOnHUP(tubeCtx, al, log)
 	admin := adminapi.New(adminapi.Config{Users: store, Tubes: srv, Audit: al, Log: log.With("part", "admin"),

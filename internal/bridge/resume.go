@@ -33,6 +33,10 @@ func (c *resumeServerConn) GoAway(reason string) error {
 	return c.s.GoAway(reason)
 }
 
+// SetBudget counts what the session keeps for its client in its user's
+// budget.
+func (c *resumeServerConn) SetBudget(b *resume.Budget) { c.s.SetBudget(b) }
+
 // SetLog gives the tube's logger to the session's lines.
 func (c *resumeServerConn) SetLog(l *slog.Logger) { c.s.SetLog(l) }
 

@@ -230,6 +230,10 @@ func (e *endpoint) end(err error, code int, reason string) bool {
 		e.releaseLocked(c)
 	}
 	e.chunks = nil
+	if e.budget != nil {
+		e.budget.give(int64(e.sendNext - e.sendBase))
+		e.budget = nil
+	}
 	close(e.done)
 	e.broadcast()
 	e.mu.Unlock()

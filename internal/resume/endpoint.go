@@ -92,9 +92,12 @@ type endpoint struct {
 	changed chan struct{} // closed and replaced on every change waiters care about
 	done    chan struct{} // closed when the stream ends
 
-	chunks   []*chunk // not yet acknowledged, in order
-	sendBase uint64   // bytes the peer has acknowledged
-	sendNext uint64   // bytes written
+	chunks []*chunk // not yet acknowledged, in order
+	// budget, once set, holds every unacknowledged byte (sendNext -
+	// sendBase) taken from it; nil: only bound caps them.
+	budget   *Budget
+	sendBase uint64 // bytes the peer has acknowledged
+	sendNext uint64 // bytes written
 
 	recvNext  uint64   // bytes received
 	readQ     []queued // received, not yet read
@@ -151,12 +154,19 @@ func (e *endpoint) broadcast() {
 
 // waitLocked waits for a change or the deadline; e.mu is held, released
 // while waiting and held again on return. It reports false at the deadline.
-func (e *endpoint) waitLocked(deadline time.Time) bool {
+func (e *endpoint) waitLocked(deadline time.Time) bool { return e.waitLockedOr(deadline, nil) }
+
+// waitLockedOr is waitLocked that also returns when also is closed (nil:
+// never).
+func (e *endpoint) waitLockedOr(deadline time.Time, also <-chan struct{}) bool {
 	ch := e.changed
 	e.mu.Unlock()
 	defer e.mu.Lock()
 	if deadline.IsZero() {
-		<-ch
+		select {
+		case <-ch:
+		case <-also:
+		}
 		return true
 	}
 	d := time.Until(deadline)
@@ -167,6 +177,8 @@ func (e *endpoint) waitLocked(deadline time.Time) bool {
 	defer t.Stop()
 	select {
 	case <-ch:
+		return true
+	case <-also:
 		return true
 	case <-t.C:
 		return false
@@ -251,15 +263,25 @@ func (e *endpoint) addChunk(n int, mk func(off uint64) *chunk) error {
 			return err
 		}
 		unacked := e.sendNext - e.sendBase
+		var budgetFreed <-chan struct{}
 		if unacked == 0 || unacked+uint64(n) <= uint64(e.bound) {
-			break
+			if e.budget == nil {
+				break
+			}
+			// The owner's budget (budget.go): a stream with nothing
+			// unacknowledged takes its chunk regardless.
+			ok, freed := e.budget.take(int64(n), unacked == 0)
+			if ok {
+				break
+			}
+			budgetFreed = freed
 		}
 		if expired(e.wdl) {
 			e.mu.Unlock()
 			return os.ErrDeadlineExceeded
 		}
 		e.waitWr++
-		ok := e.waitLocked(e.wdl)
+		ok := e.waitLockedOr(e.wdl, budgetFreed)
 		e.waitWr--
 		if !ok {
 			e.mu.Unlock()
@@ -382,6 +404,9 @@ func (e *endpoint) ackLocked(a uint64) error {
 	e.chunks = e.chunks[n:]
 	if len(e.chunks) == 0 {
 		e.chunks = nil // an idle stream holds no buffer
+	}
+	if e.budget != nil {
+		e.budget.give(int64(a - e.sendBase))
 	}
 	e.sendBase = a
 	if e.waitWr > 0 {

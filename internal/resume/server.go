@@ -83,6 +83,22 @@ func (s *Server) Detached() int {
 	return s.detached
 }
 
+// Unacked returns the bytes the tubes keep until their clients acknowledge
+// them, all tubes together.
+func (s *Server) Unacked() int64 {
+	s.mu.Lock()
+	sessions := make([]*Session, 0, len(s.byToken))
+	for _, sess := range s.byToken {
+		sessions = append(sessions, sess)
+	}
+	s.mu.Unlock()
+	var n int64
+	for _, sess := range sessions {
+		n += int64(sess.e.unacked())
+	}
+	return n
+}
+
 func (s *Server) count(outcome string) {
 	if s.cfg.Count != nil {
 		s.cfg.Count(outcome)
@@ -398,6 +414,10 @@ func (s *Session) GoAway(reason string) error {
 
 // Read reads the client's bytes; it waits while the tube is detached.
 func (s *Session) Read(p []byte) (int, error) { return s.e.Read(p) }
+
+// SetBudget counts what the tube keeps unacknowledged for its client in b,
+// its user's share, from now on (see Budget).
+func (s *Session) SetBudget(b *Budget) { s.e.setBudget(b) }
 
 // Write sends p, or keeps it (up to the bound) while the tube is detached.
 func (s *Session) Write(p []byte) (int, error) { return s.e.Write(p) }

@@ -21,6 +21,7 @@ import (
 	"github.com/tubegate/tubegate/internal/acceptloop"
 	"github.com/tubegate/tubegate/internal/audit"
 	"github.com/tubegate/tubegate/internal/forward"
+	"github.com/tubegate/tubegate/internal/resume"
 	"github.com/tubegate/tubegate/internal/throttle"
 	"github.com/tubegate/tubegate/internal/users"
 )
@@ -37,6 +38,7 @@ type Limits struct {
 	MaxTubesPerUser        int           // live tubes per user
 	MaxHandshakesPerSource int           // concurrent unauthenticated tubes per source address
 	MaxWindowPerUser       int64         // receive window a user's channels share, bytes (windows.go)
+	MaxUnackedPerUser      int64         // bytes a user's resumable tubes keep until acknowledged, together (windows.go)
 	DialTimeout            time.Duration // direct-tcpip dial
 }
 
@@ -50,6 +52,7 @@ var DefaultLimits = Limits{
 	MaxTubesPerUser:        2048,
 	MaxHandshakesPerSource: 32,
 	MaxWindowPerUser:       256 << 20,
+	MaxUnackedPerUser:      256 << 20,
 	DialTimeout:            10 * time.Second,
 }
 
@@ -97,7 +100,8 @@ type Server struct {
 	mu         sync.Mutex
 	tubes      map[*Tube]struct{}
 	perUser    map[string]int
-	windows    map[string]*windowBudget // by user, while they have a tube
+	windows    map[string]*windowBudget  // by user, while they have a tube
+	unacked    map[string]*resume.Budget // by user, while they have a tube
 	handshakes map[string]int
 	closing    bool
 }
@@ -146,6 +150,9 @@ func New(cfg Config) (*Server, error) {
 	if l.MaxWindowPerUser == 0 {
 		l.MaxWindowPerUser = DefaultLimits.MaxWindowPerUser
 	}
+	if l.MaxUnackedPerUser == 0 {
+		l.MaxUnackedPerUser = DefaultLimits.MaxUnackedPerUser
+	}
 	fillDur(&l.DialTimeout, DefaultLimits.DialTimeout)
 	return &Server{
 		cfg:        cfg,
@@ -156,6 +163,7 @@ func New(cfg Config) (*Server, error) {
 		tubes:      make(map[*Tube]struct{}),
 		perUser:    make(map[string]int),
 		windows:    make(map[string]*windowBudget),
+		unacked:    make(map[string]*resume.Budget),
 		handshakes: make(map[string]int),
 	}, nil
 }
@@ -246,6 +254,9 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn, opts ConnOptions) {
 		return
 	}
 	defer s.removeTube(t)
+	if bs, ok := c.(budgetSetter); ok {
+		bs.SetBudget(s.unackedBudgetFor(user))
+	}
 	t.run(ctx, chans, reqs)
 }
 

@@ -4,6 +4,8 @@ import (
 	"sync"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/tubegate/tubegate/internal/resume"
 )
 
 // windowBudget is the receive window a user's channels share, across all
@@ -56,9 +58,29 @@ func (s *Server) windowBudgetFor(slot *tubeSlot) ssh.WindowBudget {
 	return b
 }
 
+// budgetSetter is a tube's connection that keeps what it sends until its
+// client acknowledges it (a resumable WebSocket tube): a client that never
+// does makes the gateway keep up to its bound (8 MiB) per tube, so a
+// user's tubes share a budget for it (resume.Budget).
+type budgetSetter interface{ SetBudget(*resume.Budget) }
+
+// unackedBudgetFor returns the budget of user's resumable tubes, made with
+// their first tube and dropped with their last (forgetUserLocked).
+func (s *Server) unackedBudgetFor(user string) *resume.Budget {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.unacked[user]
+	if b == nil {
+		b = resume.NewBudget(s.limits.MaxUnackedPerUser)
+		s.unacked[user] = b
+	}
+	return b
+}
+
 // forgetUserLocked drops what the server keeps for a user with no tube
 // left; s.mu is held.
 func (s *Server) forgetUserLocked(user string) {
 	delete(s.perUser, user)
 	delete(s.windows, user)
+	delete(s.unacked, user)
 }

@@ -27,7 +27,8 @@ func TestWindowBudgetLends(t *testing.T) {
 	}
 }
 
-// TestWindowBudgetIsPerUser: a user's tubes share one budget, another
+// TestWindowBudgetIsPerUser: a user's tubes share one budget (of each
+// kind: receive windows, and what resumable tubes keep unacknowledged), another
 // user has their own, and a user's budget goes with their last tube.
 func TestWindowBudgetIsPerUser(t *testing.T) {
 	hk, store := newDataDir(t)
@@ -50,12 +51,18 @@ func TestWindowBudgetIsPerUser(t *testing.T) {
 	if s.windowBudgetFor(&a1) == s.windowBudgetFor(&b1) {
 		t.Error("alice and bob share a budget")
 	}
-	first := s.windowBudgetFor(&a1)
+	if a := s.unackedBudgetFor("alice"); a != s.unackedBudgetFor("alice") || a == s.unackedBudgetFor("bob") {
+		t.Error("resume budgets: not one per user")
+	}
+	if left := s.unackedBudgetFor("bob").Left(); left != s.limits.MaxUnackedPerUser {
+		t.Errorf("a new resume budget has %d, want --max-unacked-per-user's %d", left, s.limits.MaxUnackedPerUser)
+	}
+	first, firstUnacked := s.windowBudgetFor(&a1), s.unackedBudgetFor("alice")
 	s.releaseTube(&a1)
 	s.releaseTube(&a2)
 	var again tubeSlot
 	s.reserveTube(&again, "alice")
-	if s.windowBudgetFor(&again) == first {
+	if s.windowBudgetFor(&again) == first || s.unackedBudgetFor("alice") == firstUnacked {
 		t.Error("alice's budget outlived her tubes")
 	}
 	if b := s.windowBudgetFor(&b1).(*windowBudget); b.left != s.limits.MaxWindowPerUser {
