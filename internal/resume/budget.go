@@ -71,4 +71,3 @@ func (e *endpoint) setBudget(b *Budget) {
 	b.take(unacked, true)
 	e.budget = b
 }
-
