@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"log/slog"
+	"net"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
@@ -58,7 +59,7 @@ func newRegistry(o forwardServeOptions, log *slog.Logger, accepts acceptloop.Cou
 	lim := connlimit.New(connlimit.Config{
 		PerSource: o.maxConnsPerSource, Total: o.maxConns, Log: log.With("listener", "forward"),
 	})
-	registry.ConnLimits = lim
+	registry.WrapListener = func(ln net.Listener) net.Listener { return lim.Wrap(ln) }
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tubegate_endpoints", Help: "Published ports and virtual names.",
 	}, func() float64 { return float64(registry.Count()) }))

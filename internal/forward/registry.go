@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/tubegate/tubegate/internal/acceptloop"
-	"github.com/tubegate/tubegate/internal/connlimit"
 )
 
 // probeTimeout bounds how long a claim waits for an older tube of the same
@@ -39,11 +38,12 @@ type Registry struct {
 	// AcceptMetrics counts the accept errors published ports ride out
 	// (nil: not counted).
 	AcceptMetrics acceptloop.Counter
-	// ConnLimits caps the connections open at once to published ports, per
-	// source address and in all, across every port (nil: no cap): anyone
-	// who can reach a port could otherwise hold the gateway's descriptors
-	// and its owner's channels (Limits.MaxChannels, the window budget).
-	ConnLimits *connlimit.Limiter
+	// WrapListener wraps each published port's listener (nil: none): the
+	// gateway caps there the connections open at once to published ports,
+	// per source address and in all, across every port (connlimit), since
+	// anyone who can reach a port could otherwise hold the gateway's
+	// descriptors and its owner's channels.
+	WrapListener func(net.Listener) net.Listener
 
 	mu      sync.Mutex
 	byKey   map[Address]*Endpoint
@@ -187,8 +187,8 @@ func (r *Registry) publish(ctx context.Context, owner Owner, pol Policy, bind st
 		actual := raws[0].Addr().(*net.TCPAddr).Port
 		ep := &Endpoint{Key: addr.withPort(actual), BindHost: bind, BindPort: actual, Owner: owner, Allocated: port == 0}
 		for _, raw := range raws {
-			if r.ConnLimits != nil {
-				raw = r.ConnLimits.Wrap(raw)
+			if r.WrapListener != nil {
+				raw = r.WrapListener(raw)
 			}
 			ep.lns = append(ep.lns, acceptloop.Wrap(raw, "forward", r.log, r.AcceptMetrics))
 		}
