@@ -146,7 +146,10 @@
 
   // restore adds a reconnected console's forwards again, each asking for
   // the port it had; one that cannot have it (taken meanwhile, or refused)
-  // gets a refused row with the reason, and links to it stay dead.
+  // gets a refused row with the reason, and links to it stay dead. A
+  // refusal is tried again a few times first (2.5 s in all): the host's
+  // sshd closes the old session's listeners on its own time, and a -R
+  // asked for again at once can find its port still held by them.
   async function restore(tab) {
     const client = TG.wasmLoaded();
     if (!tab || !tab.kept || !tab.kept.length || !client) return;
@@ -154,9 +157,19 @@
     tab.kept = [];
     for (const k of kept) {
       try {
-        remember(tab, await client.addForward(k.again, tab.cid));
+        remember(tab, await addAgain(client, k.again, tab.cid));
       } catch (e) {
         refusedRow(k.again, 'after reconnecting: ' + e.message, tab);
+      }
+    }
+  }
+  async function addAgain(client, spec, cid) {
+    for (let i = 1; ; i++) {
+      try {
+        return await client.addForward(spec, cid);
+      } catch (e) {
+        if (i === 5) throw e;
+        await new Promise((r) => setTimeout(r, 250 * i));
       }
     }
   }
