@@ -314,7 +314,11 @@ func (ch *channel) WriteExtended(data []byte, extendedCode uint32) (n int, err e
 	return n, err
 }
 
-func (ch *channel) handleData(packet []byte) error {
+func (ch *channel) handleData(packet []byte) error { return ch.handleLentData(packet, nil) }
+
+// handleLentData takes a data packet; lent, if not nil, is the lent buffer
+// it is in, which the channel's buffer gives back once the data is read.
+func (ch *channel) handleLentData(packet, lent []byte) error {
 	headerLen := 9
 	isExtendedData := packet[0] == msgChannelExtendedData
 	if isExtendedData {
@@ -353,8 +357,8 @@ func (ch *channel) handleData(packet []byte) error {
 	ch.myWindow -= length
 	ch.windowMu.Unlock()
 
-	if extended == 1 && isLentPacket(packet) {
-		ch.extPending.writeLent(data, packet)
+	if extended == 1 && lent != nil {
+		ch.extPending.writeLent(data, lent)
 	} else if extended == 1 {
 		ch.extPending.write(data)
 	} else if extended > 0 {
@@ -370,8 +374,8 @@ func (ch *channel) handleData(packet []byte) error {
 		if err := ch.adjustWindow(length); err != nil && err != io.EOF {
 			return err
 		}
-	} else if isLentPacket(packet) {
-		ch.pending.writeLent(data, packet)
+	} else if lent != nil {
+		ch.pending.writeLent(data, lent)
 	} else {
 		ch.pending.write(data)
 	}
@@ -458,7 +462,11 @@ func (ch *channel) responseMessageReceived() error {
 	return nil
 }
 
-func (ch *channel) handlePacket(packet []byte) error {
+func (ch *channel) handlePacket(packet []byte) error { return ch.handleLentPacket(packet, nil) }
+
+// handleLentPacket takes a packet for the channel; lent is the lent buffer
+// a data packet is in, or nil (see handleLentData).
+func (ch *channel) handleLentPacket(packet, lent []byte) error {
 	// Only the open response is expected before the channel is established.
 	if !ch.established.Load() {
 		switch packet[0] {
@@ -470,7 +478,7 @@ func (ch *channel) handlePacket(packet []byte) error {
 
 	switch packet[0] {
 	case msgChannelData, msgChannelExtendedData:
-		return ch.handleData(packet)
+		return ch.handleLentData(packet, lent)
 	case msgChannelClose:
 		// The peer is done with the channel: readers and writers waiting on
 		// it learn at once, and the mux loop goes on. Our CLOSE answer and

@@ -374,6 +374,16 @@ func (c *gcmCipher) incIV() {
 
 func (c *gcmCipher) releaseBuf() { c.buf = releasePacketBuf(c.buf) }
 
+// detachPacket hands over the buffer the last packet was opened in (patch
+// 0013): the packet is at its second byte, after the padding length.
+func (c *gcmCipher) detachPacket(packet []byte) []byte {
+	lent := detachLent(c.buf, packet)
+	if lent != nil {
+		c.buf = nil
+	}
+	return lent
+}
+
 func (c *gcmCipher) readCipherPacket(seqNum uint32, r io.Reader) ([]byte, error) {
 	if _, err := io.ReadFull(r, c.prefix[:]); err != nil {
 		return nil, err
@@ -741,6 +751,16 @@ func newChaCha20Cipher(key, unusedIV, unusedMACKey []byte, unusedAlgs DirectionA
 
 func (c *chacha20Poly1305Cipher) releaseBuf() { c.buf = releasePacketBuf(c.buf) }
 
+// detachPacket hands over the buffer the last packet was decrypted in (see
+// gcmCipher.detachPacket).
+func (c *chacha20Poly1305Cipher) detachPacket(packet []byte) []byte {
+	lent := detachLent(c.buf, packet)
+	if lent != nil {
+		c.buf = nil
+	}
+	return lent
+}
+
 func (c *chacha20Poly1305Cipher) readCipherPacket(seqNum uint32, r io.Reader) ([]byte, error) {
 	nonce := make([]byte, 12)
 	binary.BigEndian.PutUint32(nonce[8:], seqNum)
@@ -769,22 +789,25 @@ func (c *chacha20Poly1305Cipher) readCipherPacket(seqNum uint32, r io.Reader) ([
 		return nil, errors.New("ssh: invalid packet length, packet too large")
 	}
 
-	contentEnd := 4 + length
+	// The body is read to the buffer's start, and the MAC taken over the
+	// length and the body in two writes, so that the packet is at the
+	// buffer's second byte, after the padding length (detachPacket).
+	contentEnd := length
 	packetEnd := contentEnd + poly1305.TagSize
 	c.buf = packetBuf(c.buf, int(packetEnd))
-	copy(c.buf, encryptedLength[:])
 
-	if _, err := io.ReadFull(r, c.buf[4:packetEnd]); err != nil {
+	if _, err := io.ReadFull(r, c.buf[:packetEnd]); err != nil {
 		return nil, err
 	}
 
-	var mac [poly1305.TagSize]byte
-	copy(mac[:], c.buf[contentEnd:packetEnd])
-	if !poly1305.Verify(&mac, c.buf[:contentEnd], &polyKey) {
+	mac := poly1305.New(&polyKey)
+	mac.Write(encryptedLength[:])
+	mac.Write(c.buf[:contentEnd])
+	if !mac.Verify(c.buf[contentEnd:packetEnd]) {
 		return nil, errors.New("ssh: MAC failure")
 	}
 
-	plain := c.buf[4:contentEnd]
+	plain := c.buf[:contentEnd]
 	c.xorContent(s, nonce, plain, plain) // the MAC after it is checked: free to overwrite
 
 	if len(plain) == 0 {

@@ -11,24 +11,70 @@ import "io"
 // data in a 33 KiB buffer).
 const minLentPacket = pooledPacketBuf * 3 / 4
 
-// freshPacket copies a packet read out of the cipher's buffer. A large
-// channel data packet (minLentPacket or more) goes into a buffer lent by
-// packetBufs, which the channel's buffer gives back once its reader has
-// consumed the data.
+// A lent packet is a large channel data packet in a buffer lent by
+// packetBufs, in its lent form: from the buffer's first byte, a copy of the
+// message type, then the packet. The byte in front is where the padding
+// length was when the packet was decrypted in the buffer (patch 0013), so
+// that an AEAD cipher can hand over the buffer it opened the packet in
+// (detachLent) instead of the packet being copied out of it. The mux takes
+// the packet from its lent form (lentBody) and gives the buffer to the
+// channel, whose reader gives it back (releaseLent).
+
+// wantsLent reports whether packet is one to be passed on in a lent buffer.
+func wantsLent(p []byte) bool {
+	return len(p) >= minLentPacket && len(p) < pooledPacketBuf &&
+		(p[0] == msgChannelData || p[0] == msgChannelExtendedData)
+}
+
+// freshPacket copies a packet read out of the cipher's buffer: a large
+// channel data packet (wantsLent) into a lent buffer, in the lent form.
 func freshPacket(p []byte) []byte {
-	var fresh []byte
-	if len(p) >= minLentPacket && len(p) <= pooledPacketBuf &&
-		(p[0] == msgChannelData || p[0] == msgChannelExtendedData) {
-		fresh = (*packetBufs.Get().(*[]byte))[:len(p)]
-	} else {
-		fresh = make([]byte, len(p))
+	if wantsLent(p) {
+		fresh := (*packetBufs.Get().(*[]byte))[:1+len(p)]
+		fresh[0] = p[0]
+		copy(fresh[1:], p)
+		return fresh
 	}
+	// Any other packet's capacity is not a lent buffer's, or the mux
+	// would take it for one.
+	c := len(p)
+	if c == pooledPacketBuf {
+		c++
+	}
+	fresh := make([]byte, len(p), c)
 	copy(fresh, p)
 	return fresh
 }
 
-// isLentPacket reports whether packet is in a buffer lent by freshPacket.
+// packetDetacher is a packetCipher that can hand over the lent buffer it
+// decrypted its last packet in (detachPacket), in the lent form, or nil
+// when the packet is not at the buffer's second byte. It then keeps no
+// reference to the buffer.
+type packetDetacher interface {
+	detachPacket(packet []byte) []byte
+}
+
+// detachLent returns packet's lent form in buf, a buffer it was decrypted
+// in, if buf is lent and packet starts at its second byte; nil otherwise.
+func detachLent(buf, packet []byte) []byte {
+	if cap(buf) != pooledPacketBuf || len(packet) == 0 || len(buf) < 1+len(packet) || &buf[1] != &packet[0] {
+		return nil
+	}
+	buf[0] = packet[0]
+	return buf[:1+len(packet)]
+}
+
+// isLentPacket reports whether packet is in the lent form.
 func isLentPacket(packet []byte) bool { return cap(packet) == pooledPacketBuf }
+
+// lentBody returns the packet in p and, if p is in the lent form, the lent
+// buffer (else nil).
+func lentBody(p []byte) (packet, lent []byte) {
+	if isLentPacket(p) {
+		return p[1:], p
+	}
+	return p, nil
+}
 
 // releaseLent gives back a packet buffer lent by freshPacket; nil is a no-op.
 func releaseLent(packet []byte) {

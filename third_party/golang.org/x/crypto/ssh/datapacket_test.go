@@ -28,16 +28,102 @@ func TestFreshPacketLendsOnlyLargeData(t *testing.T) {
 		{msgChannelData, minLentPacket, true},
 		{msgChannelData, channelMaxPacket + 9, true},
 		{msgChannelExtendedData, channelMaxPacket + 13, true},
+		{msgChannelData, pooledPacketBuf - 1, true}, // the lent form fills the buffer
+		{msgChannelData, pooledPacketBuf, false},    // no room for the lent form's first byte
 		{msgChannelData, pooledPacketBuf + 1, false},
 		{msgGlobalRequest, channelMaxPacket, false},
+		{msgGlobalRequest, pooledPacketBuf, false}, // not taken for a lent buffer by its size
 	} {
 		p := make([]byte, c.n)
 		rand.Read(p)
 		p[0] = c.kind
-		fresh := freshPacket(p)
-		if !bytes.Equal(fresh, p) || isLentPacket(fresh) != c.lent {
-			t.Errorf("type %d, %d bytes: same bytes %v, lent %v, want lent %v", c.kind, c.n, bytes.Equal(fresh, p), isLentPacket(fresh), c.lent)
+		body, lent := lentBody(freshPacket(p))
+		if !bytes.Equal(body, p) || (lent != nil) != c.lent {
+			t.Errorf("type %d, %d bytes: same bytes %v, lent %v, want lent %v", c.kind, c.n, bytes.Equal(body, p), lent != nil, c.lent)
 		}
+		if lent != nil && (lent[0] != p[0] || &lent[1] != &body[0]) {
+			t.Errorf("type %d, %d bytes: not in the lent form", c.kind, c.n)
+		}
+	}
+}
+
+// TestAEADHandsOverItsBuffer checks that a large channel data packet read
+// through AES-GCM or ChaCha20-Poly1305 comes in the buffer it was opened in
+// (patch 0013), in the lent form, and that other packets are copied out as
+// before.
+func TestAEADHandsOverItsBuffer(t *testing.T) {
+	t.Run("aes128-gcm", func(t *testing.T) {
+		testHandsOverItsBuffer(t, func() packetCipher {
+			c, err := newGCMCipher(make([]byte, 16), make([]byte, 12), nil, DirectionAlgorithms{Cipher: CipherAES128GCM})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}, func(c packetCipher) []byte { return c.(*gcmCipher).buf })
+	})
+	t.Run("chacha20-poly1305", func(t *testing.T) {
+		testHandsOverItsBuffer(t, func() packetCipher {
+			c, err := newChaCha20Cipher(make([]byte, 64), nil, nil, DirectionAlgorithms{Cipher: CipherChaCha20Poly1305})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}, func(c packetCipher) []byte { return c.(*chacha20Poly1305Cipher).buf })
+	})
+}
+
+func testHandsOverItsBuffer(t *testing.T, newCipher func() packetCipher, bufOf func(packetCipher) []byte) {
+	for _, c := range []struct {
+		kind     byte
+		n        int
+		handed   bool
+		lentForm bool
+	}{
+		{msgChannelData, channelMaxPacket + 9, true, true},
+		{msgChannelExtendedData, minLentPacket, true, true},
+		{msgChannelData, 1000, false, false},
+		{msgGlobalRequest, channelMaxPacket, false, false},
+	} {
+		w, r := newCipher(), newCipher()
+		payload := make([]byte, c.n)
+		rand.Read(payload)
+		payload[0] = c.kind
+		var wire bytes.Buffer
+		if err := w.writeCipherPacket(0, &wire, rand.Reader, payload); err != nil {
+			t.Fatal(err)
+		}
+		s := &connectionState{packetCipher: r}
+		p, err := s.readPacket(&wire, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, lent := lentBody(p)
+		if !bytes.Equal(body, payload) || (lent != nil) != c.lentForm {
+			t.Errorf("type %d, %d bytes: same bytes %v, lent form %v, want %v", c.kind, c.n, bytes.Equal(body, payload), lent != nil, c.lentForm)
+		}
+		if handed := bufOf(r) == nil && lent != nil; handed != c.handed {
+			t.Errorf("type %d, %d bytes: buffer handed over %v, want %v", c.kind, c.n, handed, c.handed)
+		}
+	}
+}
+
+// TestDetachLentRefuses checks that detachLent hands over only a lent
+// buffer holding the packet at its second byte.
+func TestDetachLentRefuses(t *testing.T) {
+	lent := (*packetBufs.Get().(*[]byte))[:1000]
+	if got := detachLent(lent, lent[2:100]); got != nil {
+		t.Error("handed over a packet at the buffer's third byte")
+	}
+	if got := detachLent(make([]byte, 1000), make([]byte, 10)); got != nil {
+		t.Error("handed over a buffer that is not lent")
+	}
+	own := make([]byte, 1000)
+	if got := detachLent(own, own[1:100]); got != nil {
+		t.Error("handed over a buffer that is not lent")
+	}
+	lent[1] = msgChannelData
+	if got := detachLent(lent, lent[1:100]); got == nil || len(got) != 100 || got[0] != msgChannelData {
+		t.Errorf("did not hand over a lent buffer's packet at its second byte: %d bytes", len(got))
 	}
 }
 
@@ -47,14 +133,14 @@ func TestFreshPacketLendsOnlyLargeData(t *testing.T) {
 func TestBufferGivesBackLentPackets(t *testing.T) {
 	fill := func(b *buffer) (want []byte, elems []*element) {
 		for i, n := range []int{10, 20000, 30000, 5, 32768, 26000} {
-			p := freshPacket(append([]byte{msgChannelData}, make([]byte, n+8)...))
+			p, lent := lentBody(freshPacket(append([]byte{msgChannelData}, make([]byte, n+8)...)))
 			data := p[9:]
 			for j := range data {
 				data[j] = byte(i + j)
 			}
 			want = append(want, data...)
-			if isLentPacket(p) {
-				b.writeLent(data, p)
+			if lent != nil {
+				b.writeLent(data, lent)
 			} else {
 				b.write(data)
 			}

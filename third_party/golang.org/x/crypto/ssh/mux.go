@@ -276,6 +276,9 @@ func (m *mux) onePacket() error {
 	if err != nil {
 		return err
 	}
+	// A large channel data packet comes in a lent buffer, which its
+	// channel gives back once the data is read (datapacket.go).
+	packet, lent := lentBody(packet)
 
 	if debugMux {
 		if packet[0] == msgChannelData || packet[0] == msgChannelExtendedData {
@@ -310,7 +313,7 @@ func (m *mux) onePacket() error {
 		return m.handleUnknownChannelPacket(id, packet)
 	}
 
-	return ch.handlePacket(packet)
+	return ch.handleLentPacket(packet, lent)
 }
 
 func (m *mux) handleGlobalPacket(packet []byte) error {

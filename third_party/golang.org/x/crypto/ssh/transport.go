@@ -175,8 +175,14 @@ func (s *connectionState) readPacket(r io.Reader, strictMode bool) ([]byte, erro
 		}
 	}
 
-	// The packet may point to an internal buffer, so copy the
-	// packet out here.
+	// A large channel data packet's buffer is handed over, if the cipher
+	// can (patch 0013). Otherwise the packet may point to an internal
+	// buffer, so copy the packet out here.
+	if d, ok := pc.(packetDetacher); ok && err == nil && wantsLent(packet) {
+		if lent := d.detachPacket(packet); lent != nil {
+			return lent, nil
+		}
+	}
 	return freshPacket(packet), err
 }
 
