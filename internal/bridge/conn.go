@@ -36,6 +36,9 @@ func newConn(ctx context.Context, ws *websocket.Conn, local, remote net.Addr) *c
 // queued while the message before is sent (see sendQueue).
 func (c *conn) Write(p []byte) (int, error) { return c.q.Write(p) }
 
+// PacketBuffer lends room at the end of the send queue (see sendQueue).
+func (c *conn) PacketBuffer(n int) []byte { return c.q.PacketBuffer(n) }
+
 // Close sends what is queued (see sendQueue.close) and closes the
 // WebSocket.
 func (c *conn) Close() error {

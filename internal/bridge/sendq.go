@@ -61,6 +61,7 @@ type sendQueue struct {
 	room    *sync.Cond    // signalled when the sender takes a batch or stops
 	pending []byte        // queued, not yet taken by the sender
 	spare   []byte        // the buffer of the batch last sent, for reuse
+	lending bool          // PacketBuffer lent the batch's tail; the sender waits for the Write
 	running bool          // the sender goroutine runs
 	stopped chan struct{} // closed when the running sender stops
 	err     error         // a failed send, returned by later writes
@@ -98,10 +99,51 @@ func (q *sendQueue) queuedLocked() int {
 // sender so that the next one is made while this one is sent.
 const syncMax = 1 << 10
 
+// PacketBuffer lends n bytes at the end of the queued batch for the next
+// Write to fill: x/crypto assembles and seals its next packet there (patch
+// 0014), and that Write adds it to the batch without a copy. Until that
+// Write the sender does not take the batch; on an idle queue, the Write
+// starts the sender. It returns nil, and lends nothing, for a small packet
+// to an idle queue (it goes out at once from Write, see syncMax), when the
+// batch has no room for n more bytes, or when the queue is closed or
+// failed.
+func (q *sendQueue) PacketBuffer(n int) []byte {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if (!q.running && n <= syncMax) || q.lending || q.closed || q.err != nil || n <= 0 || q.queuedLocked()+n > sendMax {
+		return nil
+	}
+	if q.pending == nil {
+		q.pending = q.getBuf()
+	}
+	if cap(q.pending)-len(q.pending) < n {
+		return nil
+	}
+	q.lending = true
+	return q.pending[len(q.pending) : len(q.pending)+n]
+}
+
+// tailOf reports whether p is the start of the room after b's bytes (what
+// PacketBuffer lent).
+func tailOf(b, p []byte) bool {
+	return len(p) > 0 && cap(b)-len(b) >= len(p) && &b[:len(b)+1][len(b)] == &p[0]
+}
+
 // Write queues p for the sender, or sends a small p itself when the
 // queue is idle.
 func (q *sendQueue) Write(p []byte) (int, error) {
 	q.mu.Lock()
+	if q.lending {
+		q.lending = false
+		q.room.Broadcast() // the sender may wait for the lent room
+		if tailOf(q.pending, p) {
+			return q.commitLocked(p)
+		}
+		if !q.running && q.queuedLocked() == 0 && q.pending != nil {
+			q.putBuf(q.pending) // lent by an idle queue, given back unused
+			q.pending = nil
+		}
+	}
 	for q.queuedLocked() > 0 && q.queuedLocked()+len(p) > sendMax && q.running && q.err == nil && !q.closed {
 		q.room.Wait()
 	}
@@ -130,6 +172,24 @@ func (q *sendQueue) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	q.startLocked()
+	return len(p), nil
+}
+
+// commitLocked adds p, filled in the room PacketBuffer lent, to the batch,
+// and starts the sender if the queue was idle; q.mu is held, and released
+// on return. (A running sender waited for it.)
+func (q *sendQueue) commitLocked(p []byte) (int, error) {
+	defer q.mu.Unlock()
+	if q.closed {
+		return 0, net.ErrClosed
+	}
+	if q.err != nil {
+		return 0, q.err
+	}
+	q.pending = q.pending[:len(q.pending)+len(p)]
+	if !q.running {
+		q.startLocked()
+	}
 	return len(p), nil
 }
 
@@ -169,7 +229,14 @@ func (q *sendQueue) startLocked() {
 // and stops.
 func (q *sendQueue) run(stopped chan struct{}) {
 	q.mu.Lock()
-	for q.queuedLocked() > 0 && q.err == nil {
+	for (q.queuedLocked() > 0 || q.lending) && q.err == nil {
+		if q.lending {
+			// A packet is being sealed at the batch's end (a few µs):
+			// its Write comes next, closed or not, and then the batch,
+			// with it, can go.
+			q.room.Wait()
+			continue
+		}
 		buf := q.pending
 		q.pending, q.spare = q.spare, nil
 		q.room.Broadcast()
@@ -195,7 +262,13 @@ func (q *sendQueue) run(stopped chan struct{}) {
 // stopLocked marks the sender stopped and releases the buffers of an
 // empty queue; q.mu is held.
 func (q *sendQueue) stopLocked(stopped chan struct{}) {
-	if q.queuedLocked() == 0 && q.pending != nil {
+	switch {
+	case q.lending:
+		// A send failed while a writer fills the batch's end: the buffer
+		// is not given back for another queue to reuse (the writer's
+		// Write then fails with the send's error).
+		q.pending = nil
+	case q.queuedLocked() == 0 && q.pending != nil:
 		q.putBuf(q.pending)
 		q.pending = nil
 	}
@@ -241,6 +314,9 @@ type queuedConn struct {
 
 // Write queues p (see sendQueue).
 func (c *queuedConn) Write(p []byte) (int, error) { return c.q.Write(p) }
+
+// PacketBuffer lends room at the end of the queue (see sendQueue).
+func (c *queuedConn) PacketBuffer(n int) []byte { return c.q.PacketBuffer(n) }
 
 // Close sends what is queued (see sendQueue.close) and closes the
 // connection.

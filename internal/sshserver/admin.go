@@ -78,6 +78,16 @@ func (c countingConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// PacketBuffer passes on the connection's offer of room for the next
+// packet (a WebSocket tube's send queue; nil otherwise), which x/crypto
+// seals its packet in (patch 0014).
+func (c countingConn) PacketBuffer(n int) []byte {
+	if pw, ok := c.Conn.(interface{ PacketBuffer(int) []byte }); ok {
+		return pw.PacketBuffer(n)
+	}
+	return nil
+}
+
 // event is an audit event of the tube, with its user, source and id.
 func (t *Tube) event(name, outcome string) audit.Event {
 	return audit.Event{Event: name, User: t.user, Source: t.RemoteAddr().String(), Tube: t.id, Outcome: outcome,

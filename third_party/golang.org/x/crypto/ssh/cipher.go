@@ -343,19 +343,29 @@ func (c *gcmCipher) writeCipherPacket(seqNum uint32, w io.Writer, rand io.Reader
 
 	// The whole packet (length, sealed body, tag) is assembled in one
 	// buffer and written at once: one write (one TCP send, one WebSocket
-	// message) per packet, with no copy through the bufio.Writer.
-	c.buf = packetBuf(c.buf, 4+int(length)+gcmTagSize)
-	defer c.releaseBuf()
+	// message) per packet, with no copy through the bufio.Writer. The
+	// buffer is the writer's own when it lends one (patch 0014).
+	n := 4 + int(length) + gcmTagSize
+	buf := writerBuffer(w, n)
+	inWriter := buf != nil
+	if !inWriter {
+		c.buf = packetBuf(c.buf, n)
+		defer c.releaseBuf()
+		buf = c.buf
+	}
 
-	copy(c.buf, c.prefix[:])
-	body := c.buf[4 : 4+length]
+	copy(buf, c.prefix[:])
+	body := buf[4 : 4+length]
 	body[0] = padding
 	copy(body[1:], packet)
 	if _, err := io.ReadFull(rand, body[1+len(packet):]); err != nil {
+		if inWriter {
+			giveBack(w, buf)
+		}
 		return err
 	}
 	c.aead.Seal(body[:0], c.iv, body, c.prefix[:])
-	if _, err := w.Write(c.buf); err != nil {
+	if _, err := w.Write(buf); err != nil {
 		return err
 	}
 	c.incIV()
@@ -850,32 +860,44 @@ func (c *chacha20Poly1305Cipher) writeCipherPacket(seqNum uint32, w io.Writer, r
 		padding += packetSizeMultiple
 	}
 
-	// size (4 bytes), padding (1), payload, padding, tag.
+	// size (4 bytes), padding (1), payload, padding, tag; in the writer's
+	// buffer when it lends one (patch 0014).
 	totalLength := 4 + 1 + len(payload) + padding + poly1305.TagSize
-	c.buf = packetBuf(c.buf, totalLength)
-	defer c.releaseBuf()
+	buf := writerBuffer(w, totalLength)
+	inWriter := buf != nil
+	if !inWriter {
+		c.buf = packetBuf(c.buf, totalLength)
+		defer c.releaseBuf()
+		buf = c.buf
+	}
+	fail := func(err error) error {
+		if inWriter {
+			giveBack(w, buf)
+		}
+		return err
+	}
 
-	binary.BigEndian.PutUint32(c.buf, uint32(1+len(payload)+padding))
+	binary.BigEndian.PutUint32(buf, uint32(1+len(payload)+padding))
 	ls, err := chacha20.NewUnauthenticatedCipher(c.lengthKey[:], nonce)
 	if err != nil {
-		return err
+		return fail(err)
 	}
-	ls.XORKeyStream(c.buf, c.buf[:4])
-	c.buf[4] = byte(padding)
-	copy(c.buf[5:], payload)
+	ls.XORKeyStream(buf, buf[:4])
+	buf[4] = byte(padding)
+	copy(buf[5:], payload)
 	packetEnd := 5 + len(payload) + padding
-	if _, err := io.ReadFull(rand, c.buf[5+len(payload):packetEnd]); err != nil {
-		return err
+	if _, err := io.ReadFull(rand, buf[5+len(payload):packetEnd]); err != nil {
+		return fail(err)
 	}
 
-	c.xorContent(s, nonce, c.buf[4:packetEnd], c.buf[4:packetEnd]) // the MAC is written after
+	c.xorContent(s, nonce, buf[4:packetEnd], buf[4:packetEnd]) // the MAC is written after
 
 	var mac [poly1305.TagSize]byte
-	poly1305.Sum(&mac, c.buf[:packetEnd], &polyKey)
+	poly1305.Sum(&mac, buf[:packetEnd], &polyKey)
 
-	copy(c.buf[packetEnd:], mac[:])
+	copy(buf[packetEnd:], mac[:])
 
-	if _, err := w.Write(c.buf); err != nil {
+	if _, err := w.Write(buf); err != nil {
 		return err
 	}
 	return nil

@@ -5,7 +5,6 @@
 package ssh
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -190,12 +189,22 @@ func (t *transport) writePacket(packet []byte) error {
 	if debugTransport {
 		t.printPacket(packet, true)
 	}
+	if pw, ok := t.bufWriter.w.(packetBufferWriter); ok {
+		return t.writer.writePacket(directWriter{pw}, t.rand, packet, t.strictMode)
+	}
 	w := t.bufWriter.get()
 	defer t.bufWriter.put(w)
 	return t.writer.writePacket(w, t.rand, packet, t.strictMode)
 }
 
-func (s *connectionState) writePacket(w *bufio.Writer, rand io.Reader, packet []byte, strictMode bool) error {
+// flushWriter is what a packet is written to: a bufio.Writer, or a
+// directWriter (patch 0014).
+type flushWriter interface {
+	io.Writer
+	Flush() error
+}
+
+func (s *connectionState) writePacket(w flushWriter, rand io.Reader, packet []byte, strictMode bool) error {
 	changeKeys := len(packet) > 0 && packet[0] == msgNewKeys
 
 	err := s.packetCipher.writeCipherPacket(s.seqNum, w, rand, packet)
