@@ -64,3 +64,15 @@ func (c *channelConn) WriteTo(w io.Writer) (int64, error) {
 	defer bufPool.Put(bp)
 	return io.CopyBuffer(writerOnly{w}, readerOnly{c.Channel}, *bp)
 }
+
+// ReadFrom sends what it reads from r as the channel's data, read straight
+// into its packets when the channel can (see packetReader), through a
+// pooled buffer otherwise.
+func (c *channelConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Channel.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	return io.CopyBuffer(writerOnly{c.Channel}, readerOnly{r}, *bp)
+}

@@ -138,6 +138,12 @@ func (r readCounter) Write(p []byte) (int, error) {
 
 func (c *countedConn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
+	c.countWrite(n)
+	return n, err
+}
+
+// countWrite counts n bytes written to the connection.
+func (c *countedConn) countWrite(n int) {
 	for _, s := range c.sets {
 		if c.far {
 			s.Stats.BytesIn.Add(int64(n))
@@ -145,6 +151,18 @@ func (c *countedConn) Write(p []byte) (int, error) {
 			s.Stats.BytesOut.Add(int64(n))
 		}
 	}
+}
+
+// writeCounter counts what is read from it as written to conn: the bytes
+// a counted channel's ReadFrom sends.
+type writeCounter struct {
+	r    io.Reader
+	conn *countedConn
+}
+
+func (w writeCounter) Read(p []byte) (int, error) {
+	n, err := w.r.Read(p)
+	w.conn.countWrite(n)
 	return n, err
 }
 

@@ -653,6 +653,12 @@ func (t *handshakeTransport) sendKexInit() error {
 var errSendBannerPhase = errors.New("ssh: SendAuthBanner outside of authentication phase")
 
 func (t *handshakeTransport) writePacket(p []byte) error {
+	return t.writePacketOrFramed(p, nil)
+}
+
+// writePacketOrFramed is writePacket for p, which is framed in framed
+// when that is not nil (framed.go).
+func (t *handshakeTransport) writePacketOrFramed(p, framed []byte) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 
@@ -702,7 +708,11 @@ func (t *handshakeTransport) writePacket(p []byte) error {
 		t.requestKeyExchange()
 	}
 
-	if err := t.pushPacket(p); err != nil {
+	push := t.pushPacket
+	if framed != nil {
+		push = func(p []byte) error { return t.pushFramed(framed, len(p)) }
+	}
+	if err := push(p); err != nil {
 		t.writeError = err
 		t.writeCond.Broadcast()
 		return err
