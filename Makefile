@@ -79,11 +79,12 @@ deps:
 	bash scripts/install-deps.sh
 
 # Every test: static checks, the unit tests under the race detector, the
-# end-to-end tests that drive the built binary with real OpenSSH and
+# patched x/crypto's tests (upstream's and our patches'), the end-to-end tests that drive the built binary with real OpenSSH and
 # headless Chromium, then those again against a race-detector build, then
 # a short soak (about 2 minutes in all).
 test: deps build lint
 	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v /e2e)
+	bash third_party/test-x-crypto.sh
 	$(GO) test -count=1 -timeout 20m ./e2e/
 	$(MAKE) --no-print-directory e2e-race
 	$(MAKE) --no-print-directory soak SOAK=60s

@@ -11,6 +11,7 @@ command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v patch >/dev/null 2>&1 || need+=(patch) # third_party/test-x-crypto.sh
 { [ -x /usr/sbin/squid ] && [ -x /usr/lib/squid/basic_ncsa_auth ]; } || need+=(squid)
 command -v pebble >/dev/null 2>&1 || need+=(pebble)
 [ -x /usr/sbin/haproxy ] || need+=(haproxy)

@@ -607,7 +607,7 @@ func (ch *channel) Accept() (Channel, <-chan *Request, error) {
 	confirm := channelOpenConfirmMsg{
 		PeersID:       ch.remoteId,
 		MyID:          ch.localId,
-		MyWindow:      ch.myWindow,
+		MyWindow:      ch.initialWindow(),
 		MaxPacketSize: channelMaxPacket,
 	}
 	ch.decided = true

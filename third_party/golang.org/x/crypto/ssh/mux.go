@@ -403,7 +403,7 @@ func (m *mux) openChannel(chanType string, extra []byte) (*channel, error) {
 
 	open := channelOpenMsg{
 		ChanType:         chanType,
-		PeersWindow:      ch.myWindow,
+		PeersWindow:      ch.initialWindow(),
 		MaxPacketSize:    channelMaxPacket,
 		TypeSpecificData: extra,
 		PeersID:          ch.localId,
