@@ -71,3 +71,10 @@ func (e *endpoint) setBudget(b *Budget) {
 	b.take(unacked, true)
 	e.budget = b
 }
+
+// unacked returns the bytes kept for the peer.
+func (e *endpoint) unacked() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return int(e.sendNext - e.sendBase)
+}

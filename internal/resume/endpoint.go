@@ -494,10 +494,3 @@ func (e *endpoint) setDeadlines(r, w bool, t time.Time) {
 	}
 	e.broadcast()
 }
-
-// unacked returns the bytes kept for the peer.
-func (e *endpoint) unacked() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return int(e.sendNext - e.sendBase)
-}

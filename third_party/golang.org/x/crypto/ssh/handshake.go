@@ -708,11 +708,13 @@ func (t *handshakeTransport) writePacketOrFramed(p, framed []byte) error {
 		t.requestKeyExchange()
 	}
 
-	push := t.pushPacket
+	var err error
 	if framed != nil {
-		push = func(p []byte) error { return t.pushFramed(framed, len(p)) }
+		err = t.pushFramed(framed, len(p))
+	} else {
+		err = t.pushPacket(p)
 	}
-	if err := push(p); err != nil {
+	if err != nil {
 		t.writeError = err
 		t.writeCond.Broadcast()
 		return err
