@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"sync"
+
+	"github.com/tubegate/tubegate/internal/writev"
 )
 
 // coder/websocket keeps the bufio.Reader and bufio.Writer that net/http's
@@ -41,7 +43,10 @@ const readBufSize = 128
 // header (bufio.Writer has no smallest size).
 const tinyWriteBuf = 16
 
-var bufWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, writeBufSize) }}
+var writeBufs = sync.Pool{New: func() any {
+	b := make([]byte, 0, writeBufSize)
+	return &b
+}}
 
 // leanWriter is an http.ResponseWriter whose Hijack returns the connection
 // with small buffers instead of net/http's own.
@@ -84,42 +89,79 @@ func (w leanWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	} else {
 		br = bufio.NewReaderSize(nc, readBufSize)
 	}
-	bw := bufio.NewWriterSize(&frameWriter{w: nc}, tinyWriteBuf)
+	bw := bufio.NewWriterSize(&frameWriter{w: nc, sock: writev.Socket(nc)}, tinyWriteBuf)
 	return nc, bufio.NewReadWriter(br, bw), nil
 }
 
 // frameWriter is what coder/websocket's small bufio.Writer writes to. It
-// passes the bytes through a bufio.Writer lent by bufWriters and flushes
-// it where the stream reaches the end of a final WebSocket frame, which is
-// where coder/websocket flushes its own: the connection sees the writes
-// net/http's 4 KiB bufio.Writer would have made, and nothing is held
-// between messages. coder/websocket writes a frame under its own lock, so
+// buffers the bytes in a buffer of writeBufSize lent by writeBufs, as a
+// bufio.Writer of that size would, and flushes it where the stream reaches
+// the end of a final WebSocket frame, which is where coder/websocket
+// flushes its own: the connection sees the writes net/http's 4 KiB
+// bufio.Writer would have made, and nothing is held between messages.
+// Where the connection is a socket beneath pass-through wrappers
+// (writev.Socket), a write too large for the buffer goes out with what the
+// buffer holds (a frame header) in one writev, instead of the buffer
+// filled from it, written, and then the rest: one system call per large
+// message, not two. coder/websocket writes a frame under its own lock, so
 // calls never overlap.
 type frameWriter struct {
 	w    io.Writer
-	bw   *bufio.Writer // lent while a frame is being written
+	sock net.Conn // the socket beneath w, or nil
+	buf  *[]byte  // lent while a frame is being written: bytes not yet written
 	tail frameTail
 }
 
 func (f *frameWriter) Write(p []byte) (int, error) {
-	if f.bw == nil {
-		f.bw = bufWriters.Get().(*bufio.Writer)
-		f.bw.Reset(f.w)
+	ended := f.tail.advance(p)
+	if f.buf == nil {
+		f.buf = writeBufs.Get().(*[]byte)
 	}
-	n, err := f.bw.Write(p)
-	if err == nil && f.tail.advance(p) {
-		err = f.bw.Flush()
-	} else if err == nil {
-		return n, nil
+	err := f.write(p)
+	if err == nil && ended {
+		if b := *f.buf; len(b) > 0 {
+			_, err = f.w.Write(b)
+		}
 	}
-	f.bw.Reset(nil)
-	bufWriters.Put(f.bw)
-	f.bw = nil
+	if err == nil && !ended {
+		return len(p), nil
+	}
+	*f.buf = (*f.buf)[:0]
+	writeBufs.Put(f.buf)
+	f.buf = nil
 	if err != nil {
 		f.tail = frameTail{}
-		return n, fmt.Errorf("websocket write: %w", err)
+		return 0, fmt.Errorf("websocket write: %w", err)
 	}
-	return n, nil
+	return len(p), nil
+}
+
+// write takes p as bufio.Writer's Write does with the lent buffer, but
+// hands a p too large to buffer to the socket together with the bytes
+// buffered before it, where there is a socket.
+func (f *frameWriter) write(p []byte) error {
+	b := *f.buf
+	if f.sock != nil && len(b) > 0 && len(b)+len(p) > cap(b) {
+		v := net.Buffers{b, p}
+		_, err := v.WriteTo(f.sock)
+		*f.buf = b[:0]
+		return err
+	}
+	for len(p) > cap(b)-len(b) {
+		if len(b) == 0 { // nothing buffered: straight through
+			*f.buf = b
+			_, err := f.w.Write(p)
+			return err
+		}
+		k := copy(b[len(b):cap(b)], p)
+		b, p = b[:len(b)+k], p[k:]
+		if _, err := f.w.Write(b); err != nil {
+			return err
+		}
+		b = b[:0]
+	}
+	*f.buf = append(b, p...)
+	return nil
 }
 
 // frameTail follows the WebSocket frames (RFC 6455, section 5.2) in a

@@ -212,3 +212,84 @@ func TestLeanHijackKeepsBytesPastRequest(t *testing.T) {
 		})
 	}
 }
+
+// passThroughLog is a wrapper over a real socket whose Write passes bytes
+// on unchanged (writev.Wrapper), and records the Write calls made on it.
+type passThroughLog struct {
+	net.Conn
+	writes []int
+}
+
+func (c *passThroughLog) Write(p []byte) (int, error) {
+	c.writes = append(c.writes, len(p))
+	return c.Conn.Write(p)
+}
+
+func (c *passThroughLog) WriteThrough() net.Conn { return c.Conn }
+
+// TestLeanHijackWritesLargeMessageInOneCall: where the connection is a
+// socket beneath pass-through wrappers, a message too large for the 4 KiB
+// buffer goes out in one writev of its header and payload (none of its
+// bytes through the wrapper's Write), and a small one in one Write, as
+// before; the peer reads the same bytes as with net/http's buffers.
+func TestLeanHijackWritesLargeMessageInOneCall(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for _, n := range []int{0, 100, 4086, 4090, 5000, 32 << 10, 65536, 200 << 10} {
+		_, stockBytes := writesOf(t, false, n)
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		peer, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wrapped := &passThroughLog{Conn: c}
+		hj := hijackTo{httptest.NewRecorder(), wrapped} // the response goes to the recorder
+		ws, err := websocket.Accept(leanHijack(hj), upgradeRequest(), &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := make([]byte, n)
+		for i := range msg {
+			msg[i] = byte(i * 7)
+		}
+		got := make(chan []byte, 1)
+		go func() {
+			b, _ := io.ReadAll(peer)
+			got <- b
+		}()
+		for range 2 {
+			if err := ws.Write(context.Background(), websocket.MessageBinary, msg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		writes := slices.Clone(wrapped.writes)
+		c.Close()
+		b := <-got
+		peer.Close()
+		if !bytes.Equal(b, stockBytes) {
+			t.Errorf("a message of %d bytes: the peer read %d bytes, other than net/http's %d", n, len(b), len(stockBytes))
+		}
+		switch large := n+4 > writeBufSize; {
+		case large && len(writes) != 0:
+			t.Errorf("two messages of %d bytes: Write calls %v on the wrapper, want none (one writev each)", n, writes)
+		case !large && len(writes) != 2:
+			t.Errorf("two messages of %d bytes: Write calls %v, want one each", n, writes)
+		}
+	}
+}
+
+// hijackTo is a ResponseWriter whose Hijack gives conn.
+type hijackTo struct {
+	*httptest.ResponseRecorder
+	conn net.Conn
+}
+
+func (h hijackTo) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return h.conn, bufio.NewReadWriter(bufio.NewReader(h.conn), bufio.NewWriter(h.conn)), nil
+}

@@ -253,3 +253,7 @@ func (c *conn) CloseWrite() error {
 // NetConn returns the accepted connection underneath, for code that needs
 // its concrete type.
 func (c *conn) NetConn() net.Conn { return c.Conn }
+
+// WriteThrough returns the connection its Write passes bytes to unchanged
+// (writev.Wrapper): a writer may hand that one several buffers at once.
+func (c *conn) WriteThrough() net.Conn { return c.Conn }

@@ -143,6 +143,10 @@ type releasingConn struct {
 	release func()
 }
 
+// WriteThrough returns the connection its Write passes bytes to unchanged
+// (writev.Wrapper).
+func (c *releasingConn) WriteThrough() net.Conn { return c.Conn }
+
 func (c *releasingConn) Close() error {
 	defer c.release()
 	return c.Conn.Close()
