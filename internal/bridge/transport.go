@@ -47,32 +47,63 @@ func (t wsTransport) ReadMessage(ctx context.Context) ([]byte, error) {
 	if typ != websocket.MessageBinary {
 		return nil, fmt.Errorf("%w: a text message", resume.ErrBadFrame)
 	}
-	bp := readBufs.Get().(*[]byte)
-	defer readBufs.Put(bp)
-	buf := *bp
-	n := 0
-	for {
+	// Read into a buffer of bigMsgBufs: a message larger than pooledCap
+	// (a batch of packets, the bulk of a transfer) stays in it, with no
+	// copy; a smaller one is copied out at its size, so that a queue of
+	// small messages never pins large buffers.
+	mp := bigMsgBufs.Get().(*[]byte)
+	buf := (*mp)[:cap(*mp)]
+	n, eof, err := readInto(r, buf)
+	if err != nil {
+		bigMsgBufs.Put(mp)
+		return nil, err
+	}
+	if !eof { // larger than a pooled buffer: on into a read buffer
+		bp := readBufs.Get().(*[]byte)
+		defer readBufs.Put(bp)
+		big := *bp
+		copy(big, buf[:n])
+		bigMsgBufs.Put(mp)
+		m, _, err := readInto(r, big[n:])
+		if err != nil {
+			return nil, err
+		}
+		if n += m; n == len(big) {
+			return nil, fmt.Errorf("%w: a message over %d bytes", resume.ErrBadFrame, transportReadLimit)
+		}
+		buf, mp = big, nil
+	}
+	if n > pooledCap && mp != nil {
+		return buf[:n], nil
+	}
+	if mp != nil {
+		defer bigMsgBufs.Put(mp)
+	}
+	if n > pooledMin && n <= pooledCap {
+		sp := msgBufs.Get().(*[]byte)
+		return append((*sp)[:0], buf[:n]...), nil
+	}
+	if n > pooledCap && n <= bigPooledCap {
+		bp := bigMsgBufs.Get().(*[]byte)
+		return append((*bp)[:0], buf[:n]...), nil
+	}
+	return bytes.Clone(buf[:n]), nil // no zeroing: the copy fills it
+}
+
+// readInto reads a message from r into buf until its end (eof) or until
+// buf is full (not eof: the message may be larger).
+func readInto(r io.Reader, buf []byte) (n int, eof bool, err error) {
+	for n < len(buf) {
 		m, err := r.Read(buf[n:])
 		n += m
 		if err == io.EOF {
-			break
+			return n, true, nil
 		}
 		if err != nil {
-			return nil, transportError(err)
-		}
-		if n == len(buf) {
-			return nil, fmt.Errorf("%w: a message over %d bytes", resume.ErrBadFrame, transportReadLimit)
+			return n, false, transportError(err)
 		}
 	}
-	if n > pooledMin && n <= pooledCap {
-		mp := msgBufs.Get().(*[]byte)
-		return append((*mp)[:0], buf[:n]...), nil
-	}
-	if n > pooledCap && n <= bigPooledCap {
-		mp := bigMsgBufs.Get().(*[]byte)
-		return append((*mp)[:0], buf[:n]...), nil
-	}
-	return bytes.Clone(buf[:n]), nil // no zeroing: the copy fills it
+	return n, false, nil
 }
 
 var msgBufs = sync.Pool{New: func() any {

@@ -1,0 +1,77 @@
+//go:build !js
+
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/coder/websocket"
+
+	"github.com/tubegate/tubegate/internal/resume"
+)
+
+// TestReadMessageBuffers: every message arrives whole, the bulk of a
+// transfer (more than pooledCap) in the pooled buffer it was read into,
+// a middle-sized one in a buffer of pooledCap and a small one at its own
+// size, so that queued small messages never pin large buffers; a message
+// over the limit is a bad frame.
+func TestReadMessageBuffers(t *testing.T) {
+	sizes := []int{0, 1, pooledMin, pooledMin + 1, pooledCap, pooledCap + 1, 128 << 10, bigPooledCap - 1, bigPooledCap, bigPooledCap + 1, 700 << 10, transportReadLimit}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.CloseNow()
+		for _, n := range append(sizes, transportReadLimit+1) {
+			if ws.Write(r.Context(), websocket.MessageBinary, message(n)) != nil {
+				return
+			}
+		}
+		ws.Read(r.Context()) // until the client goes
+	}))
+	defer srv.Close()
+	ws, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	tr := newTransport(ws)
+	for _, n := range sizes {
+		msg, err := tr.ReadMessage(context.Background())
+		if err != nil {
+			t.Fatalf("a message of %d bytes: %v", n, err)
+		}
+		if !bytes.Equal(msg, message(n)) {
+			t.Fatalf("a message of %d bytes: read %d other bytes", n, len(msg))
+		}
+		var want int // 0: a buffer of its own size (rounded up by the allocator)
+		switch {
+		case n > pooledCap && n <= bigPooledCap:
+			want = bigPooledCap
+		case n > pooledMin && n <= pooledCap:
+			want = pooledCap
+		}
+		if got := cap(msg); (want != 0 && got != want) || (want == 0 && (got == pooledCap || got == bigPooledCap || got > n+n/8+64)) {
+			t.Errorf("a message of %d bytes: in a buffer of %d, want %d (0: its own size)", n, got, want)
+		}
+		tr.Release(msg)
+	}
+	if _, err := tr.ReadMessage(context.Background()); !errors.Is(err, resume.ErrBadFrame) && err == nil {
+		t.Fatalf("a message over the limit: err %v, want an error", err)
+	}
+}
+
+func message(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*13 + i>>8)
+	}
+	return b
+}
