@@ -64,12 +64,16 @@ type sendQueue struct {
 	lending bool          // PacketBuffer lent the batch's tail; the sender waits for the Write
 	running bool          // the sender goroutine runs
 	stopped chan struct{} // closed when the running sender stops
+	linger  time.Duration // senderLinger, but in tests
+	idle    *time.Timer   // ends the running sender's linger
+	idleGen uint64        // counts lingers; idleEnd is the one that ended
+	idleEnd uint64
 	err     error         // a failed send, returned by later writes
 	closed  bool
 }
 
 func newSendQueue(write func([]byte) (int, error)) *sendQueue {
-	q := &sendQueue{write: write, getBuf: getSendBuf, putBuf: putSendBuf}
+	q := &sendQueue{write: write, getBuf: getSendBuf, putBuf: putSendBuf, linger: senderLinger}
 	q.room = sync.NewCond(&q.mu)
 	return q
 }
@@ -169,6 +173,7 @@ func (q *sendQueue) Write(p []byte) (int, error) {
 	}
 	q.pending = append(q.pending, p...)
 	if q.running {
+		q.room.Broadcast() // a lingering sender waits for it
 		return len(p), nil
 	}
 	q.startLocked()
@@ -225,16 +230,31 @@ func (q *sendQueue) startLocked() {
 	go q.run(q.stopped)
 }
 
-// run sends batches until nothing is queued, then releases the buffers
-// and stops.
+// senderLinger is how long the sender waits for more once nothing is
+// queued, before it stops. In a bulk transfer the next packet comes within
+// microseconds of the last batch; a sender that stopped at once was
+// started again for it: a goroutine start, its stack grown again to the
+// depth of a WebSocket write, and its exit, for every batch (about 5% of
+// the gateway's CPU on a bulk WebSocket path). An idle tube still has no
+// sender once the linger is over.
+const senderLinger = 20 * time.Millisecond
+
+// run sends batches until nothing has been queued for senderLinger, then
+// releases the buffers and stops.
 func (q *sendQueue) run(stopped chan struct{}) {
 	q.mu.Lock()
-	for (q.queuedLocked() > 0 || q.lending) && q.err == nil {
+	for q.err == nil {
 		if q.lending {
 			// A packet is being sealed at the batch's end (a few µs):
 			// its Write comes next, closed or not, and then the batch,
 			// with it, can go.
 			q.room.Wait()
+			continue
+		}
+		if q.queuedLocked() == 0 {
+			if q.closed || !q.lingerLocked() {
+				break
+			}
 			continue
 		}
 		buf := q.pending
@@ -259,6 +279,32 @@ func (q *sendQueue) run(stopped chan struct{}) {
 	q.mu.Unlock()
 }
 
+// lingerLocked waits up to q.linger for something to send, and
+// reports whether there is (or a packet is being lent room); q.mu is held.
+func (q *sendQueue) lingerLocked() bool {
+	q.idleGen++
+	gen := q.idleGen
+	if q.idle == nil {
+		q.idle = time.AfterFunc(q.linger, q.lingerOver)
+	} else {
+		q.idle.Reset(q.linger)
+	}
+	for q.queuedLocked() == 0 && !q.lending && !q.closed && q.err == nil && q.idleEnd != gen {
+		q.room.Wait()
+	}
+	return q.queuedLocked() > 0 || q.lending
+}
+
+// lingerOver ends the linger under way. (A fire of the timer that was
+// late for an earlier linger may end the current one early: the sender
+// then stops, and the next write starts it again, as without a linger.)
+func (q *sendQueue) lingerOver() {
+	q.mu.Lock()
+	q.idleEnd = q.idleGen
+	q.room.Broadcast()
+	q.mu.Unlock()
+}
+
 // stopLocked marks the sender stopped and releases the buffers of an
 // empty queue; q.mu is held.
 func (q *sendQueue) stopLocked(stopped chan struct{}) {
@@ -275,6 +321,10 @@ func (q *sendQueue) stopLocked(stopped chan struct{}) {
 	if q.spare != nil {
 		q.putBuf(q.spare)
 		q.spare = nil
+	}
+	if q.idle != nil {
+		q.idle.Stop()
+		q.idle = nil
 	}
 	q.running = false
 	q.room.Broadcast()
