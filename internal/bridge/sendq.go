@@ -68,7 +68,7 @@ type sendQueue struct {
 	idle    *time.Timer   // ends the running sender's linger
 	idleGen uint64        // counts lingers; idleEnd is the one that ended
 	idleEnd uint64
-	err     error         // a failed send, returned by later writes
+	err     error // a failed send, returned by later writes
 	closed  bool
 }
 
