@@ -66,9 +66,9 @@ type sendQueue struct {
 	stopped chan struct{} // closed when the running sender stops
 	linger  time.Duration // senderLinger, but in tests
 	idle    *time.Timer   // ends the running sender's linger
-	idleGen uint64        // counts lingers; idleEnd is the one that ended
-	idleEnd uint64
-	err     error // a failed send, returned by later writes
+	idleGen uint64        // counts lingers
+	idleEnd uint64        // the linger the timer ended
+	err     error         // a failed send, returned by later writes
 	closed  bool
 }
 
