@@ -56,3 +56,7 @@ func newResumeClientConn(rc *resume.Conn) net.Conn { return &resumeClientConn{rc
 // Resume returns the resume.Conn under c (for tests and tools: Drop,
 // Unacked).
 func (c *resumeClientConn) Resume() *resume.Conn { return c.Conn }
+
+// ReadContiguous passes on the session's reads without a copy (x/crypto
+// patch 0017), which the send queue in front hides.
+func (c *resumeServerConn) ReadContiguous(n int) ([]byte, error) { return c.s.ReadContiguous(n) }

@@ -102,6 +102,7 @@ type endpoint struct {
 	recvNext  uint64   // bytes received
 	readQ     []queued // received, not yet read
 	readQLen  int
+	held      queued // a message ReadContiguous returned the end of, given back at the next read
 	ackedRecv uint64 // the last ack sent
 	ackDue    bool
 	ackTimer  *time.Timer
@@ -194,6 +195,7 @@ func expired(deadline time.Time) bool {
 func (e *endpoint) Read(p []byte) (int, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.releaseHeldLocked()
 	for {
 		if len(e.readQ) > 0 {
 			n := 0

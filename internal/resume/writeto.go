@@ -14,6 +14,7 @@ func (e *endpoint) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.releaseHeldLocked()
 	for {
 		if len(e.readQ) > 0 {
 			q := e.readQ[0]

@@ -66,6 +66,32 @@ type countingConn struct {
 	n *byteCount
 }
 
+// contiguousReader is a carrier that keeps what it received in buffers of
+// its own (a resumable tube's messages), from which x/crypto opens a packet
+// without copying it out first (patch 0017).
+type contiguousReader interface {
+	ReadContiguous(n int) ([]byte, error)
+}
+
+// newCountingConn counts c's bytes in n, and passes on ReadContiguous
+// where c has it (only there: x/crypto reads a carrier that has it
+// without a buffer of its own).
+func newCountingConn(c net.Conn, n *byteCount) net.Conn {
+	if _, ok := c.(contiguousReader); ok {
+		return countingContiguousConn{countingConn{c, n}}
+	}
+	return countingConn{c, n}
+}
+
+// countingContiguousConn is a countingConn whose carrier has ReadContiguous.
+type countingContiguousConn struct{ countingConn }
+
+func (c countingContiguousConn) ReadContiguous(n int) ([]byte, error) {
+	b, err := c.Conn.(contiguousReader).ReadContiguous(n)
+	c.n.in.Add(int64(len(b)))
+	return b, err
+}
+
 func (c countingConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.n.in.Add(int64(n))

@@ -230,7 +230,7 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn, opts ConnOptions) {
 	defer s.releaseTube(&slot) // whatever is still reserved when the tube ends
 	hctx, hcancel := context.WithTimeout(ctx, s.limits.HandshakeTimeout)
 	bytes := &byteCount{}
-	sc, chans, reqs, err := ssh.NewServerConn(countingConn{c, bytes}, s.serverConfig(hctx, opts, log, &slot))
+	sc, chans, reqs, err := ssh.NewServerConn(newCountingConn(c, bytes), s.serverConfig(hctx, opts, log, &slot))
 	hcancel()
 	s.endHandshake(src)
 	if err != nil {

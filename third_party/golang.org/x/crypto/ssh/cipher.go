@@ -405,11 +405,12 @@ func (c *gcmCipher) readCipherPacket(seqNum uint32, r io.Reader) ([]byte, error)
 
 	c.buf = packetBuf(c.buf, int(length+gcmTagSize))
 
-	if _, err := io.ReadFull(r, c.buf); err != nil {
+	sealed, err := readPacketBody(r, c.buf, len(c.buf))
+	if err != nil {
 		return nil, err
 	}
 
-	plain, err := c.aead.Open(c.buf[:0], c.iv, c.buf, c.prefix[:])
+	plain, err := c.aead.Open(c.buf[:0], c.iv, sealed, c.prefix[:])
 	if err != nil {
 		return nil, err
 	}
@@ -806,19 +807,20 @@ func (c *chacha20Poly1305Cipher) readCipherPacket(seqNum uint32, r io.Reader) ([
 	packetEnd := contentEnd + poly1305.TagSize
 	c.buf = packetBuf(c.buf, int(packetEnd))
 
-	if _, err := io.ReadFull(r, c.buf[:packetEnd]); err != nil {
+	sealed, err := readPacketBody(r, c.buf, int(packetEnd))
+	if err != nil {
 		return nil, err
 	}
 
 	mac := poly1305.New(&polyKey)
 	mac.Write(encryptedLength[:])
-	mac.Write(c.buf[:contentEnd])
-	if !mac.Verify(c.buf[contentEnd:packetEnd]) {
+	mac.Write(sealed[:contentEnd])
+	if !mac.Verify(sealed[contentEnd:packetEnd]) {
 		return nil, errors.New("ssh: MAC failure")
 	}
 
 	plain := c.buf[:contentEnd]
-	c.xorContent(s, nonce, plain, plain) // the MAC after it is checked: free to overwrite
+	c.xorContent(s, nonce, plain, sealed[:contentEnd]) // the MAC after it is checked: free to overwrite
 
 	if len(plain) == 0 {
 		return nil, errors.New("ssh: empty packet")

@@ -38,12 +38,16 @@ type lentReader struct {
 	r       io.Reader
 	lent    *[]byte // from readBufs, while data is in it
 	small   [smallRead]byte
-	data    []byte // unread bytes, in small or *lent
-	err     error  // the error behind data
-	drained bool   // the last read from r returned less than asked
+	data    []byte           // unread bytes, in small or *lent
+	err     error            // the error behind data
+	drained bool             // the last read from r returned less than asked
+	direct  contiguousReader // r, when it keeps its own buffers: read without buffering
 }
 
-func newLentReader(r io.Reader) *lentReader { return &lentReader{r: r, drained: true} }
+func newLentReader(r io.Reader) *lentReader {
+	cr, _ := r.(contiguousReader)
+	return &lentReader{r: r, drained: true, direct: cr}
+}
 
 // Read reads into p from the buffer, or from r.
 func (b *lentReader) Read(p []byte) (int, error) {
@@ -51,7 +55,7 @@ func (b *lentReader) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	if len(b.data) == 0 && b.err == nil {
-		if len(p) >= ioBufSize {
+		if len(p) >= ioBufSize || b.direct != nil {
 			// Large read, nothing buffered: read directly into p.
 			n, err := b.r.Read(p)
 			b.drained = n < len(p)
