@@ -281,7 +281,11 @@ func (q *sendQueue) run(stopped chan struct{}) {
 
 // lingerLocked waits up to q.linger for something to send, and
 // reports whether there is (or a packet is being lent room); q.mu is held.
+// The buffers go back first: a linger holds no memory but the goroutine's
+// (after a burst of handshakes, a sender lingering on each tube's with a
+// batch buffer of its own kept 20 KiB per tube in the pool).
 func (q *sendQueue) lingerLocked() bool {
+	q.releaseBuffersLocked()
 	q.idleGen++
 	gen := q.idleGen
 	if q.idle == nil {
@@ -308,20 +312,13 @@ func (q *sendQueue) lingerOver() {
 // stopLocked marks the sender stopped and releases the buffers of an
 // empty queue; q.mu is held.
 func (q *sendQueue) stopLocked(stopped chan struct{}) {
-	switch {
-	case q.lending:
+	if q.lending {
 		// A send failed while a writer fills the batch's end: the buffer
 		// is not given back for another queue to reuse (the writer's
 		// Write then fails with the send's error).
 		q.pending = nil
-	case q.queuedLocked() == 0 && q.pending != nil:
-		q.putBuf(q.pending)
-		q.pending = nil
 	}
-	if q.spare != nil {
-		q.putBuf(q.spare)
-		q.spare = nil
-	}
+	q.releaseBuffersLocked()
 	if q.idle != nil {
 		q.idle.Stop()
 		q.idle = nil
@@ -329,6 +326,19 @@ func (q *sendQueue) stopLocked(stopped chan struct{}) {
 	q.running = false
 	q.room.Broadcast()
 	close(stopped)
+}
+
+// releaseBuffersLocked gives back the buffer of an empty queue that is
+// not lent, and the spare; q.mu is held.
+func (q *sendQueue) releaseBuffersLocked() {
+	if q.pending != nil && q.queuedLocked() == 0 && !q.lending {
+		q.putBuf(q.pending)
+		q.pending = nil
+	}
+	if q.spare != nil {
+		q.putBuf(q.spare)
+		q.spare = nil
+	}
 }
 
 // close makes later writes fail and sends what is queued, taking at most

@@ -14,9 +14,9 @@ func senderRunning(q *sendQueue) (bool, chan struct{}) {
 }
 
 // TestSendQueueSenderLingers: once the queue drains, the sender waits for
-// the next packet instead of stopping (the same goroutine sends it), and
-// stops once nothing has come for senderLinger, with its buffers given
-// back.
+// the next packet instead of stopping (the same goroutine sends it),
+// holding no buffer while it waits, and stops once nothing has come for
+// senderLinger.
 func TestSendQueueSenderLingers(t *testing.T) {
 	g := &gatedWriter{}
 	q := newSendQueue(g.write)
@@ -28,6 +28,11 @@ func TestSendQueueSenderLingers(t *testing.T) {
 	if !running {
 		t.Fatal("the sender stopped as soon as the queue drained")
 	}
+	waitFor(t, "the lingering sender to give its buffers back", func() bool {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return q.pending == nil && q.spare == nil
+	})
 	if _, err := q.Write(packet(2, 32<<10)); err != nil {
 		t.Fatal(err)
 	}
