@@ -10,6 +10,15 @@ package ssh
 // 2 MiB is kept from the peer. Upstream gives it back at every read once
 // three packets are outstanding, which under load is an adjust message
 // (a packet, a write) per packet read: three times as many.
+//
+// Patch 0018: once an eighth of the window is consumed where that is more
+// than three packets (256 KiB of 2 MiB: the peer always has 1.75 MiB to
+// send into), for about a third as many adjust messages again, each a message
+// the sender's side reads and a write the receiver's makes.
 func windowAdjustDue(consumed, window, max uint32) bool {
-	return consumed >= 3*channelMaxPacket || window < max/2
+	batch := uint32(3 * channelMaxPacket)
+	if max/8 > batch {
+		batch = max / 8
+	}
+	return consumed >= batch || window < max/2
 }
