@@ -20,21 +20,39 @@ func (e *endpoint) readLoop(ctx context.Context, tr Transport, gen uint64, done 
 	if r, ok := tr.(Releaser); ok {
 		release = r.Release
 	}
+	st, _ := tr.(Streamer)
 	for {
+		if st != nil && e.sinking() {
+			stop, err := e.streamNext(ctx, st, gen, release)
+			switch {
+			case errors.Is(err, ErrBadFrame):
+				e.protocolError(gen, err)
+				return
+			case err != nil:
+				e.transportFailed(gen, err)
+				return
+			case stop:
+				return
+			}
+			continue
+		}
 		msg, err := tr.ReadMessage(ctx)
 		if err != nil {
 			e.transportFailed(gen, err)
 			return
 		}
-		kept, err := e.receive(gen, msg, release)
-		if !kept && release != nil {
-			release(msg)
-		}
-		if err != nil {
+		if err := e.receiveWhole(gen, msg, release); err != nil {
 			e.protocolError(gen, err)
 			return
 		}
 	}
+}
+
+// sinking reports whether a WriteTo waits for the stream's bytes.
+func (e *endpoint) sinking() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.sink != nil
 }
 
 // sendFailed takes a send on the transport of gen that failed with err.
@@ -58,9 +76,22 @@ func (e *endpoint) sendFailed(gen uint64, readDone <-chan struct{}, err error) {
 	go func() {
 		t := time.NewTimer(wait)
 		defer t.Stop()
-		select {
-		case <-readDone:
-		case <-t.C:
+		for {
+			select {
+			case <-readDone:
+			case <-t.C:
+				// A reader that waits for our own side (Read, or WriteTo's
+				// writer) has not had the chance to read the goodbye,
+				// which may wait behind the bytes it holds.
+				e.mu.Lock()
+				stalled := e.stall && e.gen == gen
+				e.mu.Unlock()
+				if stalled {
+					t.Reset(wait)
+					continue
+				}
+			}
+			break
 		}
 		e.transportFailed(gen, err)
 	}()

@@ -110,7 +110,14 @@ type endpoint struct {
 	err    error // why the stream ended (io.EOF: the peer ended it)
 	rdl    time.Time
 	wdl    time.Time
-	stall  bool // the reader waits for room in readQ
+	stall  bool // the reader waits for room in readQ, or for WriteTo's writer
+	// While a WriteTo runs, sink is its writer, and the reader of a
+	// Streamer transport writes DATA payloads to it directly (stream.go).
+	sink       io.Writer
+	sinkErr    error // the sink's first write error
+	sunk       int64 // bytes the reader wrote to sinks
+	draining   bool  // WriteTo is writing a message of readQ to the sink
+	delivering bool  // a reader is writing a payload to the sink
 	waitWr int  // writers waiting for the peer's acks
 
 	tr       Transport     // nil while detached
@@ -453,19 +460,11 @@ func (e *endpoint) receive(gen uint64, msg []byte, release func([]byte)) (kept b
 				e.mu.Unlock()
 				return false, nil
 			}
-			e.lastRecv = time.Now()
 			e.readQ = append(e.readQ, queued{b: p, msg: msg, release: release})
 			kept = true
 			e.readQLen += len(p)
-			e.recvNext += uint64(len(p))
+			now = e.receivedLocked(len(p))
 			e.broadcast()
-			if e.recvNext-e.ackedRecv >= ackEvery {
-				e.ackDue, now = true, true
-			} else if e.ackTimer == nil {
-				e.ackTimer = time.AfterFunc(ackDelay, e.delayedAck)
-			} else {
-				e.ackTimer.Reset(ackDelay)
-			}
 		}
 	}
 	e.mu.Unlock()

@@ -41,6 +41,9 @@ type fixture struct {
 	sessions chan *Session
 	errs     chan error
 	failDial atomic.Bool
+	// streaming, when set before the first dial, makes every client end
+	// a Streamer (stream_test.go).
+	streaming *streamStats
 
 	mu     sync.Mutex
 	ends   []*memTransport // the client's end of every transport dialed
@@ -76,6 +79,9 @@ func (f *fixture) dial(ctx context.Context) (Transport, error) {
 			f.sessions <- sess
 		}
 	}()
+	if f.streaming != nil {
+		return &streamMem{memTransport: a, stats: f.streaming}, nil
+	}
 	return a, nil
 }
 

@@ -10,46 +10,58 @@ import (
 // the buffer it was received in, until the peer ends the stream (it then
 // returns a nil error) or w or the tube fails. It is what io.Copy uses:
 // a relay saves the copy that Read makes into its own buffer.
+//
+// Over a Streamer transport the reader writes each payload to w itself
+// (stream.go) once the bytes queued before are written; w then sees no
+// more than one write at a time, in order, and may be written to by the
+// reader until the stream's transport is closed, even after WriteTo has
+// returned for the stream's end.
 func (e *endpoint) WriteTo(w io.Writer) (int64, error) {
 	var total int64
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.releaseHeldLocked()
+	e.sink, e.sinkErr = w, nil
+	sunk := e.sunk
+	defer func() { e.sink = nil }()
 	for {
-		if len(e.readQ) > 0 {
+		if len(e.readQ) > 0 && !e.delivering {
 			q := e.readQ[0]
 			e.readQ[0] = queued{}
 			e.readQ = e.readQ[1:]
 			if len(e.readQ) == 0 {
 				e.readQ = nil
 			}
+			e.draining = true
 			e.mu.Unlock()
 			n, err := w.Write(q.b)
 			if q.release != nil {
 				q.release(q.msg)
 			}
 			e.mu.Lock()
+			e.draining = false
 			total += int64(n)
 			e.readQLen -= len(q.b)
-			if e.stall {
-				e.broadcast()
-			}
+			e.broadcast() // a stalled reader, or one waiting to deliver
 			if err == nil && n < len(q.b) {
 				err = io.ErrShortWrite
 			}
 			if err != nil {
-				return total, err
+				return total + e.sunk - sunk, err
 			}
 			continue
 		}
-		if e.err != nil {
+		if e.sinkErr != nil {
+			return total + e.sunk - sunk, e.sinkErr
+		}
+		if e.err != nil && len(e.readQ) == 0 {
 			if errors.Is(e.err, io.EOF) {
-				return total, nil
+				return total + e.sunk - sunk, nil
 			}
-			return total, e.err
+			return total + e.sunk - sunk, e.err
 		}
 		if expired(e.rdl) || !e.waitLocked(e.rdl) {
-			return total, os.ErrDeadlineExceeded
+			return total + e.sunk - sunk, os.ErrDeadlineExceeded
 		}
 	}
 }
