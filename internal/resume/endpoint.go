@@ -107,10 +107,10 @@ type endpoint struct {
 	ackDue    bool
 	ackTimer  *time.Timer
 
-	err    error // why the stream ended (io.EOF: the peer ended it)
-	rdl    time.Time
-	wdl    time.Time
-	stall  bool // the reader waits for room in readQ, or for WriteTo's writer
+	err   error // why the stream ended (io.EOF: the peer ended it)
+	rdl   time.Time
+	wdl   time.Time
+	stall bool // the reader waits for room in readQ, or for WriteTo's writer
 	// While a WriteTo runs, sink is its writer, and the reader of a
 	// Streamer transport writes DATA payloads to it directly (stream.go).
 	sink       io.Writer
@@ -118,7 +118,7 @@ type endpoint struct {
 	sunk       int64 // bytes the reader wrote to sinks
 	draining   bool  // WriteTo is writing a message of readQ to the sink
 	delivering bool  // a reader is writing a payload to the sink
-	waitWr int  // writers waiting for the peer's acks
+	waitWr     int   // writers waiting for the peer's acks
 
 	tr       Transport     // nil while detached
 	gen      uint64        // counts attached transports
