@@ -33,6 +33,13 @@ type DialOptions struct {
 	// gateway or to the proxy (nil: a net.Dialer). Tools use it to hold the
 	// raw connection.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Splice makes DialResume's tube over ws:// hand what the gateway
+	// sends to a pipe with no copy: its WriteTo, given an *os.File that is
+	// a pipe (gateway connect's stdout), splices each payload from the
+	// socket (Linux; elsewhere it is copied). It uses a WebSocket client of
+	// the package's own instead of coder/websocket's; wss://, and a tube
+	// through a SOCKS proxy, ignore it.
+	Splice bool
 }
 
 // ParseURL checks a gateway WebSocket URL: ws:// or wss:// with a host.
@@ -75,15 +82,14 @@ func DialResume(ctx context.Context, rawURL string, opts DialOptions, ropts resu
 		return nil, err
 	}
 	dial := func(ctx context.Context) (resume.Transport, error) {
+		if opts.Splice && u.Scheme == "ws" {
+			return dialSplice(ctx, u, opts)
+		}
 		ws, err := dialWS(ctx, u, opts, []string{resume.Subprotocol})
 		if err != nil {
 			return nil, err
 		}
-		if ws.Subprotocol() != resume.Subprotocol {
-			ws.Close(websocket.StatusPolicyViolation, "resumption needed")
-			return nil, fmt.Errorf("dial %s: the gateway does not offer resumable tubes (use --no-resume)", u.Redacted())
-		}
-		return newTransport(ws), nil
+		return checkResumable(ws, u)
 	}
 	if ropts.RemoteAddr == nil {
 		ropts.RemoteAddr = addr{u.Host}
@@ -95,8 +101,52 @@ func DialResume(ctx context.Context, rawURL string, opts DialOptions, ropts resu
 	return newResumeClientConn(rc), nil
 }
 
-// dialWS opens the WebSocket, asking for subprotocols.
-func dialWS(ctx context.Context, u *url.URL, opts DialOptions, subprotocols []string) (*websocket.Conn, error) {
+// checkResumable returns ws as a resumable tube's transport, if the
+// gateway took the subprotocol.
+func checkResumable(ws *websocket.Conn, u *url.URL) (resume.Transport, error) {
+	if ws.Subprotocol() != resume.Subprotocol {
+		ws.Close(websocket.StatusPolicyViolation, "resumption needed")
+		return nil, errNotResumable(u)
+	}
+	return newTransport(ws), nil
+}
+
+func errNotResumable(u *url.URL) error {
+	return fmt.Errorf("dial %s: the gateway does not offer resumable tubes (use --no-resume)", u.Redacted())
+}
+
+// dialSplice opens a resumable tube's WebSocket over ws:// with the
+// package's own client (leanclient.go), or with coder/websocket through
+// a SOCKS proxy, which net/http dials.
+func dialSplice(ctx context.Context, u *url.URL, opts DialOptions) (resume.Transport, error) {
+	raw, socks, err := dialRaw(ctx, u, opts)
+	if err != nil {
+		return nil, err
+	}
+	if socks != nil {
+		opts.Splice = false
+		ws, err := dialWS(ctx, u, opts, []string{resume.Subprotocol})
+		if err != nil {
+			return nil, err
+		}
+		return checkResumable(ws, u)
+	}
+	c, err := dialLean(ctx, u, raw, opts.Header, []string{resume.Subprotocol})
+	if err != nil {
+		raw.Close()
+		return nil, err
+	}
+	if c.Subprotocol() != resume.Subprotocol {
+		c.Close(int(websocket.StatusPolicyViolation), "resumption needed")
+		return nil, errNotResumable(u)
+	}
+	return c, nil
+}
+
+// dialRaw opens the connection under a WebSocket to u: to the gateway, or
+// a CONNECT tunnel to it; or nothing, with the URL of a SOCKS proxy that
+// net/http is to dial.
+func dialRaw(ctx context.Context, u *url.URL, opts DialOptions) (net.Conn, *url.URL, error) {
 	proxy := opts.Proxy
 	if proxy == nil {
 		proxy = ProxyFromEnvironment()
@@ -107,7 +157,20 @@ func dialWS(ctx context.Context, u *url.URL, opts DialOptions, subprotocols []st
 	}
 	raw, socks, err := dialTarget(ctx, targetOf(u), proxy, dial, opts.TLSConfig)
 	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", u.Redacted(), err)
+		return nil, nil, fmt.Errorf("dial %s: %w", u.Redacted(), err)
+	}
+	return raw, socks, nil
+}
+
+// dialWS opens the WebSocket, asking for subprotocols.
+func dialWS(ctx context.Context, u *url.URL, opts DialOptions, subprotocols []string) (*websocket.Conn, error) {
+	raw, socks, err := dialRaw(ctx, u, opts)
+	if err != nil {
+		return nil, err
+	}
+	dial := opts.DialContext
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
 	}
 	tr := &http.Transport{
 		TLSClientConfig: opts.TLSConfig,

@@ -47,6 +47,13 @@ func (t wsTransport) ReadMessage(ctx context.Context) ([]byte, error) {
 	if typ != websocket.MessageBinary {
 		return nil, fmt.Errorf("%w: a text message", resume.ErrBadFrame)
 	}
+	return readMessage(r)
+}
+
+// readMessage reads the message r carries to its end, at most
+// transportReadLimit bytes, into a pooled buffer where it is large (give
+// it back to releaseMessage).
+func readMessage(r io.Reader) ([]byte, error) {
 	// Read into a buffer of bigMsgBufs: a message larger than pooledCap
 	// (a batch of packets, the bulk of a transfer) stays in it, with no
 	// copy; a smaller one is copied out at its size, so that a queue of
@@ -117,7 +124,10 @@ var bigMsgBufs = sync.Pool{New: func() any {
 }}
 
 // Release takes back a message ReadMessage returned (resume.Releaser).
-func (t wsTransport) Release(msg []byte) {
+func (t wsTransport) Release(msg []byte) { releaseMessage(msg) }
+
+// releaseMessage takes back a message readMessage returned.
+func releaseMessage(msg []byte) {
 	switch cap(msg) {
 	case pooledCap:
 		msg = msg[:0]

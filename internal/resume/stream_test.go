@@ -127,7 +127,6 @@ type hashSplits struct {
 	mu   sync.Mutex
 	cuts []int
 	hs   [][32]byte
-	h    [32]byte
 	cur  []byte
 }
 
