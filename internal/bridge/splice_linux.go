@@ -34,7 +34,6 @@ type spliceOut struct {
 	ok     bool // there is a pipe between
 	size   int  // its capacity
 
-	curLowat int // the socket's receive low-water mark (0: the default, 1)
 	// spliced counts the bytes spliced (for tests).
 	spliced atomic.Uint64
 }
@@ -42,9 +41,6 @@ type spliceOut struct {
 // spliceMax is the most one splice moves: the capacity asked for the pipe
 // between.
 const spliceMax = 1 << 20
-
-// lowatMax caps the socket's low-water mark (see lowat).
-const lowatMax = 256 << 10
 
 // moveTo moves n payload bytes from the connection to w: spliced where the
 // connection is a TCP socket and w a pipe, else copied (copyTo). out and
@@ -64,10 +60,8 @@ func (c *leanClient) moveTo(w io.Writer, n uint64, out func(), done func(int, er
 		}
 	}
 	var moved uint64
-	defer c.out.lowat(src, 1)
 	for moved < n {
 		want := int(min(n-moved, spliceMax))
-		c.out.lowat(src, want)
 		var m int
 		var err error
 		if c.out.direct {
@@ -231,20 +225,6 @@ func (s *spliceOut) drain(n int) (int, error) {
 		err = serr
 	}
 	return moved, err
-}
-
-// lowat sets the socket's receive low-water mark to n bytes (at most
-// lowatMax): the reader then wakes once a splice can move that much of
-// the payload, not for each segment that comes in.
-func (s *spliceOut) lowat(src syscall.RawConn, n int) {
-	n = min(n, lowatMax)
-	if n == s.curLowat {
-		return
-	}
-	s.curLowat = n
-	src.Control(func(fd uintptr) {
-		unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVLOWAT, n)
-	})
 }
 
 // close closes the pipe between, if any.
