@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -82,6 +83,14 @@ resume.`,
 			}
 			defer stopProfile()
 			growPipes(os.Stdin, os.Stdout)
+			// connect is two goroutines bound by system calls. With one
+			// P, a goroutine the poller readies runs on the thread that
+			// polled; with more, each wakeup also wakes a thread to look
+			// for work: 0.27x -> 0.24x OpenSSH's CPU per MB (median of 3
+			// paired runs). GOMAXPROCS in the environment still rules.
+			if os.Getenv("GOMAXPROCS") == "" {
+				runtime.GOMAXPROCS(1)
+			}
 			return relay(ctx, conn, os.Stdin, os.Stdout)
 		},
 	}
