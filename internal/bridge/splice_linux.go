@@ -109,15 +109,7 @@ func (s *spliceOut) straight(src syscall.RawConn, n int, out func(), done func(i
 		}
 		return true
 	})
-	switch {
-	case err != nil:
-		return 0, err
-	case serr != nil:
-		return 0, os.NewSyscallError("splice", serr)
-	case k == 0:
-		return 0, io.ErrUnexpectedEOF
-	}
-	return int(k), nil
+	return spliced(k, serr, err)
 }
 
 // through moves up to n bytes through the pipe between: spliced from the
@@ -189,15 +181,7 @@ func (s *spliceOut) fill(src syscall.RawConn, n int) (int, error) {
 		k, serr = unix.Splice(int(fd), nil, s.pw, nil, n, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
 		return serr != unix.EAGAIN
 	})
-	switch {
-	case err != nil:
-		return 0, err
-	case serr != nil:
-		return 0, os.NewSyscallError("splice", serr)
-	case k == 0:
-		return 0, io.ErrUnexpectedEOF
-	}
-	return int(k), nil
+	return spliced(k, serr, err)
 }
 
 // drain splices the n bytes in the pipe between into the writer's pipe,
@@ -225,6 +209,21 @@ func (s *spliceOut) drain(n int) (int, error) {
 		err = serr
 	}
 	return moved, err
+}
+
+// spliced is the outcome of a splice from the socket that moved k bytes
+// with serr, waited for by a RawConn call that returned err: a count, or
+// the error, where 0 bytes is the peer's end.
+func spliced(k int64, serr, err error) (int, error) {
+	switch {
+	case err != nil:
+		return 0, err
+	case serr != nil:
+		return 0, os.NewSyscallError("splice", serr)
+	case k == 0:
+		return 0, io.ErrUnexpectedEOF
+	}
+	return int(k), nil
 }
 
 // close closes the pipe between, if any.

@@ -100,13 +100,7 @@ func hashPipe(t *testing.T, nonblocking bool) (*os.File, <-chan [32]byte) {
 		t.Fatal(err)
 	}
 	if !nonblocking {
-		fd, err := syscall.Dup(int(pw.Fd()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		pw.Close()
-		syscall.SetNonblock(fd, false)
-		pw = os.NewFile(uintptr(fd), "blocking pipe")
+		pw = blocking(t, pw)
 	}
 	sum := make(chan [32]byte, 1)
 	go func() {
@@ -116,6 +110,19 @@ func hashPipe(t *testing.T, nonblocking bool) (*os.File, <-chan [32]byte) {
 		sum <- [32]byte(h.Sum(nil))
 	}()
 	return pw, sum
+}
+
+// blocking returns the pipe end f as a file that blocks (and is not the
+// runtime poller's), as a ProxyCommand's stdout is; f is closed.
+func blocking(t *testing.T, f *os.File) *os.File {
+	t.Helper()
+	fd, err := syscall.Dup(int(f.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	syscall.SetNonblock(fd, false)
+	return os.NewFile(uintptr(fd), "blocking pipe")
 }
 
 // TestSpliceTubeDeliversToPipe: the gateway's bytes reach a pipe whole
@@ -230,13 +237,7 @@ func TestSpliceTubeSlowPipeIsNoDeadPeer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fd, err := syscall.Dup(int(pw.Fd()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pw.Close()
-	syscall.SetNonblock(fd, false)
-	pw = os.NewFile(uintptr(fd), "blocking pipe")
+	pw = blocking(t, pw)
 	got := make(chan [32]byte, 1)
 	go func() {
 		time.Sleep(4 * time.Second) // dead after 3 s of silence
