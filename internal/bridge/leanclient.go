@@ -9,24 +9,19 @@ package bridge
 // the kernel splices it there (splice_linux.go) with no copy at all.
 // coder/websocket can only hand a message's bytes to a Read. Everything
 // else (wss://, the page, raw tubes, the gateway's side) stays on
-// coder/websocket.
+// coder/websocket. This file reads; leanclient_upgrade.go opens the
+// WebSocket, leanclient_write.go writes and closes it.
 
 import (
 	"bufio"
 	"bytes"
 	"context"
-	crand "crypto/rand"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
-	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -73,116 +68,6 @@ type leanClient struct {
 	wmu       sync.Mutex
 	rng       *rand.ChaCha8 // masking keys (RFC 6455 §5.3)
 	closeSent bool
-}
-
-// dialLean opens a WebSocket on raw, the connection to the gateway (or a
-// CONNECT tunnel to it), asking for subprotocols.
-func dialLean(ctx context.Context, u *url.URL, raw net.Conn, header http.Header, subprotocols []string) (*leanClient, error) {
-	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
-	c, err := upgrade(u, raw, header, subprotocols)
-	if !stop() && err == nil {
-		err = ctx.Err()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", u.Redacted(), err)
-	}
-	raw.SetDeadline(time.Time{})
-	return c, nil
-}
-
-// upgrade sends the upgrade request and checks the answer (RFC 6455 §4.1).
-func upgrade(u *url.URL, raw net.Conn, header http.Header, subprotocols []string) (*leanClient, error) {
-	var nonce [16]byte
-	crand.Read(nonce[:])
-	key := base64.StdEncoding.EncodeToString(nonce[:])
-	hu := *u
-	hu.Scheme, hu.User = "http", nil
-	req := &http.Request{Method: http.MethodGet, URL: &hu, Host: u.Host, Header: header.Clone(), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}
-	if req.Header == nil {
-		req.Header = http.Header{}
-	}
-	req.Header.Set("Upgrade", "websocket")
-	req.Header.Set("Connection", "Upgrade")
-	req.Header.Set("Sec-WebSocket-Key", key)
-	req.Header.Set("Sec-WebSocket-Version", "13")
-	if len(subprotocols) > 0 {
-		req.Header.Set("Sec-WebSocket-Protocol", strings.Join(subprotocols, ", "))
-	}
-	bw := bufio.NewWriterSize(raw, 1024)
-	if err := req.Write(bw); err != nil {
-		return nil, err
-	}
-	if err := bw.Flush(); err != nil {
-		return nil, err
-	}
-	cr := &cappedReader{r: raw}
-	br := bufio.NewReaderSize(cr, leanReadBuf)
-	resp, err := http.ReadResponse(br, req)
-	if err != nil {
-		return nil, fmt.Errorf("reply to the upgrade: %w", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusSwitchingProtocols {
-		return nil, fmt.Errorf("refused: %s", resp.Status)
-	}
-	sum := sha1.Sum([]byte(key + websocketGUID))
-	switch {
-	case !strings.EqualFold(resp.Header.Get("Upgrade"), "websocket"):
-		return nil, fmt.Errorf("upgrade answered with Upgrade %q", resp.Header.Get("Upgrade"))
-	case !headerHasToken(resp.Header, "Connection", "upgrade"):
-		return nil, fmt.Errorf("upgrade answered with Connection %q", resp.Header.Get("Connection"))
-	case resp.Header.Get("Sec-WebSocket-Accept") != base64.StdEncoding.EncodeToString(sum[:]):
-		return nil, errors.New("upgrade answered with a wrong Sec-WebSocket-Accept")
-	case resp.Header.Get("Sec-WebSocket-Extensions") != "":
-		return nil, fmt.Errorf("upgrade answered with extensions %q that were not asked for", resp.Header.Get("Sec-WebSocket-Extensions"))
-	}
-	sub := resp.Header.Get("Sec-WebSocket-Protocol")
-	if sub != "" && !contains(subprotocols, sub) {
-		return nil, fmt.Errorf("upgrade answered with subprotocol %q that was not asked for", sub)
-	}
-	var seed [32]byte
-	crand.Read(seed[:])
-	return &leanClient{conn: raw, br: br, cr: cr, subprotocol: sub, gone: make(chan struct{}), rng: rand.NewChaCha8(seed)}, nil
-}
-
-// cappedReader reads at most max bytes at a time (0: no cap).
-type cappedReader struct {
-	r   io.Reader
-	max int
-}
-
-func (c *cappedReader) Read(p []byte) (int, error) {
-	if c.max > 0 && len(p) > c.max {
-		p = p[:c.max]
-	}
-	return c.r.Read(p)
-}
-
-// bulkFrameHeader is the header of a frame of 64 KiB or more. While such
-// frames come, BeginMessage reads no more than that and the n bytes asked
-// for from the connection: the payload behind is then spliced whole,
-// where reading ahead into the buffer would take a copy and a write of its
-// first bytes.
-const bulkFrameHeader = 10
-
-func headerHasToken(h http.Header, name, token string) bool {
-	for _, v := range h.Values(name) {
-		for _, t := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), token) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Subprotocol is the subprotocol the gateway chose ("" for none).
@@ -444,118 +329,4 @@ func (c *leanClient) copyTo(w io.Writer, n uint64, out func(), done func(int, er
 		}
 	}
 	return moved, nil
-}
-
-// frameBufs hold a frame while it is masked and written.
-var frameBufs = sync.Pool{New: func() any {
-	b := make([]byte, 0, writeBufSize)
-	return &b
-}}
-
-// WriteMessage sends p as one binary message (resume.Transport).
-func (c *leanClient) WriteMessage(ctx context.Context, p []byte) error {
-	defer c.watch(ctx)()
-	return c.writeFrame(opBinary, p)
-}
-
-// writeFrame writes p as one masked frame of op with FIN set: the header
-// and the masked payload in one write.
-func (c *leanClient) writeFrame(op byte, p []byte) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.closeSent {
-		return net.ErrClosed
-	}
-	if op == opClose {
-		c.closeSent = true
-	}
-	bp := frameBufs.Get().(*[]byte)
-	defer frameBufs.Put(bp)
-	if need := 14 + len(p); cap(*bp) < need {
-		*bp = make([]byte, 0, need)
-	}
-	b := (*bp)[:14+len(p)]
-	b[0] = 0x80 | op
-	h := 2
-	switch n := len(p); {
-	case n <= 125:
-		b[1] = 0x80 | byte(n)
-	case n <= 0xffff:
-		b[1] = 0x80 | 126
-		binary.BigEndian.PutUint16(b[2:], uint16(n))
-		h = 4
-	default:
-		b[1] = 0x80 | 127
-		binary.BigEndian.PutUint64(b[2:], uint64(n))
-		h = 10
-	}
-	key := uint32(c.rng.Uint64())
-	binary.LittleEndian.PutUint32(b[h:], key)
-	h += 4
-	maskCopy(b[h:], p, key)
-	_, err := c.conn.Write(b[:h+len(p)])
-	return err
-}
-
-// maskCopy writes src masked with key (its bytes in little-endian order
-// are the four masking bytes) to dst, eight bytes at a time.
-func maskCopy(dst, src []byte, key uint32) {
-	k := uint64(key) | uint64(key)<<32
-	dst = dst[:len(src)]
-	i := 0
-	for ; i+8 <= len(src); i += 8 {
-		binary.LittleEndian.PutUint64(dst[i:], binary.LittleEndian.Uint64(src[i:])^k)
-	}
-	for ; i < len(src); i++ {
-		dst[i] = src[i] ^ byte(k>>(8*(i&3)))
-	}
-}
-
-// Close ends the WebSocket with a close frame of code and reason, waiting
-// a little for the peer's, or at once with none when code is 0
-// (resume.Transport).
-func (c *leanClient) Close(code int, reason string) error {
-	defer c.closed()
-	if code == 0 {
-		return c.conn.Close()
-	}
-	p := binary.BigEndian.AppendUint16(nil, uint16(code))
-	p = append(p, reason[:min(len(reason), 123)]...)
-	c.conn.SetWriteDeadline(time.Now().Add(closeWait))
-	if err := c.writeFrame(opClose, p); err != nil {
-		return c.conn.Close()
-	}
-	// The peer's close frame comes after what it had sent: leaving it
-	// unread would end the connection with a reset.
-	c.conn.SetReadDeadline(time.Now().Add(closeWait))
-	if c.readMu.TryLock() {
-		for {
-			if _, err := c.nextFrame(); err != nil {
-				break
-			}
-			if _, err := io.CopyN(io.Discard, c.br, int64(c.frameLeft)); err != nil {
-				break
-			}
-		}
-		c.readMu.Unlock()
-	} else {
-		t := time.NewTimer(closeWait)
-		select {
-		case <-c.gone:
-		case <-t.C:
-		}
-		t.Stop()
-	}
-	return c.conn.Close()
-}
-
-// closed lets go of the splice pipe once the reader is done with it: the
-// connection is closed, so a reader under way fails soon (or when the
-// writer it waits for takes the bytes it holds).
-func (c *leanClient) closed() {
-	go func() {
-		c.readMu.Lock()
-		c.out.close()
-		c.readMu.Unlock()
-	}()
 }
