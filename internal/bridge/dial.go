@@ -151,15 +151,19 @@ func dialRaw(ctx context.Context, u *url.URL, opts DialOptions) (net.Conn, *url.
 	if proxy == nil {
 		proxy = ProxyFromEnvironment()
 	}
-	dial := opts.DialContext
-	if dial == nil {
-		dial = (&net.Dialer{}).DialContext
-	}
-	raw, socks, err := dialTarget(ctx, targetOf(u), proxy, dial, opts.TLSConfig)
+	raw, socks, err := dialTarget(ctx, targetOf(u), proxy, opts.dialer(), opts.TLSConfig)
 	if err != nil {
 		return nil, nil, fmt.Errorf("dial %s: %w", u.Redacted(), err)
 	}
 	return raw, socks, nil
+}
+
+// dialer is DialContext, or a net.Dialer's.
+func (o DialOptions) dialer() dialFunc {
+	if o.DialContext != nil {
+		return o.DialContext
+	}
+	return (&net.Dialer{}).DialContext
 }
 
 // dialWS opens the WebSocket, asking for subprotocols.
@@ -168,10 +172,6 @@ func dialWS(ctx context.Context, u *url.URL, opts DialOptions, subprotocols []st
 	if err != nil {
 		return nil, err
 	}
-	dial := opts.DialContext
-	if dial == nil {
-		dial = (&net.Dialer{}).DialContext
-	}
 	tr := &http.Transport{
 		TLSClientConfig: opts.TLSConfig,
 		// The upgrade needs HTTP/1.1: never negotiate h2.
@@ -179,7 +179,7 @@ func dialWS(ctx context.Context, u *url.URL, opts DialOptions, subprotocols []st
 	}
 	switch {
 	case socks != nil:
-		tr.Proxy, tr.DialContext = http.ProxyURL(socks), dial
+		tr.Proxy, tr.DialContext = http.ProxyURL(socks), opts.dialer()
 	case u.Scheme == "wss":
 		tc, err := clientHandshake(ctx, raw, u.Hostname(), opts.TLSConfig)
 		if err != nil {

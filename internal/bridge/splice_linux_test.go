@@ -37,6 +37,21 @@ func sendingServer(t *testing.T, rs *resume.Server, n int, sums chan<- [32]byte)
 	return srv
 }
 
+// sendingBehindProxy starts a sendingServer of n bytes a tube behind a
+// faultproxy, and returns the proxy and the hashes of what was sent.
+func sendingBehindProxy(t *testing.T, n int) (*faultproxy.Proxy, <-chan [32]byte) {
+	t.Helper()
+	rs := resume.NewServer(resume.ServerConfig{Window: time.Minute})
+	sums := make(chan [32]byte, 1)
+	srv := sendingServer(t, rs, n, sums)
+	fp, err := faultproxy.New("127.0.0.1:0", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fp.Close() })
+	return fp, sums
+}
+
 // sendRandom writes n pseudo-random bytes to w and returns their hash.
 func sendRandom(w io.Writer, n int, seed uint64) [32]byte {
 	r := rand.New(rand.NewPCG(seed, seed))
@@ -139,14 +154,7 @@ func TestSpliceTubeDeliversToPipe(t *testing.T) {
 
 func testSpliceTubeDeliversToPipe(t *testing.T, nonblocking bool) {
 	const n = 48 << 20
-	rs := resume.NewServer(resume.ServerConfig{Window: time.Minute})
-	sums := make(chan [32]byte, 1)
-	srv := sendingServer(t, rs, n, sums)
-	fp, err := faultproxy.New("127.0.0.1:0", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fp.Close()
+	fp, sums := sendingBehindProxy(t, n)
 	c, dialed := dialSpliceTube(t, "ws://"+fp.Addr()+"/ssh", resume.Options{Heartbeat: time.Second})
 	pw, got := hashPipe(t, nonblocking)
 	dropped := make(chan int, 1)
@@ -189,14 +197,7 @@ func testSpliceTubeDeliversToPipe(t *testing.T, nonblocking bool) {
 // is taken for dead and resumed; nothing is lost.
 func TestSpliceTubeBlackHoleResumes(t *testing.T) {
 	const n = 24 << 20
-	rs := resume.NewServer(resume.ServerConfig{Window: time.Minute})
-	sums := make(chan [32]byte, 1)
-	srv := sendingServer(t, rs, n, sums)
-	fp, err := faultproxy.New("127.0.0.1:0", srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fp.Close()
+	fp, sums := sendingBehindProxy(t, n)
 	states := make(chan resume.State, 16)
 	c, _ := dialSpliceTube(t, "ws://"+fp.Addr()+"/ssh", resume.Options{Heartbeat: time.Second, OnState: func(s resume.State) { states <- s }})
 	pw, got := hashPipe(t, false)
