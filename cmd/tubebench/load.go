@@ -42,7 +42,7 @@ func bulkStream(addr string, stop time.Time, grace time.Duration) (int64, time.D
 	for {
 		last := !time.Now().Before(stop)
 		if last {
-			buf[0] = 1
+			buf[0] = blockLast
 		}
 		if _, err := c.Write(buf); err != nil {
 			return 0, 0, fmt.Errorf("bulk write to %s: %w", addr, err)
@@ -60,6 +60,33 @@ func bulkStream(addr string, stop time.Time, grace time.Duration) (int64, time.D
 		return 0, 0, fmt.Errorf("bulk to %s: sink got %d bytes, sent %d", addr, got, sent)
 	}
 	return sent, time.Since(start), nil
+}
+
+// bulkBack asks the sink at addr to send blocks and reads them until stop:
+// the bulk figure reversed, the bytes flowing from the target to the load
+// generator. It returns the bytes read and the time taken.
+func bulkBack(addr string, stop time.Time, grace time.Duration) (int64, time.Duration, error) {
+	c, err := dial(addr)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer c.Close()
+	c.SetDeadline(stop.Add(grace))
+	buf := make([]byte, blockSize)
+	buf[0] = blockSendBack
+	start := time.Now()
+	if _, err := c.Write(buf); err != nil {
+		return 0, 0, fmt.Errorf("bulk request to %s: %w", addr, err)
+	}
+	var got int64
+	for time.Now().Before(stop) {
+		n, err := c.Read(buf)
+		got += int64(n)
+		if err != nil {
+			return 0, 0, fmt.Errorf("bulk read from %s after %d bytes: %w", addr, got, err)
+		}
+	}
+	return got, time.Since(start), nil
 }
 
 // parallelBulk measures the aggregate MB/s of n streams at once for d.

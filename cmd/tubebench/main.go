@@ -46,7 +46,7 @@ func main() {
 	f.StringSliceVar(&cfg.GatewayFlags, "gateway-flag", nil, "extra flag for gateway serve (repeatable), e.g. --gateway-flag=--pprof=127.0.0.1:6060")
 	f.StringSliceVar(&cfg.ConnectFlags, "connect-flag", nil, "extra flag for `gateway connect` in ssh -R's ProxyCommand (repeatable), e.g. --connect-flag=--no-resume")
 	f.StringVar(&paths, "paths", "", "only measure paths whose id matches this regexp (baselines always run)")
-	f.StringSliceVar(&cfg.Figures, "figures", cfg.Figures, "which path figures to take: bulk, rtt, conns, parallel")
+	f.StringSliceVar(&cfg.Figures, "figures", cfg.Figures, "which path figures to take: bulk, back (bulk from the target to the load generator), rtt, conns, parallel")
 	f.BoolVar(&cfg.Cluster, "cluster", cfg.Cluster, "also measure a connection that crosses cluster nodes, beside the same through one node (needs redis-server)")
 	f.IntVar(&cfg.RecoveryRuns, "recovery-runs", cfg.RecoveryRuns, "resets for the time to bytes flowing again, resumed and with a new tube (0: skip)")
 	f.IntVar(&cfg.BrowserRuns, "browser-runs", cfg.BrowserRuns, "page loads to a shell prompt in headless Chromium, with the HTTP cache off and again on (0: skip the browser figures)")
@@ -139,7 +139,7 @@ type Config struct {
 	IOGrace time.Duration `json:"io_grace_ns"`
 }
 
-// wants reports whether figure (bulk, rtt, conns or parallel) is to be taken.
+// wants reports whether figure (one of figureKeys) is to be taken.
 func (c Config) wants(figure string) bool { return slices.Contains(c.Figures, figure) }
 
 func defaultConfig() Config {
@@ -155,7 +155,7 @@ func defaultConfig() Config {
 		MaxPings:      20000,
 		Ciphers:       []string{"aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com"},
 		OpenSSHClient: true,
-		Figures:       []string{"bulk", "rtt", "conns", "parallel"},
+		Figures:       slices.Clone(figureKeys),
 		BrowserRuns:   5,
 		RecoveryRuns:  5,
 		Cluster:       true,

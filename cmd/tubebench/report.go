@@ -12,6 +12,7 @@ import (
 // Figure names, as they appear in the table and the JSON.
 const (
 	figBulk       = "bulk MB/s, 1 stream"
+	figBack       = "bulk MB/s, 1 stream back (target to load generator)"
 	figP50        = "RTT p50 µs, 1-byte ping-pong"
 	figP99        = "RTT p99 µs, 1-byte ping-pong"
 	figConns      = "new conns/s (1 KiB echo, 8 at a time)"
@@ -125,6 +126,7 @@ func (r *Report) addPaths(cfg Config, paths []path, res map[string]measures) {
 	}
 	figs := []figure{
 		{figBulk, "bulk", func(m measures) float64 { return m.bulk }, false},
+		{figBack, "back", func(m measures) float64 { return m.back }, false},
 		{figP50, "rtt", func(m measures) float64 { return float64(m.rtt.p50.Nanoseconds()) / 1e3 }, true},
 		{figP99, "rtt", func(m measures) float64 { return float64(m.rtt.p99.Nanoseconds()) / 1e3 }, true},
 		{figConns, "conns", func(m measures) float64 { return m.conns }, false},

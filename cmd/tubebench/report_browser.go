@@ -77,13 +77,13 @@ func (r *Report) addBrowser(br browserResult, res map[string]measures) {
 func (r *Report) addBrowserCPU(br browserResult) {
 	var enc float64
 	for _, c := range r.CPU {
-		if c.PathID == "ssh-L-"+shortCipher(br.hostCipher) && c.Process == roleSSH {
+		if c.PathID == "ssh-L-"+shortCipher(br.hostCipher) && c.Process == roleSSH && c.Direction == dirTo {
 			enc = c.MsPerMB
 		}
 	}
 	for _, c := range br.cpu {
 		row := CPURow{Path: "page -L (Wasm client in Chromium)", PathID: "browser-L", Cipher: br.hostCipher,
-			Process: c.Role, CoresBusy: c.CoresBusy, MsPerMB: c.MsPerMB}
+			Direction: dirTo, Process: c.Role, CoresBusy: c.CoresBusy, MsPerMB: c.MsPerMB}
 		if enc > 0 {
 			row.VsEncrypting = ptr(c.MsPerMB / enc)
 		}

@@ -7,16 +7,25 @@ import (
 
 // CPURow is one process's CPU over one path's bulk transfer.
 type CPURow struct {
-	Path      string  `json:"path"`
-	PathID    string  `json:"path_id"`
-	Cipher    string  `json:"cipher,omitempty"`
+	Path   string `json:"path"`
+	PathID string `json:"path_id"`
+	Cipher string `json:"cipher,omitempty"`
+	// Direction is dirTo for the bulk figure, dirBack for the reversed one.
+	Direction string  `json:"direction"`
 	Process   string  `json:"process"`
 	CoresBusy float64 `json:"cores_busy"`
 	MsPerMB   float64 `json:"cpu_ms_per_mb"`
-	// VsEncrypting is MsPerMB ÷ that of OpenSSH's encrypting end (ssh in
-	// ssh -L) with the same cipher, in the same run.
+	// VsEncrypting is MsPerMB ÷ that of OpenSSH's encrypting end in the
+	// same direction (ssh in ssh -L for the bulk figure, sshd for the
+	// reversed one) with the same cipher, in the same run.
 	VsEncrypting *float64 `json:"vs_openssh_encrypting,omitempty"`
 }
+
+// The directions of a bulk transfer, as CPURow names them.
+const (
+	dirTo   = "to the target"
+	dirBack = "back"
+)
 
 // Goal is one of issue 15's goals, beside its baseline, from this run.
 type Goal struct {
@@ -29,34 +38,47 @@ type Goal struct {
 	Note     string   `json:"note,omitempty"`
 }
 
-// addCPU adds the CPU rows of every path's bulk figure.
+// addCPU adds the CPU rows of every path's bulk figure and of the reversed
+// one.
 func (r *Report) addCPU(paths []path, res map[string]measures) {
-	enc := map[string]float64{} // cipher → ssh's ms per MB in ssh -L
-	for _, p := range paths {
-		if p.Kind != "openssh" {
-			continue
-		}
-		for _, c := range res[p.ID].cpu {
-			if c.Role == roleSSH && c.MsPerMB > 0 {
-				enc[p.Cipher] = c.MsPerMB
-			}
-		}
+	type dir struct {
+		name      string
+		cpu       func(measures) []procCPU
+		encryptor string // OpenSSH's encrypting end in ssh -L
 	}
-	for _, p := range paths {
-		for _, c := range res[p.ID].cpu {
-			row := CPURow{Path: p.Name, PathID: p.ID, Cipher: p.Cipher, Process: c.Role, CoresBusy: c.CoresBusy, MsPerMB: c.MsPerMB}
-			if e, ok := enc[p.Cipher]; ok {
-				row.VsEncrypting = ptr(c.MsPerMB / e)
+	for _, d := range []dir{
+		{dirTo, func(m measures) []procCPU { return m.cpu }, roleSSH},
+		{dirBack, func(m measures) []procCPU { return m.cpuBack }, roleSSHD},
+	} {
+		enc := map[string]float64{} // cipher → the encrypting end's ms per MB in ssh -L
+		for _, p := range paths {
+			if p.Kind != "openssh" {
+				continue
 			}
-			r.CPU = append(r.CPU, row)
+			for _, c := range d.cpu(res[p.ID]) {
+				if c.Role == d.encryptor && c.MsPerMB > 0 {
+					enc[p.Cipher] = c.MsPerMB
+				}
+			}
+		}
+		for _, p := range paths {
+			for _, c := range d.cpu(res[p.ID]) {
+				row := CPURow{Path: p.Name, PathID: p.ID, Cipher: p.Cipher, Direction: d.name,
+					Process: c.Role, CoresBusy: c.CoresBusy, MsPerMB: c.MsPerMB}
+				if e, ok := enc[p.Cipher]; ok {
+					row.VsEncrypting = ptr(c.MsPerMB / e)
+				}
+				r.CPU = append(r.CPU, row)
+			}
 		}
 	}
 }
 
-// cpuRatio is a process's CPU per MB ÷ OpenSSH's encrypting end's on a path.
-func (r *Report) cpuRatio(pathID, role string) *float64 {
+// cpuRatio is a process's CPU per MB ÷ OpenSSH's encrypting end's on a
+// path, in one direction.
+func (r *Report) cpuRatio(pathID, role, direction string) *float64 {
 	for _, c := range r.CPU {
-		if c.PathID == pathID && c.Process == role {
+		if c.PathID == pathID && c.Process == role && c.Direction == direction {
 			return c.VsEncrypting
 		}
 	}
@@ -110,9 +132,11 @@ func (r *Report) addGoals(cfg Config) {
 			return "not measured"
 		}
 		add("gateway CPU/MB ÷ OpenSSH's encrypting end, "+s, "≤1.0×", base("1.35× (1.82 vs 1.35 ms/MB)"), "×",
-			r.cpuRatio(ws, roleGateway), true, 1.0)
+			r.cpuRatio(ws, roleGateway, dirTo), true, 1.0)
+		add("gateway CPU/MB ÷ OpenSSH's encrypting end, back, "+s, "≤1.0×", "not measured", "×",
+			r.cpuRatio(ws, roleGateway, dirBack), true, 1.0)
 		add("gateway connect CPU/MB ÷ OpenSSH's encrypting end, "+s, "≤0.25×", base("0.91× (1.23 vs 1.35 ms/MB)"), "×",
-			r.cpuRatio(ws, roleConnect), true, 0.25)
+			r.cpuRatio(ws, roleConnect, dirTo), true, 0.25)
 		add("MB/s, ssh -R + gateway connect ÷ ssh -L, "+s, "≥1.0×", base("0.60× (390 vs 653 MB/s)"), "×",
 			vsSSHL(figBulk, ws), false, 1.0)
 		add("MB/s, Go client over WS ÷ ssh -L, "+s, "≥1.0×", base("0.55×"), "×",
@@ -131,13 +155,14 @@ func (r *Report) addGoals(cfg Config) {
 // markdownCPU renders the CPU table and the goals.
 func (r *Report) markdownCPU(b *strings.Builder) {
 	if len(r.CPU) > 0 {
-		b.WriteString("\nCPU per MB of each process over the bulk figure (utime+stime from /proc/PID/stat over the transfer;" +
-			" the load generator, the sink and the in-process Go client are not counted):\n\n")
-		b.WriteString("| path | cipher | process | cores busy | CPU ms per MB | × OpenSSH ssh (encrypting end) |\n")
-		b.WriteString("|---|---|---|--:|--:|--:|\n")
+		b.WriteString("\nCPU per MB of each process over the bulk figures (utime+stime from /proc/PID/stat over the transfer;" +
+			" the load generator, the sink and the in-process Go client are not counted). The encrypting end is" +
+			" OpenSSH's ssh in ssh -L for bytes to the target, its sshd for bytes back:\n\n")
+		b.WriteString("| path | cipher | bytes | process | cores busy | CPU ms per MB | × OpenSSH's encrypting end |\n")
+		b.WriteString("|---|---|---|---|--:|--:|--:|\n")
 		for _, c := range r.CPU {
-			fmt.Fprintf(b, "| %s | %s | %s | %.2f | %.2f | %s |\n",
-				c.Path, shortCipher(c.Cipher), c.Process, c.CoresBusy, c.MsPerMB, ratio(c.VsEncrypting))
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %.2f | %.2f | %s |\n",
+				c.Path, shortCipher(c.Cipher), c.Direction, c.Process, c.CoresBusy, c.MsPerMB, ratio(c.VsEncrypting))
 		}
 	}
 	if len(r.Goals) > 0 {

@@ -23,18 +23,23 @@ type path struct {
 
 // measures are the figures of one path.
 type measures struct {
-	bulk, parallel, conns float64
-	rtt                   latency
-	// cpu is each process's CPU over the bulk figure's transfer.
-	cpu []procCPU
-	// failed holds the figures that failed, by key (bulk, rtt, conns,
-	// parallel), each with its error naming the figure and the path.
+	bulk, back, parallel, conns float64
+	rtt                         latency
+	// cpu and cpuBack are each process's CPU over the bulk figure's
+	// transfer and over the reversed one's.
+	cpu, cpuBack []procCPU
+	// failed holds the figures that failed, by key (figureKeys), each with
+	// its error naming the figure and the path.
 	failed map[string]error
 }
+
+// figureKeys are the figures measurePath takes, as --figures names them.
+var figureKeys = []string{"bulk", "back", "rtt", "conns", "parallel"}
 
 // figureNames name each figure key in messages.
 var figureNames = map[string]string{
 	"bulk":     figBulk,
+	"back":     figBack,
 	"rtt":      "RTT µs, 1-byte ping-pong",
 	"conns":    figConns,
 	"parallel": figParallel,
@@ -138,7 +143,7 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 			pprofAddr = gw.PprofAddr
 		}
 		m := measurePath(ctx, cfg, p, pprofAddr)
-		for _, key := range []string{"bulk", "rtt", "conns", "parallel"} {
+		for _, key := range figureKeys {
 			if err := m.failed[key]; err != nil {
 				fmt.Fprintf(progress, "tubebench: FAILED %v\n", err)
 				rep.Failures = append(rep.Failures, err.Error())
@@ -250,23 +255,26 @@ func measurePath(ctx context.Context, cfg Config, p path, pprofAddr string) meas
 			fail(figure, err)
 		}
 	}
-	take("bulk", func() error {
+	// transfer runs one bulk transfer and reads the CPU time of the path's
+	// processes over it.
+	transfer := func(xfer func(addr string, stop time.Time, grace time.Duration) (int64, time.Duration, error)) (float64, []procCPU, error) {
 		roots := append(append([]procRoot(nil), p.procs...), e.procs...)
 		before, err := sampleCPU(roots)
 		if err != nil {
-			return err
+			return 0, nil, err
 		}
-		n, el, err := bulkStream(e.sink, time.Now().Add(cfg.Duration), cfg.IOGrace)
+		n, el, err := xfer(e.sink, time.Now().Add(cfg.Duration), cfg.IOGrace)
 		if err != nil {
-			return err
+			return 0, nil, err
 		}
 		after, err := sampleCPU(roots)
 		if err != nil {
-			return err
+			return 0, nil, err
 		}
-		m.bulk, m.cpu = float64(n)/el.Seconds()/1e6, cpuPerMB(before, after, n)
-		return nil
-	})
+		return float64(n) / el.Seconds() / 1e6, cpuPerMB(before, after, n), nil
+	}
+	take("bulk", func() (err error) { m.bulk, m.cpu, err = transfer(bulkStream); return })
+	take("back", func() (err error) { m.back, m.cpuBack, err = transfer(bulkBack); return })
 	take("rtt", func() (err error) { m.rtt, err = pingPong(e.echo, cfg.Duration, cfg.MaxPings, cfg.IOGrace); return })
 	take("conns", func() (err error) {
 		m.conns, err = connRate(ctx, e.echo, cfg.Workers, cfg.Duration, cfg.IOGrace)

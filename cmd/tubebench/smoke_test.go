@@ -72,7 +72,7 @@ func TestBenchSmoke(t *testing.T) {
 			paths[r.PathID] = true
 		}
 	}
-	for _, f := range []string{figBulk, figP50, figP99, figConns, figParallel, figIdleRSS, figIdleGo, figRecovery,
+	for _, f := range []string{figBulk, figBack, figP50, figP99, figConns, figParallel, figIdleRSS, figIdleGo, figRecovery,
 		figWasmBytes, figPageLoad, figBrowserMBs} {
 		if !figures[f] {
 			t.Errorf("no %q figure", f)
@@ -103,11 +103,13 @@ func TestBenchSmoke(t *testing.T) {
 	}
 	roles := map[string]bool{}
 	for _, c := range rep.CPU {
-		roles[c.PathID+" "+c.Process] = true
+		roles[c.PathID+" "+c.Direction+" "+c.Process] = true
 	}
-	for _, want := range []string{"ssh-L-aes128-gcm " + roleSSH, "ssh-L-aes128-gcm " + roleSSHD,
-		"gw-websocket-openssh-aes128-gcm " + roleGateway, "gw-websocket-openssh-aes128-gcm " + roleConnect,
-		"gw-websocket-tunnel-aes128-gcm " + roleTunnel} {
+	for _, want := range []string{"ssh-L-aes128-gcm " + dirTo + " " + roleSSH, "ssh-L-aes128-gcm " + dirTo + " " + roleSSHD,
+		"gw-websocket-openssh-aes128-gcm " + dirTo + " " + roleGateway, "gw-websocket-openssh-aes128-gcm " + dirTo + " " + roleConnect,
+		"gw-websocket-tunnel-aes128-gcm " + dirTo + " " + roleTunnel,
+		"ssh-L-aes128-gcm " + dirBack + " " + roleSSHD, "gw-websocket-openssh-aes128-gcm " + dirBack + " " + roleGateway,
+		"gw-websocket-tunnel-aes128-gcm " + dirBack + " " + roleTunnel} {
 		if !roles[want] {
 			t.Errorf("no CPU row for %s", want)
 		}

@@ -10,8 +10,18 @@ import (
 )
 
 // blockSize is the unit of the bulk protocol: the sender writes blocks of
-// this size, the first byte of each saying whether more follow.
+// this size, the first byte of each saying whether more follow (blockLast)
+// or asking the sink to send instead (blockSendBack).
 const blockSize = 64 << 10
+
+// The first byte of a bulk block: 0 while more blocks follow, or one of
+// these.
+const (
+	blockLast = 1 // the last block: the sink answers with its count
+	// blockSendBack asks the sink to send blocks back until the
+	// connection breaks (the reversed bulk figure).
+	blockSendBack = 2
+)
 
 // targets are the loopback servers every path ends at: an echo server (for
 // latency and connection rate) and a sink (for bulk).
@@ -95,9 +105,11 @@ func serveEcho(c net.Conn) {
 	}
 }
 
-// serveSink reads blocks; after a block whose first byte is 1 it answers
-// with the number of bytes received since the last answer (8 bytes, big
-// endian), so the sender knows every byte arrived.
+// serveSink reads blocks; after a block whose first byte is blockLast it
+// answers with the number of bytes received since the last answer (8
+// bytes, big endian), so the sender knows every byte arrived. After a
+// block whose first byte is blockSendBack it sends blocks until the
+// connection breaks: the reader counts what arrives.
 func serveSink(c net.Conn) {
 	buf := make([]byte, blockSize)
 	var total uint64
@@ -106,7 +118,14 @@ func serveSink(c net.Conn) {
 			return // EOF or a broken sender: the sender sees no ack
 		}
 		total += blockSize
-		if buf[0] == 1 {
+		if buf[0] == blockSendBack {
+			for {
+				if _, err := c.Write(buf); err != nil {
+					return
+				}
+			}
+		}
+		if buf[0] == blockLast {
 			var ack [8]byte
 			binary.BigEndian.PutUint64(ack[:], total)
 			if _, err := c.Write(ack[:]); err != nil {
