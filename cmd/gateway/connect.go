@@ -70,7 +70,7 @@ resume.`,
 				conn, err = bridge.Dial(dctx, args[0], bridge.DialOptions{TLSConfig: tlsCfg})
 			} else {
 				ropts.OnState = reportState(cmd.ErrOrStderr())
-				conn, err = bridge.DialResume(dctx, args[0], bridge.DialOptions{TLSConfig: tlsCfg, Splice: true}, ropts)
+				conn, err = bridge.DialResume(dctx, args[0], bridge.DialOptions{TLSConfig: tlsCfg}, ropts)
 			}
 			cancel()
 			if err != nil {

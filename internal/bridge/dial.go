@@ -33,13 +33,6 @@ type DialOptions struct {
 	// gateway or to the proxy (nil: a net.Dialer). Tools use it to hold the
 	// raw connection.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
-	// Splice makes DialResume's tube over ws:// hand what the gateway
-	// sends to a pipe with no copy: its WriteTo, given an *os.File that is
-	// a pipe (gateway connect's stdout), splices each payload from the
-	// socket (Linux; elsewhere it is copied). It uses a WebSocket client of
-	// the package's own instead of coder/websocket's; wss://, and a tube
-	// through a SOCKS proxy, ignore it.
-	Splice bool
 }
 
 // ParseURL checks a gateway WebSocket URL: ws:// or wss:// with a host.
@@ -81,16 +74,7 @@ func DialResume(ctx context.Context, rawURL string, opts DialOptions, ropts resu
 	if err != nil {
 		return nil, err
 	}
-	dial := func(ctx context.Context) (resume.Transport, error) {
-		if opts.Splice && u.Scheme == "ws" {
-			return dialSplice(ctx, u, opts)
-		}
-		ws, err := dialWS(ctx, u, opts, []string{resume.Subprotocol})
-		if err != nil {
-			return nil, err
-		}
-		return checkResumable(ws, u)
-	}
+	dial := func(ctx context.Context) (resume.Transport, error) { return dialResumable(ctx, u, opts) }
 	if ropts.RemoteAddr == nil {
 		ropts.RemoteAddr = addr{u.Host}
 	}
@@ -115,21 +99,28 @@ func errNotResumable(u *url.URL) error {
 	return fmt.Errorf("dial %s: the gateway does not offer resumable tubes (use --no-resume)", u.Redacted())
 }
 
-// dialSplice opens a resumable tube's WebSocket over ws:// with the
-// package's own client (leanclient.go), or with coder/websocket through
-// a SOCKS proxy, which net/http dials.
-func dialSplice(ctx context.Context, u *url.URL, opts DialOptions) (resume.Transport, error) {
+// dialResumable opens a resumable tube's WebSocket with the package's own
+// client (leanclient.go), over TLS for wss://; or with coder/websocket
+// through a SOCKS proxy, which net/http dials.
+func dialResumable(ctx context.Context, u *url.URL, opts DialOptions) (resume.Transport, error) {
 	raw, socks, err := dialRaw(ctx, u, opts)
 	if err != nil {
 		return nil, err
 	}
 	if socks != nil {
-		opts.Splice = false
 		ws, err := dialWS(ctx, u, opts, []string{resume.Subprotocol})
 		if err != nil {
 			return nil, err
 		}
 		return checkResumable(ws, u)
+	}
+	if u.Scheme == "wss" {
+		tc, err := clientHandshake(ctx, raw, u.Hostname(), opts.TLSConfig)
+		if err != nil {
+			raw.Close()
+			return nil, fmt.Errorf("dial %s: %w", u.Redacted(), err)
+		}
+		raw = tc
 	}
 	c, err := dialLean(ctx, u, raw, opts.Header, []string{resume.Subprotocol})
 	if err != nil {

@@ -29,7 +29,7 @@ func TestSpliceTubeEchoes(t *testing.T) {
 	srv := resumeEchoServer(t, rs)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := DialResume(ctx, wsURL(srv), DialOptions{Splice: true, Proxy: noProxy}, resume.Options{})
+	c, err := DialResume(ctx, wsURL(srv), DialOptions{Proxy: noProxy}, resume.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestLeanClientRefused(t *testing.T) {
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := DialResume(ctx, wsURL(srv), DialOptions{Splice: true, Proxy: noProxy}, resume.Options{})
+	_, err := DialResume(ctx, wsURL(srv), DialOptions{Proxy: noProxy}, resume.Options{})
 	if err == nil || !strings.Contains(err.Error(), "refused: 401 Unauthorized") {
 		t.Fatalf("DialResume = %v; want the refusal", err)
 	}

@@ -82,7 +82,7 @@ func dialSpliceTube(t *testing.T, rawURL string, ropts resume.Options) (*resume.
 	var mu sync.Mutex
 	var dialed []*leanClient
 	dial := func(ctx context.Context) (resume.Transport, error) {
-		tr, err := dialSplice(ctx, u, DialOptions{Splice: true, Proxy: noProxy})
+		tr, err := dialResumable(ctx, u, DialOptions{Proxy: noProxy})
 		if err == nil {
 			mu.Lock()
 			dialed = append(dialed, tr.(*leanClient))
