@@ -203,6 +203,15 @@ func (c *leanClient) nextPayload() error {
 	return nil
 }
 
+// messageSize is the length of the message being read, of which read
+// bytes were read, where its current frame is its last (-1 where not).
+func (c *leanClient) messageSize(read int) int {
+	if !c.fin || c.frameLeft > transportReadLimit {
+		return -1
+	}
+	return read + int(c.frameLeft)
+}
+
 // ReadMessage reads the next message (resume.Transport).
 func (c *leanClient) ReadMessage(ctx context.Context) ([]byte, error) {
 	c.readMu.Lock()
@@ -211,7 +220,7 @@ func (c *leanClient) ReadMessage(ctx context.Context) ([]byte, error) {
 	if err := c.startMessage(); err != nil {
 		return nil, err
 	}
-	return readMessage(payload{c})
+	return readMessage(payload{c}, c.messageSize(0))
 }
 
 // Release takes back a message ReadMessage returned (resume.Releaser).
@@ -254,7 +263,7 @@ func (c *leanClient) ReadRest() ([]byte, error) {
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
 	defer c.watch(c.msgCtx)()
-	return readMessage(io.MultiReader(bytes.NewReader(c.head[:c.headLen]), payload{c}))
+	return readMessage(io.MultiReader(bytes.NewReader(c.head[:c.headLen]), payload{c}), c.messageSize(c.headLen))
 }
 
 // WriteRest writes the rest of the message begun to w, less its first

@@ -1,11 +1,11 @@
 package bridge
 
 // Messages of pooledMin to pooledCap bytes (an SSH packet of 32 KiB with
-// its frame header, the bulk of a transfer) are copied into pooled
-// buffers that the stream gives back once read (Release): fresh memory
-// for each, its page faults and its garbage cost more than the copy.
-// Smaller messages are not pooled, so that a queue of small messages
-// never pins large buffers.
+// its frame header, the bulk of a transfer) are read into pooled buffers
+// that the stream gives back once read (Release): fresh memory for each,
+// its page faults and its garbage cost more than a pool. Smaller messages
+// are not pooled, so that a queue of small messages never pins large
+// buffers.
 const (
 	pooledMin = 16 << 10
 	pooledCap = 64<<10 + 64

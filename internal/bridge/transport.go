@@ -29,13 +29,13 @@ func newTransport(ws *websocket.Conn) wsTransport {
 	return wsTransport{ws}
 }
 
-// readBufs are the buffers a message is read into before it is copied
-// out at its size: one read per frame and one exact allocation per
-// message, where io.ReadAll grew a slice from 512 bytes (allocating and
-// zeroing about twice each message). A buffer is held only while a
-// message is read, so an idle tube holds none.
+// readBufs are the buffers a message larger than bigPooledCap is read
+// into before it is copied out at its size: one read per frame and one
+// exact allocation per message, where io.ReadAll grew a slice from 512
+// bytes (allocating and zeroing about twice each message). A buffer is
+// held only while a message is read, so an idle tube holds none.
 var readBufs = sync.Pool{New: func() any {
-	b := make([]byte, transportReadLimit+1) // the limit is enforced, so a read never fills it
+	b := make([]byte, transportReadLimit)
 	return &b
 }}
 
@@ -47,55 +47,70 @@ func (t wsTransport) ReadMessage(ctx context.Context) ([]byte, error) {
 	if typ != websocket.MessageBinary {
 		return nil, fmt.Errorf("%w: a text message", resume.ErrBadFrame)
 	}
-	return readMessage(r)
+	return readMessage(r, -1)
 }
 
 // readMessage reads the message r carries to its end, at most
 // transportReadLimit bytes, into a pooled buffer where it is large (give
-// it back to releaseMessage).
-func readMessage(r io.Reader) ([]byte, error) {
-	// Read into a buffer of bigMsgBufs: a message larger than pooledCap
-	// (a batch of packets, the bulk of a transfer) stays in it, with no
-	// copy; a smaller one is copied out at its size, so that a queue of
-	// small messages never pins large buffers.
-	mp := bigMsgBufs.Get().(*[]byte)
-	buf := (*mp)[:cap(*mp)]
-	n, eof, err := readInto(r, buf)
-	if err != nil {
-		bigMsgBufs.Put(mp)
-		return nil, err
+// it back to releaseMessage). size is its length where the framing told
+// it (-1 where not): a message is read into the smallest buffer that
+// holds it, or, of unknown length, into ever larger ones (msgTiers), the
+// bytes so far copied at each step. A message of an SSH packet (the bulk
+// of a transfer, from a client that sends a packet a message) so lands
+// where it stays, with no copy; a batch of packets costs one copy of its
+// first 64 KiB.
+func readMessage(r io.Reader, size int) ([]byte, error) {
+	t := 0
+	for t < len(msgTiers)-1 && size > msgTierCaps[t] {
+		t++
 	}
-	if !eof { // larger than a pooled buffer: on into a read buffer
-		bp := readBufs.Get().(*[]byte)
-		defer readBufs.Put(bp)
-		big := *bp
-		copy(big, buf[:n])
-		bigMsgBufs.Put(mp)
-		m, _, err := readInto(r, big[n:])
+	var held *[]byte // the pooled buffer holding the message so far
+	var buf []byte
+	n := 0
+	var over [1]byte // the byte past a full buffer, if the message goes on
+	for ; t < len(msgTiers); t++ {
+		bp := msgTiers[t].Get().(*[]byte)
+		next := (*bp)[:cap(*bp)]
+		copy(next, buf[:n])
+		if held != nil {
+			next[n] = over[0]
+			n++
+			msgTiers[t-1].Put(held)
+		}
+		held, buf = bp, next
+		m, eof, err := readInto(r, buf[n:])
+		n += m
+		if err == nil && !eof { // full: does the message end here?
+			var k int
+			k, eof, err = readInto(r, over[:])
+			eof = eof && k == 0
+		}
 		if err != nil {
+			msgTiers[t].Put(held)
 			return nil, err
 		}
-		if n += m; n == len(big) {
-			return nil, fmt.Errorf("%w: a message over %d bytes", resume.ErrBadFrame, transportReadLimit)
+		if !eof {
+			continue
 		}
-		buf, mp = big, nil
-	}
-	if n > pooledCap && mp != nil {
+		if n <= pooledMin || t == len(msgTiers)-1 {
+			// Small messages are not pooled, so that a queue of them
+			// never pins large buffers; a read buffer is only lent.
+			out := bytes.Clone(buf[:n]) // no zeroing: the copy fills it
+			msgTiers[t].Put(held)
+			return out, nil
+		}
 		return buf[:n], nil
 	}
-	if mp != nil {
-		defer bigMsgBufs.Put(mp)
-	}
-	if n > pooledMin && n <= pooledCap {
-		sp := msgBufs.Get().(*[]byte)
-		return append((*sp)[:0], buf[:n]...), nil
-	}
-	if n > pooledCap && n <= bigPooledCap {
-		bp := bigMsgBufs.Get().(*[]byte)
-		return append((*bp)[:0], buf[:n]...), nil
-	}
-	return bytes.Clone(buf[:n]), nil // no zeroing: the copy fills it
+	msgTiers[len(msgTiers)-1].Put(held)
+	return nil, fmt.Errorf("%w: a message over %d bytes", resume.ErrBadFrame, transportReadLimit)
 }
+
+// msgTiers are the pools of the buffers readMessage reads into, smallest
+// first, and msgTierCaps their sizes.
+var (
+	msgTiers    = [...]*sync.Pool{&msgBufs, &bigMsgBufs, &readBufs}
+	msgTierCaps = [...]int{pooledCap, bigPooledCap, transportReadLimit}
+)
 
 // readInto reads a message from r into buf until its end (eof) or until
 // buf is full (not eof: the message may be larger).

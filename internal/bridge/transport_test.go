@@ -6,9 +6,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"github.com/coder/websocket"
@@ -16,34 +13,46 @@ import (
 	"github.com/tubegate/tubegate/internal/resume"
 )
 
+// messageSizes are the sizes TestReadMessageBuffers sends: around each
+// buffer's bounds, and up to the limit.
+var messageSizes = []int{0, 1, pooledMin, pooledMin + 1, pooledCap, pooledCap + 1, 128 << 10, bigPooledCap - 1, bigPooledCap, bigPooledCap + 1, 700 << 10, transportReadLimit}
+
 // TestReadMessageBuffers: every message arrives whole, the bulk of a
 // transfer (more than pooledCap) in the pooled buffer it was read into,
 // a middle-sized one in a buffer of pooledCap and a small one at its own
 // size, so that queued small messages never pin large buffers; a message
-// over the limit is a bad frame.
+// over the limit is a bad frame. The same through coder/websocket's
+// reader, which does not tell a message's length, and the lean client's,
+// which does.
 func TestReadMessageBuffers(t *testing.T) {
-	sizes := []int{0, 1, pooledMin, pooledMin + 1, pooledCap, pooledCap + 1, 128 << 10, bigPooledCap - 1, bigPooledCap, bigPooledCap + 1, 700 << 10, transportReadLimit}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
+	script := func(ctx context.Context, ws *websocket.Conn) {
 		defer ws.CloseNow()
-		for _, n := range append(sizes, transportReadLimit+1) {
-			if ws.Write(r.Context(), websocket.MessageBinary, message(n)) != nil {
+		for _, n := range append(messageSizes, transportReadLimit+1) {
+			if ws.Write(ctx, websocket.MessageBinary, message(n)) != nil {
 				return
 			}
 		}
-		ws.Read(r.Context()) // until the client goes
-	}))
-	defer srv.Close()
-	ws, _, err := websocket.Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http"), nil)
-	if err != nil {
-		t.Fatal(err)
+		ws.Read(ctx) // until the client goes
 	}
-	defer ws.CloseNow()
-	tr := newTransport(ws)
-	for _, n := range sizes {
+	t.Run("coder/websocket", func(t *testing.T) {
+		srv := frameServer(t, script)
+		ws, _, err := websocket.Dial(context.Background(), wsURL(srv), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ws.CloseNow()
+		checkMessageBuffers(t, newTransport(ws))
+	})
+	t.Run("lean", func(t *testing.T) {
+		checkMessageBuffers(t, dialLeanTo(t, frameServer(t, script)))
+	})
+}
+
+func checkMessageBuffers(t *testing.T, tr interface {
+	resume.Transport
+	Release([]byte)
+}) {
+	for _, n := range messageSizes {
 		msg, err := tr.ReadMessage(context.Background())
 		if err != nil {
 			t.Fatalf("a message of %d bytes: %v", n, err)
