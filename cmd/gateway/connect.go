@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/spf13/cobra"
 
 	"github.com/tubegate/tubegate/internal/bridge"
@@ -161,12 +160,12 @@ func relay(ctx context.Context, conn io.ReadWriteCloser, in io.Reader, out io.Wr
 	if err == nil || errors.Is(err, io.EOF) {
 		return nil
 	}
-	var ce websocket.CloseError
+	var ce *resume.CloseError
 	if errors.As(err, &ce) {
-		if ce.Code == websocket.StatusNormalClosure {
+		if ce.Code == resume.CloseNormal {
 			return nil
 		}
-		return fmt.Errorf("the gateway closed the connection: %s (%s)", ce.Reason, ce.Code)
+		return fmt.Errorf("the gateway closed the connection: %s (%d)", ce.Reason, ce.Code)
 	}
 	return fmt.Errorf("connection: %w", err)
 }

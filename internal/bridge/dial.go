@@ -5,12 +5,10 @@ package bridge
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
-	"sync"
 
 	"github.com/coder/websocket"
 
@@ -51,18 +49,35 @@ func ParseURL(raw string) (*url.URL, error) {
 }
 
 // Dial opens a WebSocket to a gateway and returns it as a net.Conn
-// carrying the SSH stream. Through an HTTP proxy it first opens a CONNECT
+// carrying the SSH stream; its reads end with a *resume.CloseError where
+// the gateway closed it with a status other than normal. Through an HTTP proxy it first opens a CONNECT
 // tunnel to the gateway, for ws:// as for wss:// (see dialTarget).
 func Dial(ctx context.Context, rawURL string, opts DialOptions) (net.Conn, error) {
 	u, err := ParseURL(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	ws, err := dialWS(ctx, u, opts, nil)
+	lc, ws, err := dialEither(ctx, u, opts, nil)
 	if err != nil {
 		return nil, err
 	}
-	return newConn(context.Background(), ws, nil, addr{u.Host}), nil
+	if ws != nil {
+		return socksConn{newConn(context.Background(), ws, nil, addr{u.Host})}, nil
+	}
+	return newLeanConn(lc, addr{u.Host}), nil
+}
+
+// socksConn is a raw tube through a SOCKS proxy, on coder/websocket: its
+// reads end as the lean client's do (a *resume.CloseError for the peer's
+// close frame with a status other than normal).
+type socksConn struct{ *conn }
+
+func (c socksConn) Read(p []byte) (int, error) {
+	n, err := c.conn.Read(p)
+	if err != nil {
+		err = transportError(err)
+	}
+	return n, err
 }
 
 // DialResume opens a resumable tube to a gateway: a net.Conn carrying the
@@ -99,39 +114,49 @@ func errNotResumable(u *url.URL) error {
 	return fmt.Errorf("dial %s: the gateway does not offer resumable tubes (use --no-resume)", u.Redacted())
 }
 
-// dialResumable opens a resumable tube's WebSocket with the package's own
-// client (leanclient.go), over TLS for wss://; or with coder/websocket
-// through a SOCKS proxy, which net/http dials.
+// dialResumable opens a resumable tube's WebSocket (see dialEither).
 func dialResumable(ctx context.Context, u *url.URL, opts DialOptions) (resume.Transport, error) {
-	raw, socks, err := dialRaw(ctx, u, opts)
+	c, ws, err := dialEither(ctx, u, opts, []string{resume.Subprotocol})
 	if err != nil {
 		return nil, err
 	}
-	if socks != nil {
-		ws, err := dialWS(ctx, u, opts, []string{resume.Subprotocol})
-		if err != nil {
-			return nil, err
-		}
+	if ws != nil {
 		return checkResumable(ws, u)
-	}
-	if u.Scheme == "wss" {
-		tc, err := clientHandshake(ctx, raw, u.Hostname(), opts.TLSConfig)
-		if err != nil {
-			raw.Close()
-			return nil, fmt.Errorf("dial %s: %w", u.Redacted(), err)
-		}
-		raw = tc
-	}
-	c, err := dialLean(ctx, u, raw, opts.Header, []string{resume.Subprotocol})
-	if err != nil {
-		raw.Close()
-		return nil, err
 	}
 	if c.Subprotocol() != resume.Subprotocol {
 		c.Close(int(websocket.StatusPolicyViolation), "resumption needed")
 		return nil, errNotResumable(u)
 	}
 	return c, nil
+}
+
+// dialEither opens a native client's WebSocket with the package's own
+// client (leanclient.go), whose frames go out whole, over TLS for wss://;
+// or, through a SOCKS proxy (which net/http dials), with coder/websocket.
+// One of the two results is nil.
+func dialEither(ctx context.Context, u *url.URL, opts DialOptions, subprotocols []string) (*leanClient, *websocket.Conn, error) {
+	raw, socks, err := dialRaw(ctx, u, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	if socks != nil {
+		ws, err := dialSOCKS(ctx, u, socks, opts, subprotocols)
+		return nil, ws, err
+	}
+	if u.Scheme == "wss" {
+		tc, err := clientHandshake(ctx, raw, u.Hostname(), opts.TLSConfig)
+		if err != nil {
+			raw.Close()
+			return nil, nil, fmt.Errorf("dial %s: %w", u.Redacted(), err)
+		}
+		raw = tc
+	}
+	c, err := dialLean(ctx, u, raw, opts.Header, subprotocols)
+	if err != nil {
+		raw.Close()
+		return nil, nil, err
+	}
+	return c, nil, nil
 }
 
 // dialRaw opens the connection under a WebSocket to u: to the gateway, or
@@ -157,30 +182,15 @@ func (o DialOptions) dialer() dialFunc {
 	return (&net.Dialer{}).DialContext
 }
 
-// dialWS opens the WebSocket, asking for subprotocols.
-func dialWS(ctx context.Context, u *url.URL, opts DialOptions, subprotocols []string) (*websocket.Conn, error) {
-	raw, socks, err := dialRaw(ctx, u, opts)
-	if err != nil {
-		return nil, err
-	}
+// dialSOCKS opens the WebSocket with coder/websocket through the SOCKS
+// proxy at socks, which net/http dials, asking for subprotocols.
+func dialSOCKS(ctx context.Context, u, socks *url.URL, opts DialOptions, subprotocols []string) (*websocket.Conn, error) {
 	tr := &http.Transport{
 		TLSClientConfig: opts.TLSConfig,
 		// The upgrade needs HTTP/1.1: never negotiate h2.
 		TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{},
-	}
-	switch {
-	case socks != nil:
-		tr.Proxy, tr.DialContext = http.ProxyURL(socks), opts.dialer()
-	case u.Scheme == "wss":
-		tc, err := clientHandshake(ctx, raw, u.Hostname(), opts.TLSConfig)
-		if err != nil {
-			raw.Close()
-			return nil, fmt.Errorf("dial %s: %w", u.Redacted(), err)
-		}
-		raw, tr.DialTLSContext = tc, oneConn(tc)
-	default:
-		// The transport gets the connection made above, and no other.
-		tr.DialContext = oneConn(raw)
+		Proxy:        http.ProxyURL(socks),
+		DialContext:  opts.dialer(),
 	}
 	ws, resp, err := websocket.Dial(ctx, u.String(), &websocket.DialOptions{
 		HTTPClient:      &http.Client{Transport: tr},
@@ -189,9 +199,6 @@ func dialWS(ctx context.Context, u *url.URL, opts DialOptions, subprotocols []st
 		Subprotocols:    subprotocols,
 	})
 	if err != nil {
-		if raw != nil {
-			raw.Close()
-		}
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
 			return nil, fmt.Errorf("dial %s: refused: %s", u.Redacted(), resp.Status)
 		}
@@ -217,19 +224,6 @@ func clientHandshake(ctx context.Context, c net.Conn, host string, cfg *tls.Conf
 		return nil, fmt.Errorf("TLS with %s: %w", host, err)
 	}
 	return tc, nil
-}
-
-// oneConn is a DialContext that returns c the first time and fails after.
-func oneConn(c net.Conn) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	var once sync.Once
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var out net.Conn
-		once.Do(func() { out = c })
-		if out == nil {
-			return nil, errors.New("the connection to the gateway was already used")
-		}
-		return out, nil
-	}
 }
 
 type addr struct{ host string }

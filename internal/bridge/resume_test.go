@@ -81,8 +81,8 @@ func TestPlainClientUnchanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, ok := c.(*conn); !ok {
-		t.Fatalf("plain Dial gave %T", c)
+	if _, ok := c.(*leanConn); !ok {
+		t.Fatalf("plain Dial gave %T, want the lean client's raw stream", c)
 	}
 	echoOnce(t, c, "SSH-2.0-plain\r\n")
 }
