@@ -154,9 +154,11 @@ func TestLeanClientRefused(t *testing.T) {
 	}
 }
 
+// TestMaskCopy: every byte is masked with the key's byte at its offset,
+// across the chunks maskCopy works in.
 func TestMaskCopy(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, n := range []int{0, 1, 7, 8, 9, 63, 64, 1000} {
+	for _, n := range []int{0, 1, 3, 4, 5, 7, 8, 9, 63, 64, 1000, maskChunk - 1, maskChunk, maskChunk + 1, maskChunk + 5, 3*maskChunk + 2, 32 << 10} {
 		src := make([]byte, n)
 		for i := range src {
 			src[i] = byte(r.Uint32())
@@ -170,5 +172,13 @@ func TestMaskCopy(t *testing.T) {
 				t.Fatalf("n=%d: byte %d masked wrong", n, i)
 			}
 		}
+	}
+}
+
+func BenchmarkMaskCopy(b *testing.B) {
+	src, dst := make([]byte, 32<<10), make([]byte, 32<<10)
+	b.SetBytes(int64(len(src)))
+	for b.Loop() {
+		maskCopy(dst, src, 0x12345678)
 	}
 }

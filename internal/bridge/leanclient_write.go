@@ -6,6 +6,7 @@ package bridge
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/binary"
 	"io"
 	"net"
@@ -64,17 +65,25 @@ func (c *leanClient) writeFrame(op byte, p []byte) error {
 	return err
 }
 
+// maskChunk is how many bytes maskCopy masks per call of XORBytes.
+const maskChunk = 1024
+
 // maskCopy writes src masked with key (its bytes in little-endian order
-// are the four masking bytes) to dst, eight bytes at a time.
+// are the four masking bytes) to dst: the key repeated over a chunk, then
+// crypto/subtle's XORBytes (vector instructions where the CPU has them)
+// a chunk at a time; a byte-at-a-time or word-at-a-time loop took as long
+// as the AES-GCM of the same bytes.
 func maskCopy(dst, src []byte, key uint32) {
-	k := uint64(key) | uint64(key)<<32
-	dst = dst[:len(src)]
-	i := 0
-	for ; i+8 <= len(src); i += 8 {
-		binary.LittleEndian.PutUint64(dst[i:], binary.LittleEndian.Uint64(src[i:])^k)
+	var pat [maskChunk]byte
+	binary.LittleEndian.PutUint32(pat[:], key)
+	for n := 4; n < min(len(src), maskChunk); n *= 2 {
+		copy(pat[n:], pat[:n])
 	}
-	for ; i < len(src); i++ {
-		dst[i] = src[i] ^ byte(k>>(8*(i&3)))
+	dst = dst[:len(src)]
+	for len(src) > 0 {
+		n := min(len(src), maskChunk)
+		subtle.XORBytes(dst[:n], src[:n], pat[:n])
+		dst, src = dst[n:], src[n:]
 	}
 }
 
