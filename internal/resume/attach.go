@@ -21,9 +21,15 @@ func (e *endpoint) readLoop(ctx context.Context, tr Transport, gen uint64, done 
 		release = r.Release
 	}
 	st, _ := tr.(Streamer)
+	// ctx ends when tr is detached: it drops tr then, once for all its
+	// reads, which are given no context of their own (coder/websocket arms
+	// and disarms a context.AfterFunc for each message read with one: 5%
+	// of a receiving gateway's CPU).
+	stop := context.AfterFunc(ctx, func() { tr.Close(0, "") })
+	defer stop()
 	for {
 		if st != nil && e.sinking() {
-			stop, err := e.streamNext(ctx, st, gen, release)
+			stop, err := e.streamNext(st, gen, release)
 			switch {
 			case errors.Is(err, ErrBadFrame):
 				e.protocolError(gen, err)
@@ -36,7 +42,7 @@ func (e *endpoint) readLoop(ctx context.Context, tr Transport, gen uint64, done 
 			}
 			continue
 		}
-		msg, err := tr.ReadMessage(ctx)
+		msg, err := tr.ReadMessage(context.Background())
 		if err != nil {
 			e.transportFailed(gen, err)
 			return

@@ -39,8 +39,8 @@ type Streamer interface {
 // a transport error (a drop), or a protocol error wrapping ErrBadFrame; it
 // reports stop when the reader should end without either (the writer
 // failed).
-func (e *endpoint) streamNext(ctx context.Context, st Streamer, gen uint64, release func([]byte)) (stop bool, err error) {
-	head, more, err := st.BeginMessage(ctx, dataHeader)
+func (e *endpoint) streamNext(st Streamer, gen uint64, release func([]byte)) (stop bool, err error) {
+	head, more, err := st.BeginMessage(context.Background(), dataHeader)
 	if err != nil {
 		return false, err
 	}
