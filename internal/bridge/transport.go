@@ -18,15 +18,21 @@ import (
 // wsTransport is a WebSocket as a resume.Transport: one binary message
 // per frame. Native clients and the gateway use it; the page has its own
 // (transport_js.go).
-type wsTransport struct{ ws *websocket.Conn }
+type wsTransport struct {
+	ws *websocket.Conn
+	// lastBig: the last message read was larger than pooledCap. The next
+	// one is read into a buffer for that size first (coder/websocket's
+	// reader does not tell a message's length; batches come in runs).
+	lastBig bool
+}
 
 // transportReadLimit is the largest message: a frame header over the
 // largest payload.
 const transportReadLimit = ReadLimit + 64
 
-func newTransport(ws *websocket.Conn) wsTransport {
+func newTransport(ws *websocket.Conn) *wsTransport {
 	ws.SetReadLimit(transportReadLimit)
-	return wsTransport{ws}
+	return &wsTransport{ws: ws}
 }
 
 // readBufs are the buffers a message larger than bigPooledCap is read
@@ -39,7 +45,7 @@ var readBufs = sync.Pool{New: func() any {
 	return &b
 }}
 
-func (t wsTransport) ReadMessage(ctx context.Context) ([]byte, error) {
+func (t *wsTransport) ReadMessage(ctx context.Context) ([]byte, error) {
 	typ, r, err := t.ws.Reader(ctx)
 	if err != nil {
 		return nil, transportError(err)
@@ -47,18 +53,25 @@ func (t wsTransport) ReadMessage(ctx context.Context) ([]byte, error) {
 	if typ != websocket.MessageBinary {
 		return nil, fmt.Errorf("%w: a text message", resume.ErrBadFrame)
 	}
-	return readMessage(r, -1)
+	guess := -1
+	if t.lastBig {
+		guess = bigPooledCap
+	}
+	msg, err := readMessage(r, guess)
+	t.lastBig = len(msg) > pooledCap
+	return msg, err
 }
 
 // readMessage reads the message r carries to its end, at most
 // transportReadLimit bytes, into a pooled buffer where it is large (give
 // it back to releaseMessage). size is its length where the framing told
-// it (-1 where not): a message is read into the smallest buffer that
-// holds it, or, of unknown length, into ever larger ones (msgTiers), the
-// bytes so far copied at each step. A message of an SSH packet (the bulk
-// of a transfer, from a client that sends a packet a message) so lands
-// where it stays, with no copy; a batch of packets costs one copy of its
-// first 64 KiB.
+// it, or a guess (-1: none): a message is read into the smallest buffer
+// that holds size bytes, or into ever larger ones (msgTiers), the bytes so
+// far copied at each step, and it ends in the smallest that holds it. A
+// message of an SSH packet (the bulk of a transfer, from a client that
+// sends a packet a message) so lands where it stays, with no copy; a
+// batch of packets read with no guess costs one copy of its first 64 KiB,
+// and a smaller message read into a buffer guessed for a batch, one copy.
 func readMessage(r io.Reader, size int) ([]byte, error) {
 	t := 0
 	for t < len(msgTiers)-1 && size > msgTierCaps[t] {
@@ -96,6 +109,12 @@ func readMessage(r io.Reader, size int) ([]byte, error) {
 			// Small messages are not pooled, so that a queue of them
 			// never pins large buffers; a read buffer is only lent.
 			out := bytes.Clone(buf[:n]) // no zeroing: the copy fills it
+			msgTiers[t].Put(held)
+			return out, nil
+		}
+		if t > 0 && n <= msgTierCaps[t-1] { // guessed too large
+			sp := msgTiers[t-1].Get().(*[]byte)
+			out := append((*sp)[:0], buf[:n]...)
 			msgTiers[t].Put(held)
 			return out, nil
 		}
@@ -139,7 +158,7 @@ var bigMsgBufs = sync.Pool{New: func() any {
 }}
 
 // Release takes back a message ReadMessage returned (resume.Releaser).
-func (t wsTransport) Release(msg []byte) { releaseMessage(msg) }
+func (t *wsTransport) Release(msg []byte) { releaseMessage(msg) }
 
 // releaseMessage takes back a message readMessage returned.
 func releaseMessage(msg []byte) {
@@ -162,11 +181,11 @@ func transportError(err error) error {
 	return err
 }
 
-func (t wsTransport) WriteMessage(ctx context.Context, p []byte) error {
+func (t *wsTransport) WriteMessage(ctx context.Context, p []byte) error {
 	return t.ws.Write(ctx, websocket.MessageBinary, p)
 }
 
-func (t wsTransport) Close(code int, reason string) error {
+func (t *wsTransport) Close(code int, reason string) error {
 	if code == 0 {
 		return t.ws.CloseNow()
 	}

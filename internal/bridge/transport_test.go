@@ -14,8 +14,10 @@ import (
 )
 
 // messageSizes are the sizes TestReadMessageBuffers sends: around each
-// buffer's bounds, and up to the limit.
-var messageSizes = []int{0, 1, pooledMin, pooledMin + 1, pooledCap, pooledCap + 1, 128 << 10, bigPooledCap - 1, bigPooledCap, bigPooledCap + 1, 700 << 10, transportReadLimit}
+// buffer's bounds, up to the limit, and smaller ones after a large one
+// (which coder/websocket's transport reads guessing a large one again).
+var messageSizes = []int{0, 1, pooledMin, pooledMin + 1, pooledCap, pooledCap + 1, 128 << 10, 40 << 10, bigPooledCap - 1, 5,
+	bigPooledCap, pooledCap, bigPooledCap + 1, 700 << 10, transportReadLimit}
 
 // TestReadMessageBuffers: every message arrives whole, the bulk of a
 // transfer (more than pooledCap) in the pooled buffer it was read into,
