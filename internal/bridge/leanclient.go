@@ -2,15 +2,18 @@
 
 package bridge
 
-// leanClient is a client WebSocket of our own, used for gateway connect's
-// resumable tube over ws://. Its point is resume.Streamer: the payload of
-// a message goes from the socket to a writer without being read into
-// memory, and where the writer is a pipe (connect's stdout, read by ssh)
-// the kernel splices it there (splice_linux.go) with no copy at all.
-// coder/websocket can only hand a message's bytes to a Read. Everything
-// else (wss://, the page, raw tubes, the gateway's side) stays on
-// coder/websocket. This file reads; leanclient_upgrade.go opens the
-// WebSocket, leanclient_write.go writes and closes it.
+// leanClient is a client WebSocket of our own, under every native client's
+// tube (raw, leanconn.go, or resumable; ws:// or wss://) but one through a
+// SOCKS proxy. It writes each message as one masked frame in one write,
+// where coder/websocket's client masked and wrote 4 KiB at a time. And it
+// is a resume.Streamer: the payload of a message goes from the socket to
+// a writer without being read into memory, and where the writer is a pipe
+// (gateway connect's stdout, read by ssh) and the socket plain TCP, the
+// kernel splices it there (splice_linux.go) with no copy at all;
+// coder/websocket can only hand a message's bytes to a Read. The page and
+// the gateway's side stay on their own WebSockets. This file reads;
+// leanclient_upgrade.go opens the WebSocket, leanclient_write.go writes
+// and closes it.
 
 import (
 	"bufio"
