@@ -225,7 +225,7 @@ func idleOnFreshGateway(ctx context.Context, cfg Config, dir string, id *identit
 	return idleTubes(ctx, g, transport, cfg.Tubes, id, profiler{cfg.ProfileDir})
 }
 
-// measurePath sets a path up and takes its four measurements. A figure
+// measurePath sets a path up and takes its measurements (figureKeys). A figure
 // that fails (every one is bounded: a dial by dialTimeout, its I/O by its
 // duration plus cfg.IOGrace) is kept in failed, naming the figure and the
 // path, and the others are still taken.
