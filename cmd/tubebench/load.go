@@ -27,16 +27,25 @@ func dial(addr string) (net.Conn, error) {
 	return c, nil
 }
 
+// bulkConn dials the sink at addr for a transfer until stop, its I/O
+// bounded by grace past it, and makes its block buffer.
+func bulkConn(addr string, stop time.Time, grace time.Duration) (net.Conn, []byte, error) {
+	c, err := dial(addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.SetDeadline(stop.Add(grace))
+	return c, make([]byte, blockSize), nil
+}
+
 // bulkStream sends blocks to the sink at addr until stop, then waits for
 // the sink's count and returns the bytes delivered and the time taken.
 func bulkStream(addr string, stop time.Time, grace time.Duration) (int64, time.Duration, error) {
-	c, err := dial(addr)
+	c, buf, err := bulkConn(addr, stop, grace)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer c.Close()
-	c.SetDeadline(stop.Add(grace))
-	buf := make([]byte, blockSize)
 	start := time.Now()
 	var sent int64
 	for {
@@ -66,13 +75,11 @@ func bulkStream(addr string, stop time.Time, grace time.Duration) (int64, time.D
 // the bulk figure reversed, the bytes flowing from the target to the load
 // generator. It returns the bytes read and the time taken.
 func bulkBack(addr string, stop time.Time, grace time.Duration) (int64, time.Duration, error) {
-	c, err := dial(addr)
+	c, buf, err := bulkConn(addr, stop, grace)
 	if err != nil {
 		return 0, 0, err
 	}
 	defer c.Close()
-	c.SetDeadline(stop.Add(grace))
-	buf := make([]byte, blockSize)
 	buf[0] = blockSendBack
 	start := time.Now()
 	if _, err := c.Write(buf); err != nil {
