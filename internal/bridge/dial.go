@@ -50,8 +50,9 @@ func ParseURL(raw string) (*url.URL, error) {
 
 // Dial opens a WebSocket to a gateway and returns it as a net.Conn
 // carrying the SSH stream; its reads end with a *resume.CloseError where
-// the gateway closed it with a status other than normal. Through an HTTP proxy it first opens a CONNECT
-// tunnel to the gateway, for ws:// as for wss:// (see dialTarget).
+// the gateway closed it with a status other than normal. Through an HTTP
+// proxy it first opens a CONNECT tunnel to the gateway, for ws:// as for
+// wss:// (see dialTarget).
 func Dial(ctx context.Context, rawURL string, opts DialOptions) (net.Conn, error) {
 	u, err := ParseURL(rawURL)
 	if err != nil {

@@ -15,9 +15,10 @@ import (
 	"github.com/tubegate/tubegate/internal/resume"
 )
 
-// wsTransport is a WebSocket as a resume.Transport: one binary message
-// per frame. Native clients and the gateway use it; the page has its own
-// (transport_js.go).
+// wsTransport is a coder/websocket WebSocket as a resume.Transport: one
+// binary message per frame. The gateway uses it, and native clients
+// through a SOCKS proxy; other native clients use the lean client, the
+// page its own (transport_js.go).
 type wsTransport struct {
 	ws *websocket.Conn
 	// lastBig: the last message read was larger than pooledCap. The next

@@ -25,8 +25,8 @@ func (e *endpoint) readLoop(ctx context.Context, tr Transport, gen uint64, done 
 	// reads, which are given no context of their own (coder/websocket arms
 	// and disarms a context.AfterFunc for each message read with one: 5%
 	// of a receiving gateway's CPU).
-	stop := context.AfterFunc(ctx, func() { tr.Close(0, "") })
-	defer stop()
+	unwatch := context.AfterFunc(ctx, func() { tr.Close(0, "") })
+	defer unwatch()
 	for {
 		if st != nil && e.sinking() {
 			stop, err := e.streamNext(st, gen, release)

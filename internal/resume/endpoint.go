@@ -21,6 +21,9 @@ type Transport interface {
 	WriteMessage(ctx context.Context, p []byte) error
 	// Close ends the transport with a close frame of code and reason, or,
 	// when code is 0, at once without one (as a drop looks to the peer).
+	// Either ends a ReadMessage under way: the stream's reader, which
+	// reads with no context of its own, ends so when its transport is
+	// detached.
 	Close(code int, reason string) error
 }
 
