@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"io"
 	"log/slog"
 	"net"
 
@@ -40,22 +41,34 @@ func (c *resumeServerConn) SetBudget(b *resume.Budget) { c.s.SetBudget(b) }
 // SetLog gives the tube's logger to the session's lines.
 func (c *resumeServerConn) SetLog(l *slog.Logger) { c.s.SetLog(l) }
 
-// resumeClientConn is a resume.Conn as the clients' net.Conn: each write,
-// one whole SSH packet (x/crypto patch 0006), is one DATA frame. The
-// clients send without a queue: the queue's gain is on the gateway's side,
-// where the bulk of a -R flows from. (The race once blamed on the queue, a
-// send error taken for a drop before the gateway's goodbye was read, was
-// resume's; see endpoint.sendFailed.) Its WriteTo (resume.Conn.WriteTo)
-// is what io.Copy uses to relay what the gateway sends.
+// resumeClientConn is a resume.Conn as the clients' net.Conn, with a
+// sendQueue in front as on the gateway's side: the SSH packets queued
+// while one DATA frame is sent go in the next, gathered in a buffer the
+// stream keeps (Conn.WriteChunkBuffer). Without it each packet was a frame
+// of its own, and the gateway read each in two reads and handed each to
+// the tube's SSH reader: what bulk from the client (a -R's replies, a -L's
+// uploads) cost it. Its WriteTo (resume.Conn.WriteTo) is what io.Copy uses
+// to relay what the gateway sends.
 type resumeClientConn struct {
-	*resume.Conn
+	queuedConn
+	rc *resume.Conn
 }
 
-func newResumeClientConn(rc *resume.Conn) net.Conn { return &resumeClientConn{rc} }
+func newResumeClientConn(rc *resume.Conn) net.Conn {
+	q := handOffQueue(rc.Write, rc.WriteChunkBuffer, resume.ChunkBuffer, resume.PutChunkBuffer, resume.ChunkBufferRoom)
+	return &resumeClientConn{queuedConn: queuedConn{Conn: rc, q: q}, rc: rc}
+}
 
 // Resume returns the resume.Conn under c (for tests and tools: Drop,
 // Unacked).
-func (c *resumeClientConn) Resume() *resume.Conn { return c.Conn }
+func (c *resumeClientConn) Resume() *resume.Conn { return c.rc }
+
+// ReadContiguous passes on the stream's reads without a copy (x/crypto
+// patch 0017), which the send queue in front hides.
+func (c *resumeClientConn) ReadContiguous(n int) ([]byte, error) { return c.rc.ReadContiguous(n) }
+
+// WriteTo relays what the gateway sends (resume.Conn.WriteTo).
+func (c *resumeClientConn) WriteTo(w io.Writer) (int64, error) { return c.rc.WriteTo(w) }
 
 // ReadContiguous passes on the session's reads without a copy (x/crypto
 // patch 0017), which the send queue in front hides.

@@ -297,6 +297,12 @@ func (c *Conn) Read(p []byte) (int, error) { return c.e.Read(p) }
 // Write sends p, or keeps it for the next transport during an outage.
 func (c *Conn) Write(p []byte) (int, error) { return c.e.Write(p) }
 
+// WriteChunkBuffer is Write for bytes gathered in b[DATA header room:], a
+// buffer from ChunkBuffer: the stream keeps b itself (until the gateway
+// acknowledges its bytes) instead of copying them. b is the stream's from
+// then on, whatever the outcome.
+func (c *Conn) WriteChunkBuffer(b []byte) (int, error) { return c.e.writeChunkBuffer(b) }
+
 // Close ends the tube: the gateway is told (close 1000) if a transport is
 // up, and redials stop.
 func (c *Conn) Close() error {
