@@ -21,9 +21,9 @@ type Transport interface {
 	WriteMessage(ctx context.Context, p []byte) error
 	// Close ends the transport with a close frame of code and reason, or,
 	// when code is 0, at once without one (as a drop looks to the peer).
-	// Either ends a ReadMessage under way: the stream's reader, which
-	// reads with no context of its own, ends so when its transport is
-	// detached.
+	// Either ends a ReadMessage or WriteMessage under way: the stream
+	// reads and sends with no context of their own, and end so when the
+	// transport is detached.
 	Close(code int, reason string) error
 }
 
@@ -339,7 +339,7 @@ func (e *endpoint) kickIfDue() {
 func (e *endpoint) pumpLocked() {
 	for {
 		e.mu.Lock()
-		tr, gen, ctx, readDone := e.tr, e.gen, e.trCtx, e.readDone
+		tr, gen, readDone := e.tr, e.gen, e.readDone
 		if tr == nil || e.sendBroken == gen {
 			e.mu.Unlock()
 			return
@@ -368,7 +368,12 @@ func (e *endpoint) pumpLocked() {
 		e.lastSend = time.Now()
 		e.sending = c
 		e.mu.Unlock()
-		err := tr.WriteMessage(ctx, msg)
+		// No context of its own: the transport's reader closes it when
+		// it is detached (readLoop), which ends a write under way too, as
+		// it does a read; a write given the transport's context would arm
+		// and disarm a context.AfterFunc per message (coder/websocket and
+		// the lean client both do for a context that can end).
+		err := tr.WriteMessage(context.Background(), msg)
 		e.mu.Lock()
 		e.sending = nil
 		if c != nil && c.freed {
