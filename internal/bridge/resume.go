@@ -41,6 +41,10 @@ func (c *resumeServerConn) SetBudget(b *resume.Budget) { c.s.SetBudget(b) }
 // SetLog gives the tube's logger to the session's lines.
 func (c *resumeServerConn) SetLog(l *slog.Logger) { c.s.SetLog(l) }
 
+// ReadContiguous passes on the session's reads without a copy (x/crypto
+// patch 0017), which the send queue in front hides.
+func (c *resumeServerConn) ReadContiguous(n int) ([]byte, error) { return c.s.ReadContiguous(n) }
+
 // resumeClientConn is a resume.Conn as the clients' net.Conn, with a
 // sendQueue in front as on the gateway's side: the SSH packets queued
 // while one DATA frame is sent go in the next, gathered in a buffer the
@@ -69,7 +73,3 @@ func (c *resumeClientConn) ReadContiguous(n int) ([]byte, error) { return c.rc.R
 
 // WriteTo relays what the gateway sends (resume.Conn.WriteTo).
 func (c *resumeClientConn) WriteTo(w io.Writer) (int64, error) { return c.rc.WriteTo(w) }
-
-// ReadContiguous passes on the session's reads without a copy (x/crypto
-// patch 0017), which the send queue in front hides.
-func (c *resumeServerConn) ReadContiguous(n int) ([]byte, error) { return c.s.ReadContiguous(n) }

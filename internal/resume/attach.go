@@ -3,7 +3,7 @@ package resume
 // The endpoint's transport: attaching one (and resending from the peer's
 // offset), reading it, heartbeats and the dead-transport timeout, a failed
 // transport detaching, and the stream's end. endpoint.go has the stream
-// itself: the buffers, Read and Write, acks.
+// itself (the buffers, Read, acks), send.go its sending side.
 
 import (
 	"context"
