@@ -128,6 +128,12 @@ type handshakeTransport struct {
 	startKex    chan *pendingKex
 	kexLoopDone chan struct{} // closed (with writeError non-nil) when kexLoop exits
 
+	// kexLoop runs only while a key exchange is asked for or under way
+	// (kexloop.go); loopMu guards whether it runs.
+	loopMu      sync.Mutex
+	loopRunning bool
+	readDone    bool // startKex is closed
+
 	// data for host key checking
 	hostKeyCallback HostKeyCallback
 	dialAddress     string
@@ -166,7 +172,7 @@ func newHandshakeTransport(conn keyingTransport, config *Config, clientVersion, 
 		incoming:      make(chan []byte, chanSize),
 		kexInitSent:   make(chan struct{}, 1),
 		requestKex:    make(chan struct{}, 1),
-		startKex:      make(chan *pendingKex),
+		startKex:      make(chan *pendingKex, 1),
 		kexLoopDone:   make(chan struct{}),
 
 		config: config,
@@ -192,7 +198,7 @@ func newClientTransport(conn keyingTransport, clientVersion, serverVersion []byt
 		t.hostKeyAlgorithms = defaultHostKeyAlgos
 	}
 	go t.readLoop()
-	go t.kexLoop()
+	t.ensureKexLoop()
 	return t
 }
 
@@ -201,7 +207,7 @@ func newServerTransport(conn keyingTransport, clientVersion, serverVersion []byt
 	t.hostKeys = config.hostKeys
 	t.publicKeyAuthAlgorithms = config.PublicKeyAuthAlgorithms
 	go t.readLoop()
-	go t.kexLoop()
+	t.ensureKexLoop()
 	return t
 }
 
@@ -319,7 +325,7 @@ func (t *handshakeTransport) readLoop() {
 	close(t.incoming)
 
 	// Unblock the writer should it wait for this.
-	close(t.startKex)
+	t.closeStartKex()
 
 	// Don't close t.requestKex; it's also written to from writePacket.
 }
@@ -358,6 +364,7 @@ func (t *handshakeTransport) requestKeyExchange() {
 	default:
 		// something already requested a kex, so do nothing.
 	}
+	t.ensureKexLoop()
 }
 
 func (t *handshakeTransport) resetWriteThresholds() {
@@ -371,12 +378,16 @@ func (t *handshakeTransport) resetWriteThresholds() {
 	}
 }
 
-func (t *handshakeTransport) kexLoop() {
+func (t *handshakeTransport) runKexLoop() {
 
 write:
 	for t.getWriteError() == nil {
 		var request *pendingKex
 		var sent bool
+
+		if t.kexLoopMayStop() {
+			return
+		}
 
 		for request == nil || !sent {
 			var ok bool
@@ -413,7 +424,7 @@ write:
 		// another key change request, until we close the done
 		// channel on the pendingKex request.
 
-		err := t.enterKeyExchangeOnOwnStack(request.otherInit)
+		err := t.enterKeyExchange(request.otherInit)
 
 		t.mu.Lock()
 		t.writeError = err
@@ -526,6 +537,7 @@ func (t *handshakeTransport) readOnePacket(first bool) ([]byte, error) {
 		otherInit: p,
 	}
 	t.startKex <- &kex
+	t.ensureKexLoop()
 	err = <-kex.done
 
 	if debugHandshake {
