@@ -207,10 +207,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-// ServeConn runs one tube on c until it ends. It never panics on bad
-// input: whatever the peer sends, only this tube is closed, with a log line.
+// ServeConn runs the handshake of one tube on c and, once the tube is
+// open, returns: the tube serves itself until it ends (Tube.serve), then
+// closes c. It never panics on bad input: whatever the peer sends, only
+// this tube is closed, with a log line.
 func (s *Server) ServeConn(ctx context.Context, c net.Conn, opts ConnOptions) {
-	defer c.Close()
+	served := false // then the tube closes c when it ends
+	defer func() {
+		if !served {
+			c.Close()
+		}
+	}()
 	id := "t" + strconv.FormatUint(s.nextID.Add(1), 10)
 	log := s.log.With("tube", id, "remote", c.RemoteAddr().String(), "transport", opts.Transport)
 	defer contain(log, c)
@@ -253,11 +260,14 @@ func (s *Server) ServeConn(ctx context.Context, c net.Conn, opts ConnOptions) {
 		sc.Close()
 		return
 	}
-	defer s.removeTube(t)
 	if bs, ok := c.(budgetSetter); ok {
 		bs.SetBudget(s.unackedBudgetFor(user))
 	}
-	t.run(ctx, chans, reqs)
+	t.serve(ctx, chans, reqs, func() {
+		s.removeTube(t)
+		c.Close()
+	})
+	served = true
 }
 
 // shutdownWait bounds how long Shutdown waits for tubes to close.

@@ -33,6 +33,8 @@ type Tube struct {
 
 	channels atomic.Int32
 
+	in incoming // the requests and channels x/crypto queues for the tube
+
 	mu       sync.Mutex
 	sessions map[ssh.Channel]struct{}
 	notes    []string // recent refusals, shown in the status
@@ -82,49 +84,43 @@ func (t *Tube) Probe(ctx context.Context) bool {
 	}
 }
 
-// run serves the tube's requests and channels until the connection ends,
-// then unpublishes everything the tube owned. An idle tube costs few
-// goroutines: requests and channels are taken in this one, the keepalive
-// runs from a timer and the close on ctx from context.AfterFunc.
+// serve serves the tube's requests and channels until the connection
+// ends, then unpublishes everything the tube owned and calls end. It
+// returns at once: an idle tube has no goroutine of its own. x/crypto
+// tells it when a request or channel is queued (ssh.ServerConn's
+// NotifyIncoming, patch 0020) and they are taken on a goroutine that runs
+// only while some are queued (incoming.go); the keepalive runs from a
+// timer and the close on ctx from context.AfterFunc.
 // Global requests are answered in order, as the protocol requires; while a
 // tcpip-forward waits to take over an endpoint (up to probeTimeout), new
 // channels of this tube wait with it.
-func (t *Tube) run(ctx context.Context, chans <-chan ssh.NewChannel, reqs <-chan *ssh.Request) {
+func (t *Tube) serve(ctx context.Context, chans <-chan ssh.NewChannel, reqs <-chan *ssh.Request, end func()) {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	t.log.Info("tube open")
 	t.srv.cfg.Audit.Record(t.event(audit.TubeOpen, audit.Success))
-	defer func() {
-		e := t.event(audit.TubeClose, audit.Success)
-		e.BytesIn, e.BytesOut = t.bytes.in.Load(), t.bytes.out.Load()
-		e.DurationMS = time.Since(t.started).Milliseconds()
-		t.srv.cfg.Audit.Record(e)
-	}()
 	t.keepalive(ctx)
 	context.AfterFunc(ctx, func() { t.conn.Close() })
-	for chans != nil || reqs != nil {
-		select {
-		case nc, ok := <-chans:
-			if !ok {
-				chans = nil
-				t.srv.cfg.Registry.UnpublishAll(t)
-				continue
-			}
-			t.dispatch(ctx, nc)
-		case req, ok := <-reqs:
-			if !ok {
-				reqs = nil
-				continue
-			}
-			t.globalRequest(ctx, req)
-		}
-	}
+	t.in = incoming{ctx: ctx, chans: chans, reqs: reqs, end: func() {
+		t.closed()
+		cancel()
+		end()
+	}}
+	t.conn.NotifyIncoming(t.takeIncoming)
+}
+
+// closed logs and audits the end of the tube, once x/crypto has closed
+// its requests and channels.
+func (t *Tube) closed() {
 	err := t.conn.Wait()
+	e := t.event(audit.TubeClose, audit.Success)
+	e.BytesIn, e.BytesOut = t.bytes.in.Load(), t.bytes.out.Load()
+	e.DurationMS = time.Since(t.started).Milliseconds()
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		t.log.Info("tube closed", "err", err, "duration", time.Since(t.started).Round(time.Millisecond))
-		return
+	} else {
+		t.log.Info("tube closed", "duration", time.Since(t.started).Round(time.Millisecond))
 	}
-	t.log.Info("tube closed", "duration", time.Since(t.started).Round(time.Millisecond))
+	t.srv.cfg.Audit.Record(e)
 }
 
 // keepalive probes the client every KeepaliveInterval and closes the tube

@@ -130,6 +130,11 @@ type mux struct {
 	// windowBudget, if set, lends the channels their receive windows
 	// (see windowbudget.go).
 	windowBudget WindowBudget
+
+	// incomingNotify, if set, is called after each send on
+	// incomingChannels or incomingRequests and once both are closed
+	// (see incoming.go).
+	incomingNotify atomic.Pointer[func()]
 }
 
 // When debugging, each new chanList instantiation has a different
@@ -256,6 +261,7 @@ func (m *mux) loop() {
 
 	close(m.incomingChannels)
 	close(m.incomingRequests)
+	m.notifyIncoming()
 	close(m.globalResponses)
 
 	m.conn.Close()
@@ -330,6 +336,7 @@ func (m *mux) handleGlobalPacket(packet []byte) error {
 			Payload:   msg.Data,
 			mux:       m,
 		}
+		m.notifyIncoming()
 	case *globalRequestSuccessMsg, *globalRequestFailureMsg:
 		// Drop responses that arrive when no SendRequest is waiting, to
 		// prevent a malicious peer from staging responses for a future
@@ -380,6 +387,7 @@ func (m *mux) handleChannelOpen(packet []byte) error {
 	c.maxRemotePayload = msg.MaxPacketSize
 	c.remoteWin.add(msg.PeersWindow)
 	m.incomingChannels <- c
+	m.notifyIncoming()
 	return nil
 }
 
