@@ -39,12 +39,16 @@ func (t *Tube) takeIncoming() {
 // again. A call to takeIncoming that comes after this one finds both
 // empty under t.in.mu starts a new taker. Once both are closed it ends
 // the tube. A panic in the gateway's handling ends the tube too, with a
-// log line, as one during the handshake does.
+// log line, as one during the handshake does, and unpublishes what it
+// owned.
 func (t *Tube) takeQueued() {
 	defer func() {
 		if v := recover(); v != nil {
 			t.log.Error("tube closed: internal error", "panic", v, "stack", string(debug.Stack()))
 			t.conn.Close()
+			// The close of x/crypto's channels will find this taker
+			// still marked running: unpublish and end here.
+			t.srv.cfg.Registry.UnpublishAll(t)
 			t.in.end()
 		}
 	}()
