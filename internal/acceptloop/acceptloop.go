@@ -34,8 +34,8 @@ func (c Counter) count(kind string) {
 // Listener is a net.Listener whose Accept rides out temporary errors.
 type Listener struct {
 	net.Listener
-	kind    string // "http", "ssh", "forward": the metric's label
-	log     *slog.Logger
+	kind    string       // "http", "ssh", "forward": the metric's label
+	log     *slog.Logger // without the listener's attributes: see logger
 	metrics Counter
 
 	closeOnce sync.Once
@@ -55,7 +55,7 @@ func Wrap(ln net.Listener, kind string, log *slog.Logger, m Counter) *Listener {
 	return &Listener{
 		Listener: ln,
 		kind:     kind,
-		log:      log.With("listener", kind, "addr", ln.Addr().String()),
+		log:      log,
 		metrics:  m,
 		closed:   make(chan struct{}),
 	}
@@ -98,7 +98,7 @@ func (l *Listener) failed(err error) {
 	defer l.mu.Unlock()
 	if l.inBurst++; l.inBurst == 1 {
 		l.firstErr = time.Now()
-		l.log.Warn("accept failing; backing off and retrying", "err", err)
+		l.logger().Warn("accept failing; backing off and retrying", "err", err)
 	}
 }
 
@@ -106,7 +106,7 @@ func (l *Listener) recovered() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.inBurst > 0 {
-		l.log.Info("accept recovered", "errors", l.inBurst, "after", time.Since(l.firstErr).Round(time.Millisecond))
+		l.logger().Info("accept recovered", "errors", l.inBurst, "after", time.Since(l.firstErr).Round(time.Millisecond))
 		l.inBurst = 0
 	}
 }
@@ -123,4 +123,12 @@ func Temporary(err error) bool {
 	}
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// logger is the listener's logger with its kind and address. It is made
+// only when there is something to log: a gateway holds two listeners for
+// every published port, and the attributes would cost each of them half a
+// KiB for its life.
+func (l *Listener) logger() *slog.Logger {
+	return l.log.With("listener", l.kind, "addr", l.Addr().String())
 }

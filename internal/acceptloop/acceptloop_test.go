@@ -61,6 +61,12 @@ func TestAcceptRidesOutEMFILE(t *testing.T) {
 	if !strings.Contains(logs.String(), "accept recovered") {
 		t.Errorf("no 'accept recovered' line:\n%s", logs.String())
 	}
+	// Each line names the listener, although the attributes are only
+	// added when there is something to log.
+	want := "listener=ssh addr=" + raw.Addr().String()
+	if n := strings.Count(logs.String(), want); n != 2 {
+		t.Errorf("%d lines name the listener (%q), want 2:\n%s", n, want, logs.String())
+	}
 }
 
 func TestAcceptReturnsOtherErrors(t *testing.T) {
