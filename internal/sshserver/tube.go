@@ -94,14 +94,21 @@ func (t *Tube) Probe(ctx context.Context) bool {
 // Global requests are answered in order, as the protocol requires; while a
 // tcpip-forward waits to take over an endpoint (up to probeTimeout), new
 // channels of this tube wait with it.
+//
+// The tube's context has no child while the tube is idle (a context's
+// children cost it a map): the keepalive's timer is stopped when the tube
+// ends rather than by the context, and the close when the server's context
+// ends is registered on that context and dropped when the tube ends.
 func (t *Tube) serve(ctx context.Context, chans <-chan ssh.NewChannel, reqs <-chan *ssh.Request, end func()) {
+	dropClose := context.AfterFunc(ctx, func() { t.conn.Close() })
 	ctx, cancel := context.WithCancel(ctx)
 	t.log.Info("tube open")
 	t.srv.cfg.Audit.Record(t.event(audit.TubeOpen, audit.Success))
-	t.keepalive(ctx)
-	context.AfterFunc(ctx, func() { t.conn.Close() })
+	stopKeepalive := t.keepalive(ctx)
 	t.in = incoming{ctx: ctx, chans: chans, reqs: reqs, end: func() {
 		t.closed()
+		stopKeepalive()
+		dropClose()
 		cancel()
 		end()
 	}}
@@ -128,7 +135,8 @@ func (t *Tube) closed() {
 // ctx ends. The deadline is kept by the timer, not by the probe: a probe
 // that cannot even be sent (the tube's writers are blocked) does not delay
 // it. At most one probe is in flight; no goroutine waits between probes.
-func (t *Tube) keepalive(ctx context.Context) {
+// The returned func stops the timer.
+func (t *Tube) keepalive(ctx context.Context) (stop func()) {
 	interval := t.srv.limits.KeepaliveInterval
 	silence := interval * time.Duration(t.srv.limits.KeepaliveMax)
 	var (
@@ -177,11 +185,11 @@ func (t *Tube) keepalive(ctx context.Context) {
 	mu.Lock()
 	timer = time.AfterFunc(interval, tick)
 	mu.Unlock()
-	context.AfterFunc(ctx, func() {
+	return func() {
 		mu.Lock()
 		timer.Stop()
 		mu.Unlock()
-	})
+	}
 }
 
 // note records a refusal for the status and tells open sessions.
