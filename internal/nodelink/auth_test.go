@@ -67,8 +67,8 @@ func TestRefusals(t *testing.T) {
 	a, b, _ := pair(t, Config{}, Config{})
 	b.local.hold("echo:k", "tube1")
 	wrong := newNode(t, "node-a", nil, Config{Secret: bytes.Repeat([]byte{8}, 32)}, false)
-	late := newNode(t, "node-a", nil, Config{Now: func() time.Time { return time.Now().Add(-31 * time.Second) }}, false)
-	early := newNode(t, "node-a", nil, Config{Now: func() time.Time { return time.Now().Add(31 * time.Second) }}, false)
+	late := newNode(t, "node-a", nil, Config{Now: func() time.Time { return time.Now().Add(-40 * time.Second) }}, false)
+	early := newNode(t, "node-a", nil, Config{Now: func() time.Time { return time.Now().Add(40 * time.Second) }}, false)
 
 	replayed := signedOpen(t, a, b, "echo:k", "tube1")
 	if got := send(t, b, replayed.Clone(context.Background())); got != http.StatusSwitchingProtocols {
