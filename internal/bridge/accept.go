@@ -3,12 +3,9 @@
 package bridge
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
-
-	"github.com/coder/websocket"
 )
 
 // Accept upgrades an HTTP request to a WebSocket carrying an SSH stream.
@@ -16,19 +13,23 @@ import (
 // 403 (cross-site WebSocket hijacking); native clients send no Origin.
 // The connection lives until closed, independent of the request.
 func Accept(w http.ResponseWriter, r *http.Request) (net.Conn, error) {
-	ws, err := websocket.Accept(leanHijack(w), r, &websocket.AcceptOptions{
-		CompressionMode: websocket.CompressionDisabled, // the stream is already encrypted
-	})
+	ws, err := acceptLean(w, r, nil)
 	if err != nil {
 		return nil, fmt.Errorf("websocket accept from %s: %w", r.RemoteAddr, err)
 	}
-	var local net.Addr
-	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		local = a
+	return newServerConn(ws, r), nil
+}
+
+// newServerConn is the gateway's end of a raw tube's WebSocket as a
+// net.Conn, with the addresses of the request it came from (the socket
+// knows only its own, and a proxy's).
+func newServerConn(ws *leanWS, r *http.Request) *leanConn {
+	local, remote := acceptAddrs(r)
+	var ra net.Addr = addr{r.RemoteAddr}
+	if remote != nil {
+		ra = remote
 	}
-	remote, err := net.ResolveTCPAddr("tcp", r.RemoteAddr)
-	if err != nil {
-		return newConn(context.Background(), ws, local, nil), nil
-	}
-	return newConn(context.Background(), ws, local, remote), nil
+	c := newLeanConn(ws, ra)
+	c.local = local
+	return c
 }

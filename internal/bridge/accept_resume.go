@@ -8,8 +8,6 @@ import (
 	"net"
 	"net/http"
 
-	"github.com/coder/websocket"
-
 	"github.com/tubegate/tubegate/internal/resume"
 )
 
@@ -21,32 +19,23 @@ import (
 // ask gets the raw stream, exactly as Accept gives it. source is the
 // address refusals are counted against (the client's IP).
 func AcceptTube(ctx context.Context, w http.ResponseWriter, r *http.Request, rs *resume.Server, source string) (net.Conn, error) {
-	opts := &websocket.AcceptOptions{
-		CompressionMode: websocket.CompressionDisabled, // the stream is already encrypted
-	}
+	var offer []string
 	if rs != nil {
-		opts.Subprotocols = []string{resume.Subprotocol}
+		offer = []string{resume.Subprotocol}
 	}
-	ws, err := websocket.Accept(leanHijack(w), r, opts)
+	ws, err := acceptLean(w, r, offer)
 	if err != nil {
 		return nil, fmt.Errorf("websocket accept from %s: %w", r.RemoteAddr, err)
 	}
-	var local net.Addr
-	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		local = a
-	}
-	remote, rerr := net.ResolveTCPAddr("tcp", r.RemoteAddr)
 	if rs == nil || ws.Subprotocol() != resume.Subprotocol {
-		if rerr != nil {
-			return newConn(context.Background(), ws, local, nil), nil
-		}
-		return newConn(context.Background(), ws, local, remote), nil
+		return newServerConn(ws, r), nil
 	}
+	local, remote := acceptAddrs(r)
 	var raddr net.Addr = addr{r.RemoteAddr}
-	if rerr == nil {
+	if remote != nil {
 		raddr = remote
 	}
-	sess, err := rs.Accept(ctx, newTransport(ws), source, local, raddr)
+	sess, err := rs.Accept(ctx, serverTransport{ws}, source, local, raddr)
 	if err != nil {
 		return nil, fmt.Errorf("resumable tube from %s: %w", r.RemoteAddr, err)
 	}
@@ -55,3 +44,21 @@ func AcceptTube(ctx context.Context, w http.ResponseWriter, r *http.Request, rs 
 	}
 	return newResumeServerConn(sess), nil
 }
+
+// serverTransport is the gateway's end of a resumable tube's WebSocket as
+// a resume.Transport. It is not a resume.Streamer: the gateway's reads
+// are unmasked in memory, never spliced.
+type serverTransport struct{ ws *leanWS }
+
+func (t serverTransport) ReadMessage(ctx context.Context) ([]byte, error) {
+	return t.ws.ReadMessage(ctx)
+}
+
+func (t serverTransport) WriteMessage(ctx context.Context, p []byte) error {
+	return t.ws.WriteMessage(ctx, p)
+}
+
+func (t serverTransport) Close(code int, reason string) error { return t.ws.Close(code, reason) }
+
+// Release takes back a message ReadMessage returned (resume.Releaser).
+func (t serverTransport) Release(msg []byte) { releaseMessage(msg) }

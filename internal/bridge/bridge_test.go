@@ -73,7 +73,7 @@ func TestTextMessageClosesWithReason(t *testing.T) {
 	if websocket.CloseStatus(err) != websocket.StatusUnsupportedData {
 		t.Errorf("client saw %v, want close status UnsupportedData", err)
 	}
-	if serr := <-errs; serr == nil || !strings.Contains(serr.Error(), "unexpected frame type") {
+	if serr := <-errs; serr == nil || !strings.Contains(serr.Error(), "a text message") {
 		t.Errorf("server side ended with %v, want a frame-type reason", serr)
 	}
 }

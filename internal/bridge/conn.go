@@ -9,8 +9,9 @@ import (
 	"github.com/coder/websocket"
 )
 
-// conn is a WebSocket as a net.Conn, with the addresses of the HTTP
-// request it came from (the WebSocket library knows only the socket's).
+// conn is a coder/websocket WebSocket as a net.Conn: a native client's raw
+// tube through a SOCKS proxy (net/http dials it; the gateway's end and
+// other clients are leanWS's).
 type conn struct {
 	net.Conn
 	ws            *websocket.Conn
@@ -48,15 +49,3 @@ func (c *conn) Close() error {
 
 func (c *conn) LocalAddr() net.Addr  { return c.local }
 func (c *conn) RemoteAddr() net.Addr { return c.remote }
-
-// GoAway closes the WebSocket with status 1012 (service restart) and a
-// reason the client can show: what the gateway says to WebSocket tubes as
-// it shuts down. (Status 1001, going away, reads as a clean EOF in most
-// clients, so its reason would be lost.)
-func (c *conn) GoAway(reason string) error {
-	if len(reason) > 120 { // control frames carry at most 123 bytes of reason
-		reason = reason[:120]
-	}
-	c.q.close(c.Conn.SetWriteDeadline)
-	return c.ws.Close(websocket.StatusServiceRestart, reason)
-}

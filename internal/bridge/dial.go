@@ -135,7 +135,7 @@ func dialResumable(ctx context.Context, u *url.URL, opts DialOptions) (resume.Tr
 // client (leanclient.go), whose frames go out whole, over TLS for wss://;
 // or, through a SOCKS proxy (which net/http dials), with coder/websocket.
 // One of the two results is nil.
-func dialEither(ctx context.Context, u *url.URL, opts DialOptions, subprotocols []string) (*leanClient, *websocket.Conn, error) {
+func dialEither(ctx context.Context, u *url.URL, opts DialOptions, subprotocols []string) (*leanWS, *websocket.Conn, error) {
 	raw, socks, err := dialRaw(ctx, u, opts)
 	if err != nil {
 		return nil, nil, err

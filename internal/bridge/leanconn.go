@@ -11,18 +11,19 @@ import (
 	"github.com/tubegate/tubegate/internal/resume"
 )
 
-// leanConn is the lean client as a net.Conn: a raw tube's SSH stream, read
-// across the binary messages the gateway sends, and written through a
+// leanConn is a leanWS as a net.Conn: a raw tube's SSH stream, read
+// across the binary messages the other end sends, and written through a
 // sendQueue, each batch one whole frame. A deadline, as in coder/websocket's
 // NetConn, breaks the WebSocket when it passes.
 type leanConn struct {
-	c      *leanClient
+	c      *leanWS
 	q      *sendQueue
+	local  net.Addr // where not nil, the address LocalAddr reports
 	remote net.Addr
 	inMsg  bool // a message is begun and not read to its end (under c.readMu)
 }
 
-func newLeanConn(c *leanClient, remote net.Addr) *leanConn {
+func newLeanConn(c *leanWS, remote net.Addr) *leanConn {
 	lc := &leanConn{c: c, remote: remote}
 	lc.q = newSendQueue(func(p []byte) (int, error) {
 		if err := c.writeFrame(opBinary, p); err != nil {
@@ -83,7 +84,22 @@ func (l *leanConn) Close() error {
 	return l.c.Close(1000, "")
 }
 
-func (l *leanConn) LocalAddr() net.Addr                { return l.c.conn.LocalAddr() }
+// GoAway closes the WebSocket with status 1012 (service restart) and a
+// reason the client can show: what the gateway says to WebSocket tubes as
+// it shuts down. (Status 1001, going away, reads as a clean EOF in most
+// clients, so its reason would be lost.)
+func (l *leanConn) GoAway(reason string) error {
+	l.q.close(l.c.conn.SetWriteDeadline)
+	return l.c.Close(1012, reason[:min(len(reason), 120)])
+}
+
+func (l *leanConn) LocalAddr() net.Addr {
+	if l.local != nil {
+		return l.local
+	}
+	return l.c.conn.LocalAddr()
+}
+
 func (l *leanConn) RemoteAddr() net.Addr               { return l.remote }
 func (l *leanConn) SetDeadline(t time.Time) error      { return l.c.conn.SetDeadline(t) }
 func (l *leanConn) SetReadDeadline(t time.Time) error  { return l.c.conn.SetReadDeadline(t) }

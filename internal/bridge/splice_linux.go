@@ -11,7 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// spliceOut is a leanClient's way from its socket to the writer's pipe
+// spliceOut is a leanWS's way from its socket to the writer's pipe
 // with no copy in user space: splice(2) moves the socket's pages into the
 // pipe. Resume must tell waiting for the peer from waiting for the writer
 // (only the first may count as a silent peer), and splice may wait for
@@ -45,7 +45,7 @@ const spliceMax = 1 << 20
 // moveTo moves n payload bytes from the connection to w: spliced where the
 // connection is a TCP socket and w a pipe, else copied (copyTo). out and
 // done bracket each step that may wait for w.
-func (c *leanClient) moveTo(w io.Writer, n uint64, out func(), done func(int, error)) (uint64, error) {
+func (c *leanWS) moveTo(w io.Writer, n uint64, out func(), done func(int, error)) (uint64, error) {
 	tc, ok := c.conn.(*net.TCPConn)
 	if !ok || !c.out.target(w) {
 		return c.copyTo(w, n, out, done)

@@ -73,19 +73,19 @@ func sendRandom(w io.Writer, n int, seed uint64) [32]byte {
 
 // dialSpliceTube opens a resumable tube to rawURL with the lean client and
 // returns it with every transport it dialed.
-func dialSpliceTube(t *testing.T, rawURL string, ropts resume.Options) (*resume.Conn, func() []*leanClient) {
+func dialSpliceTube(t *testing.T, rawURL string, ropts resume.Options) (*resume.Conn, func() []*leanWS) {
 	t.Helper()
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
-	var dialed []*leanClient
+	var dialed []*leanWS
 	dial := func(ctx context.Context) (resume.Transport, error) {
 		tr, err := dialResumable(ctx, u, DialOptions{Proxy: noProxy})
 		if err == nil {
 			mu.Lock()
-			dialed = append(dialed, tr.(*leanClient))
+			dialed = append(dialed, tr.(*leanWS))
 			mu.Unlock()
 		}
 		return tr, err
@@ -97,10 +97,10 @@ func dialSpliceTube(t *testing.T, rawURL string, ropts resume.Options) (*resume.
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return c, func() []*leanClient {
+	return c, func() []*leanWS {
 		mu.Lock()
 		defer mu.Unlock()
-		return append([]*leanClient(nil), dialed...)
+		return append([]*leanWS(nil), dialed...)
 	}
 }
 

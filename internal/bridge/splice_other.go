@@ -15,6 +15,6 @@ type spliceOut struct {
 func (*spliceOut) close() {}
 
 // moveTo copies n payload bytes from the connection to w (copyTo).
-func (c *leanClient) moveTo(w io.Writer, n uint64, out func(), done func(int, error)) (uint64, error) {
+func (c *leanWS) moveTo(w io.Writer, n uint64, out func(), done func(int, error)) (uint64, error) {
 	return c.copyTo(w, n, out, done)
 }

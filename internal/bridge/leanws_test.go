@@ -54,7 +54,7 @@ func frameServer(t *testing.T, script func(ctx context.Context, ws *websocket.Co
 	return srv
 }
 
-func dialLeanTo(t *testing.T, srv *httptest.Server) *leanClient {
+func dialLeanTo(t *testing.T, srv *httptest.Server) *leanWS {
 	t.Helper()
 	u, _ := url.Parse(wsURL(srv))
 	raw, err := net.Dial("tcp", srv.Listener.Addr().String())

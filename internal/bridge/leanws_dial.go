@@ -23,7 +23,7 @@ import (
 
 // dialLean opens a WebSocket on raw, the connection to the gateway (or a
 // CONNECT tunnel to it), asking for subprotocols.
-func dialLean(ctx context.Context, u *url.URL, raw net.Conn, header http.Header, subprotocols []string) (*leanClient, error) {
+func dialLean(ctx context.Context, u *url.URL, raw net.Conn, header http.Header, subprotocols []string) (*leanWS, error) {
 	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Unix(1, 0)) })
 	c, err := upgrade(u, raw, header, subprotocols)
 	if !stop() && err == nil {
@@ -37,7 +37,7 @@ func dialLean(ctx context.Context, u *url.URL, raw net.Conn, header http.Header,
 }
 
 // upgrade sends the upgrade request and checks the answer (RFC 6455 §4.1).
-func upgrade(u *url.URL, raw net.Conn, header http.Header, subprotocols []string) (*leanClient, error) {
+func upgrade(u *url.URL, raw net.Conn, header http.Header, subprotocols []string) (*leanWS, error) {
 	var nonce [16]byte
 	crand.Read(nonce[:])
 	key := base64.StdEncoding.EncodeToString(nonce[:])
@@ -88,7 +88,7 @@ func upgrade(u *url.URL, raw net.Conn, header http.Header, subprotocols []string
 	}
 	var seed [32]byte
 	crand.Read(seed[:])
-	return &leanClient{conn: raw, br: br, cr: cr, subprotocol: sub, gone: make(chan struct{}), rng: rand.NewChaCha8(seed)}, nil
+	return &leanWS{conn: raw, br: br, cr: cr, subprotocol: sub, gone: make(chan struct{}), rng: rand.NewChaCha8(seed)}, nil
 }
 
 // cappedReader reads at most max bytes at a time (0: no cap).

@@ -2,18 +2,28 @@
 
 package bridge
 
-// leanClient is a client WebSocket of our own, under every native client's
-// tube (raw, leanconn.go, or resumable; ws:// or wss://) but one through a
-// SOCKS proxy. It writes each message as one masked frame in one write,
-// where coder/websocket's client masked and wrote 4 KiB at a time. And it
-// is a resume.Streamer: the payload of a message goes from the socket to
-// a writer without being read into memory, and where the writer is a pipe
-// (gateway connect's stdout, read by ssh) and the socket plain TCP, the
-// kernel splices it there (splice_linux.go) with no copy at all;
-// coder/websocket can only hand a message's bytes to a Read. The page and
-// the gateway's side stay on their own WebSockets. This file reads;
-// leanclient_upgrade.go opens the WebSocket, leanclient_write.go writes
-// and closes it.
+// leanWS is a WebSocket of our own, at both ends of a tube.
+//
+// As a client it is under every native client's tube (raw, leanconn.go, or
+// resumable; ws:// or wss://) but one through a SOCKS proxy. It writes
+// each message as one masked frame in one write, where coder/websocket's
+// client masked and wrote 4 KiB at a time. And it is a resume.Streamer:
+// the payload of a message goes from the socket to a writer without being
+// read into memory, and where the writer is a pipe (gateway connect's
+// stdout, read by ssh) and the socket plain TCP, the kernel splices it
+// there (splice_linux.go) with no copy at all; coder/websocket can only
+// hand a message's bytes to a Read.
+//
+// As the gateway's end (server is set) it reads masked frames, unmasking
+// them as they are read, and writes unmasked ones, a frame's header and
+// payload in one writev. An idle tube's WebSocket is this struct, a
+// 128-byte read buffer and the socket: coder/websocket's connection held
+// several KiB more, and its reader kept x/crypto's reading goroutine deep
+// enough that its stack never shrank (docs/perf/idle-memory.md). The
+// page stays on the browser's WebSocket.
+//
+// This file reads; leanws_dial.go opens the WebSocket as a client,
+// leanws_accept.go as the gateway, leanws_write.go writes and closes it.
 
 import (
 	"bufio"
@@ -51,16 +61,18 @@ const closeWait = 2 * time.Second
 // websocketGUID is RFC 6455's key suffix for Sec-WebSocket-Accept.
 const websocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-type leanClient struct {
+type leanWS struct {
 	conn        net.Conn
 	br          *bufio.Reader
 	cr          *cappedReader // under br: see bulkFrameHeader
 	bulk        bool          // the last message begun was large
 	subprotocol string
+	server      bool // the gateway's end: frames read are masked, frames written are not
 
 	readMu    sync.Mutex // one reader at a time (and Close's wait)
 	frameLeft uint64     // payload bytes of the current frame not yet read
 	fin       bool       // the current frame is its message's last
+	mask      uint32     // the current frame's masking key, rotated to where its payload is read (server)
 	head      []byte     // BeginMessage's bytes
 	headLen   int
 	msgCtx    context.Context // the context of the message begun
@@ -69,15 +81,16 @@ type leanClient struct {
 	out       spliceOut // WriteRest's way to a pipe (splice_linux.go)
 
 	wmu       sync.Mutex
+	sock      net.Conn      // the socket beneath conn where writes pass through to it (server), or nil
 	rng       *rand.ChaCha8 // masking keys (RFC 6455 §5.3)
 	closeSent bool
 }
 
 // Subprotocol is the subprotocol the gateway chose ("" for none).
-func (c *leanClient) Subprotocol() string { return c.subprotocol }
+func (c *leanWS) Subprotocol() string { return c.subprotocol }
 
 // watch drops the connection when ctx ends, until the returned stop.
-func (c *leanClient) watch(ctx context.Context) func() bool {
+func (c *leanWS) watch(ctx context.Context) func() bool {
 	if ctx == nil || ctx.Done() == nil {
 		return func() bool { return true }
 	}
@@ -85,14 +98,41 @@ func (c *leanClient) watch(ctx context.Context) func() bool {
 }
 
 // ended marks the reader's end: the peer's close frame, or an error.
-func (c *leanClient) ended(err error) error {
+func (c *leanWS) ended(err error) error {
 	c.goneOnce.Do(func() { close(c.gone) })
 	return err
 }
 
+// Close statuses (RFC 6455 §7.4.1) the gateway's end fails a WebSocket
+// with.
+const (
+	statusProtocolError   = 1002
+	statusUnsupportedData = 1003
+	statusTooBig          = 1009
+)
+
+// fail marks the reader's end at a frame that breaks the protocol. The
+// gateway's end also tells the client why, in a close frame with status
+// code, unless a write is under way (a client that reads nothing must not
+// hold the reader up).
+func (c *leanWS) fail(code int, err error) error {
+	if c.server && c.wmu.TryLock() {
+		if !c.closeSent {
+			c.closeSent = true
+			msg := err.Error()
+			p := binary.BigEndian.AppendUint16(make([]byte, 0, 2+min(len(msg), 123)), uint16(code))
+			p = append(p, msg[:min(len(msg), 123)]...)
+			c.conn.SetWriteDeadline(time.Now().Add(closeWait))
+			c.writeUnmasked(opClose, p)
+		}
+		c.wmu.Unlock()
+	}
+	return c.ended(err)
+}
+
 // nextFrame reads frame headers up to the next data frame, answering
 // pings and taking a close frame (a *resume.CloseError); c.readMu is held.
-func (c *leanClient) nextFrame() (op byte, err error) {
+func (c *leanWS) nextFrame() (op byte, err error) {
 	for {
 		var h [14]byte
 		if _, err := io.ReadFull(c.br, h[:2]); err != nil {
@@ -105,21 +145,32 @@ func (c *leanClient) nextFrame() (op byte, err error) {
 		op, fin, size := h[0]&0x0f, h[0]&0x80 != 0, payloadLen(h[:n])
 		switch {
 		case h[0]&0x70 != 0:
-			return 0, c.ended(errors.New("websocket: a frame with reserved bits set"))
-		case h[1]&0x80 != 0:
-			return 0, c.ended(errors.New("websocket: a masked frame from the server"))
+			return 0, c.fail(statusProtocolError, errors.New("websocket: a frame with reserved bits set"))
+		case h[1]&0x80 != 0 && !c.server:
+			return 0, c.fail(statusProtocolError, errors.New("websocket: a masked frame from the server"))
+		case h[1]&0x80 == 0 && c.server:
+			return 0, c.fail(statusProtocolError, errors.New("websocket: an unmasked frame from the client"))
+		}
+		var key uint32
+		if c.server {
+			key = binary.LittleEndian.Uint32(h[n-4 : n])
+		}
+		switch {
 		case op < opClose:
 			if size > 1<<62 {
-				return 0, c.ended(errors.New("websocket: a frame length out of range"))
+				return 0, c.fail(statusTooBig, errors.New("websocket: a frame length out of range"))
 			}
-			c.frameLeft, c.fin = size, fin
+			c.frameLeft, c.fin, c.mask = size, fin, key
 			return op, nil
 		case !fin || size > 125:
-			return 0, c.ended(fmt.Errorf("websocket: a control frame (%#x) fragmented or of %d bytes", op, size))
+			return 0, c.fail(statusProtocolError, fmt.Errorf("websocket: a control frame (%#x) fragmented or of %d bytes", op, size))
 		}
 		var p [125]byte
 		if _, err := io.ReadFull(c.br, p[:size]); err != nil {
 			return 0, c.ended(err)
+		}
+		if c.server {
+			unmask(p[:size], key)
 		}
 		switch op {
 		case opPing:
@@ -130,14 +181,14 @@ func (c *leanClient) nextFrame() (op byte, err error) {
 		case opClose:
 			return 0, c.ended(c.peerClosed(p[:size]))
 		default:
-			return 0, c.ended(fmt.Errorf("websocket: a frame of unknown opcode %#x", op))
+			return 0, c.fail(statusProtocolError, fmt.Errorf("websocket: a frame of unknown opcode %#x", op))
 		}
 	}
 }
 
 // peerClosed answers the peer's close frame p (unless ours went first)
 // and returns it as the *resume.CloseError the stream expects.
-func (c *leanClient) peerClosed(p []byte) error {
+func (c *leanWS) peerClosed(p []byte) error {
 	ce := &resume.CloseError{Code: 1005} // no status
 	if len(p) >= 2 {
 		ce.Code, ce.Reason = int(binary.BigEndian.Uint16(p)), string(p[2:])
@@ -153,21 +204,21 @@ func (c *leanClient) peerClosed(p []byte) error {
 }
 
 // startMessage reads up to the first frame of the next message.
-func (c *leanClient) startMessage() error {
+func (c *leanWS) startMessage() error {
 	op, err := c.nextFrame()
 	switch {
 	case err != nil:
 		return err
 	case op == opText:
-		return c.ended(fmt.Errorf("%w: a text message", resume.ErrBadFrame))
+		return c.fail(statusUnsupportedData, fmt.Errorf("%w: a text message", resume.ErrBadFrame))
 	case op != opBinary:
-		return c.ended(fmt.Errorf("websocket: a continuation frame with no message begun"))
+		return c.fail(statusProtocolError, fmt.Errorf("websocket: a continuation frame with no message begun"))
 	}
 	return nil
 }
 
 // payload reads the message begun, across its frames; io.EOF at its end.
-type payload struct{ c *leanClient }
+type payload struct{ c *leanWS }
 
 func (r payload) Read(p []byte) (int, error) {
 	c := r.c
@@ -179,6 +230,9 @@ func (r payload) Read(p []byte) (int, error) {
 	}
 	n, err := c.br.Read(p)
 	c.frameLeft -= uint64(n)
+	if c.server {
+		c.mask = unmask(p[:n], c.mask)
+	}
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF
 	}
@@ -190,7 +244,7 @@ func (r payload) Read(p []byte) (int, error) {
 
 // nextPayload goes on to the next frame of the message while the current
 // one is read out; io.EOF at the message's end.
-func (c *leanClient) nextPayload() error {
+func (c *leanWS) nextPayload() error {
 	for c.frameLeft == 0 {
 		if c.fin {
 			return io.EOF
@@ -200,7 +254,7 @@ func (c *leanClient) nextPayload() error {
 			return err
 		}
 		if op != opContinuation {
-			return c.ended(errors.New("websocket: a new message inside a fragmented one"))
+			return c.fail(statusProtocolError, errors.New("websocket: a new message inside a fragmented one"))
 		}
 	}
 	return nil
@@ -208,15 +262,20 @@ func (c *leanClient) nextPayload() error {
 
 // messageSize is the length of the message being read, of which read
 // bytes were read, where its current frame is its last (-1 where not).
-func (c *leanClient) messageSize(read int) int {
-	if !c.fin || c.frameLeft > transportReadLimit {
+//
+// The gateway takes a client's word only up to a batch's size: a header
+// that claims a larger message, its bytes still to come, does not have it
+// lend a buffer for all of them (readMessage's buffers then grow as the
+// bytes come).
+func (c *leanWS) messageSize(read int) int {
+	if !c.fin || c.frameLeft > transportReadLimit || c.server && c.frameLeft > bigPooledCap {
 		return -1
 	}
 	return read + int(c.frameLeft)
 }
 
 // ReadMessage reads the next message (resume.Transport).
-func (c *leanClient) ReadMessage(ctx context.Context) ([]byte, error) {
+func (c *leanWS) ReadMessage(ctx context.Context) ([]byte, error) {
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
 	defer c.watch(ctx)()
@@ -227,11 +286,11 @@ func (c *leanClient) ReadMessage(ctx context.Context) ([]byte, error) {
 }
 
 // Release takes back a message ReadMessage returned (resume.Releaser).
-func (c *leanClient) Release(msg []byte) { releaseMessage(msg) }
+func (c *leanWS) Release(msg []byte) { releaseMessage(msg) }
 
 // BeginMessage reads the first n bytes of the next message
 // (resume.Streamer).
-func (c *leanClient) BeginMessage(ctx context.Context, n int) ([]byte, bool, error) {
+func (c *leanWS) BeginMessage(ctx context.Context, n int) ([]byte, bool, error) {
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
 	defer c.watch(ctx)()
@@ -262,7 +321,7 @@ func (c *leanClient) BeginMessage(ctx context.Context, n int) ([]byte, bool, err
 }
 
 // ReadRest returns the message begun, whole (resume.Streamer).
-func (c *leanClient) ReadRest() ([]byte, error) {
+func (c *leanWS) ReadRest() ([]byte, error) {
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
 	defer c.watch(c.msgCtx)()
@@ -272,7 +331,7 @@ func (c *leanClient) ReadRest() ([]byte, error) {
 // WriteRest writes the rest of the message begun to w, less its first
 // skip bytes (resume.Streamer): what the read buffer holds, then the rest
 // of each frame from the connection, spliced where w is a pipe.
-func (c *leanClient) WriteRest(w io.Writer, skip int64, out func(), done func(int, error)) error {
+func (c *leanWS) WriteRest(w io.Writer, skip int64, out func(), done func(int, error)) error {
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
 	defer c.watch(c.msgCtx)()
@@ -318,7 +377,7 @@ var copyBufs = sync.Pool{New: func() any {
 
 // copyTo copies n bytes of payload from the connection to w through a
 // buffer: moveTo's way where it cannot splice.
-func (c *leanClient) copyTo(w io.Writer, n uint64, out func(), done func(int, error)) (uint64, error) {
+func (c *leanWS) copyTo(w io.Writer, n uint64, out func(), done func(int, error)) (uint64, error) {
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	var moved uint64
@@ -341,4 +400,36 @@ func (c *leanClient) copyTo(w io.Writer, n uint64, out func(), done func(int, er
 		}
 	}
 	return moved, nil
+}
+
+// headerLen is the length of a frame header from its second byte: two
+// bytes, the extended payload length, and the masking key.
+func headerLen(b1 byte) int {
+	n := 2
+	switch b1 & 0x7f {
+	case 126:
+		n += 2
+	case 127:
+		n += 8
+	}
+	if b1&0x80 != 0 {
+		n += 4
+	}
+	return n
+}
+
+// payloadLen reads the payload length from a complete frame header.
+func payloadLen(h []byte) uint64 {
+	switch l := h[1] & 0x7f; l {
+	case 126:
+		return uint64(h[2])<<8 | uint64(h[3])
+	case 127:
+		var v uint64
+		for _, b := range h[2:10] {
+			v = v<<8 | uint64(b)
+		}
+		return v
+	default:
+		return uint64(l)
+	}
 }

@@ -2,17 +2,21 @@
 
 package bridge
 
-// The lean client's writing: masked frames, and the close.
+// leanWS's writing: masked frames from a client, unmasked ones from the
+// gateway, and the close.
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/binary"
 	"io"
 	"net"
 	"sync"
 	"time"
 )
+
+// writeBufSize is the size of a frame buffer from frameBufs: a default
+// bufio buffer, as net/http's is.
+const writeBufSize = 4096
 
 // frameBufs hold a frame while it is masked and written.
 var frameBufs = sync.Pool{New: func() any {
@@ -21,14 +25,14 @@ var frameBufs = sync.Pool{New: func() any {
 }}
 
 // WriteMessage sends p as one binary message (resume.Transport).
-func (c *leanClient) WriteMessage(ctx context.Context, p []byte) error {
+func (c *leanWS) WriteMessage(ctx context.Context, p []byte) error {
 	defer c.watch(ctx)()
 	return c.writeFrame(opBinary, p)
 }
 
-// writeFrame writes p as one masked frame of op with FIN set: the header
-// and the masked payload in one write.
-func (c *leanClient) writeFrame(op byte, p []byte) error {
+// writeFrame writes p as one frame of op with FIN set, masked from a
+// client: the header and the payload in one write.
+func (c *leanWS) writeFrame(op byte, p []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.closeSent {
@@ -36,6 +40,9 @@ func (c *leanClient) writeFrame(op byte, p []byte) error {
 	}
 	if op == opClose {
 		c.closeSent = true
+	}
+	if c.server {
+		return c.writeUnmasked(op, p)
 	}
 	bp := frameBufs.Get().(*[]byte)
 	defer frameBufs.Put(bp)
@@ -65,32 +72,49 @@ func (c *leanClient) writeFrame(op byte, p []byte) error {
 	return err
 }
 
-// maskChunk is how many bytes maskCopy masks per call of XORBytes.
-const maskChunk = 1024
+// writevMin is the least payload the gateway writes beside its frame's
+// header with writev where the connection is a socket; a smaller one is
+// copied behind the header into one buffer.
+const writevMin = 1024
 
-// maskCopy writes src masked with key (its bytes in little-endian order
-// are the four masking bytes) to dst: the key repeated over a chunk, then
-// crypto/subtle's XORBytes (vector instructions where the CPU has them)
-// a chunk at a time; a byte-at-a-time or word-at-a-time loop took as long
-// as the AES-GCM of the same bytes.
-func maskCopy(dst, src []byte, key uint32) {
-	var pat [maskChunk]byte
-	binary.LittleEndian.PutUint32(pat[:], key)
-	for n := 4; n < min(len(src), maskChunk); n *= 2 {
-		copy(pat[n:], pat[:n])
+// writeUnmasked writes p as the gateway's frame of op with FIN set: the
+// header and the payload in one writev where the connection is a socket
+// beneath pass-through wrappers (writev.Socket), else in one write of a
+// pooled buffer (over TLS, two writes would be two records). c.wmu is
+// held.
+func (c *leanWS) writeUnmasked(op byte, p []byte) error {
+	var hdr [10]byte
+	hdr[0] = 0x80 | op
+	h := 2
+	switch n := len(p); {
+	case n <= 125:
+		hdr[1] = byte(n)
+	case n <= 0xffff:
+		hdr[1] = 126
+		binary.BigEndian.PutUint16(hdr[2:], uint16(n))
+		h = 4
+	default:
+		hdr[1] = 127
+		binary.BigEndian.PutUint64(hdr[2:], uint64(n))
+		h = 10
 	}
-	dst = dst[:len(src)]
-	for len(src) > 0 {
-		n := min(len(src), maskChunk)
-		subtle.XORBytes(dst[:n], src[:n], pat[:n])
-		dst, src = dst[n:], src[n:]
+	if c.sock != nil && len(p) >= writevMin {
+		v := net.Buffers{hdr[:h], p}
+		_, err := v.WriteTo(c.sock)
+		return err
 	}
+	bp := frameBufs.Get().(*[]byte)
+	defer frameBufs.Put(bp)
+	b := append(append((*bp)[:0], hdr[:h]...), p...)
+	*bp = b[:0]
+	_, err := c.conn.Write(b)
+	return err
 }
 
 // Close ends the WebSocket with a close frame of code and reason, waiting
 // a little for the peer's, or at once with none when code is 0
 // (resume.Transport).
-func (c *leanClient) Close(code int, reason string) error {
+func (c *leanWS) Close(code int, reason string) error {
 	defer c.closed()
 	if code == 0 {
 		return c.conn.Close()
@@ -128,7 +152,7 @@ func (c *leanClient) Close(code int, reason string) error {
 // closed lets go of the splice pipe once the reader is done with it: the
 // connection is closed, so a reader under way fails soon (or when the
 // writer it waits for takes the bytes it holds).
-func (c *leanClient) closed() {
+func (c *leanWS) closed() {
 	go func() {
 		c.readMu.Lock()
 		c.out.close()
