@@ -8,7 +8,6 @@ import (
 	"bufio"
 	"context"
 	crand "crypto/rand"
-	"crypto/sha1"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -71,13 +70,12 @@ func upgrade(u *url.URL, raw net.Conn, header http.Header, subprotocols []string
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		return nil, fmt.Errorf("refused: %s", resp.Status)
 	}
-	sum := sha1.Sum([]byte(key + websocketGUID))
 	switch {
 	case !strings.EqualFold(resp.Header.Get("Upgrade"), "websocket"):
 		return nil, fmt.Errorf("upgrade answered with Upgrade %q", resp.Header.Get("Upgrade"))
 	case !headerHasToken(resp.Header, "Connection", "upgrade"):
 		return nil, fmt.Errorf("upgrade answered with Connection %q", resp.Header.Get("Connection"))
-	case resp.Header.Get("Sec-WebSocket-Accept") != base64.StdEncoding.EncodeToString(sum[:]):
+	case resp.Header.Get("Sec-WebSocket-Accept") != acceptKey(key):
 		return nil, errors.New("upgrade answered with a wrong Sec-WebSocket-Accept")
 	case resp.Header.Get("Sec-WebSocket-Extensions") != "":
 		return nil, fmt.Errorf("upgrade answered with extensions %q that were not asked for", resp.Header.Get("Sec-WebSocket-Extensions"))
