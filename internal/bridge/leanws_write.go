@@ -50,26 +50,37 @@ func (c *leanWS) writeFrame(op byte, p []byte) error {
 		*bp = make([]byte, 0, need)
 	}
 	b := (*bp)[:14+len(p)]
-	b[0] = 0x80 | op
-	h := 2
-	switch n := len(p); {
-	case n <= 125:
-		b[1] = 0x80 | byte(n)
-	case n <= 0xffff:
-		b[1] = 0x80 | 126
-		binary.BigEndian.PutUint16(b[2:], uint16(n))
-		h = 4
-	default:
-		b[1] = 0x80 | 127
-		binary.BigEndian.PutUint64(b[2:], uint64(n))
-		h = 10
-	}
+	h := putHeader(b, op, len(p), true)
 	key := uint32(c.rng.Uint64())
 	binary.LittleEndian.PutUint32(b[h:], key)
 	h += 4
 	maskCopy(b[h:], p, key)
 	_, err := c.conn.Write(b[:h+len(p)])
 	return err
+}
+
+// putHeader puts the header of a final frame of op with an n-byte payload
+// at the start of b (10 bytes at most), with the mask bit set where masked
+// (the key is then put after it), and returns its length.
+func putHeader(b []byte, op byte, n int, masked bool) int {
+	var m byte
+	if masked {
+		m = 0x80
+	}
+	b[0] = 0x80 | op
+	switch {
+	case n <= 125:
+		b[1] = m | byte(n)
+		return 2
+	case n <= 0xffff:
+		b[1] = m | 126
+		binary.BigEndian.PutUint16(b[2:], uint16(n))
+		return 4
+	default:
+		b[1] = m | 127
+		binary.BigEndian.PutUint64(b[2:], uint64(n))
+		return 10
+	}
 }
 
 // writevMin is the least payload the gateway writes beside its frame's
@@ -84,20 +95,7 @@ const writevMin = 1024
 // held.
 func (c *leanWS) writeUnmasked(op byte, p []byte) error {
 	var hdr [10]byte
-	hdr[0] = 0x80 | op
-	h := 2
-	switch n := len(p); {
-	case n <= 125:
-		hdr[1] = byte(n)
-	case n <= 0xffff:
-		hdr[1] = 126
-		binary.BigEndian.PutUint16(hdr[2:], uint16(n))
-		h = 4
-	default:
-		hdr[1] = 127
-		binary.BigEndian.PutUint64(hdr[2:], uint64(n))
-		h = 10
-	}
+	h := putHeader(hdr[:], op, len(p), false)
 	if c.sock != nil && len(p) >= writevMin {
 		v := net.Buffers{hdr[:h], p}
 		_, err := v.WriteTo(c.sock)
