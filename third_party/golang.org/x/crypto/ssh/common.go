@@ -556,44 +556,22 @@ func (c *Config) SetDefaults() {
 	if c.Rand == nil {
 		c.Rand = rand.Reader
 	}
+	defaults := defaultLists()
 	if len(c.Ciphers) == 0 {
-		c.Ciphers = defaultCiphers
+		c.Ciphers = defaults.ciphers
+	} else {
+		c.Ciphers = implementedCiphers(c.Ciphers)
 	}
-	var ciphers []string
-	for _, c := range c.Ciphers {
-		if cipherModes[c] != nil {
-			// Ignore the cipher if we have no cipherModes definition.
-			ciphers = append(ciphers, c)
-		}
-	}
-	c.Ciphers = ciphers
-
 	if len(c.KeyExchanges) == 0 {
-		c.KeyExchanges = defaultKexAlgos
+		c.KeyExchanges = defaults.kexs
+	} else {
+		c.KeyExchanges = implementedKexs(c.KeyExchanges)
 	}
-	var kexs []string
-	for _, k := range c.KeyExchanges {
-		if kexAlgoMap[k] != nil {
-			// Ignore the KEX if we have no kexAlgoMap definition.
-			kexs = append(kexs, k)
-			if k == KeyExchangeCurve25519 && !slices.Contains(c.KeyExchanges, keyExchangeCurve25519LibSSH) {
-				kexs = append(kexs, keyExchangeCurve25519LibSSH)
-			}
-		}
-	}
-	c.KeyExchanges = kexs
-
 	if len(c.MACs) == 0 {
-		c.MACs = defaultMACs
+		c.MACs = defaults.macs
+	} else {
+		c.MACs = implementedMACs(c.MACs)
 	}
-	var macs []string
-	for _, m := range c.MACs {
-		if macModes[m] != nil {
-			// Ignore the MAC if we have no macModes definition.
-			macs = append(macs, m)
-		}
-	}
-	c.MACs = macs
 
 	if c.RekeyThreshold == 0 {
 		// cipher specific default

@@ -187,7 +187,8 @@ func newHandshakeTransport(conn keyingTransport, config *Config, clientVersion, 
 }
 
 func newClientTransport(conn keyingTransport, clientVersion, serverVersion []byte, config *ClientConfig, dialAddr string, addr net.Addr) *handshakeTransport {
-	t := newHandshakeTransport(conn, &config.Config, clientVersion, serverVersion)
+	c := config.Config // not the whole ClientConfig: see configlists.go
+	t := newHandshakeTransport(conn, &c, clientVersion, serverVersion)
 	t.dialAddress = dialAddr
 	t.remoteAddr = addr
 	t.hostKeyCallback = config.HostKeyCallback
@@ -203,7 +204,8 @@ func newClientTransport(conn keyingTransport, clientVersion, serverVersion []byt
 }
 
 func newServerTransport(conn keyingTransport, clientVersion, serverVersion []byte, config *ServerConfig) *handshakeTransport {
-	t := newHandshakeTransport(conn, &config.Config, clientVersion, serverVersion)
+	c := config.Config // not the whole ServerConfig: see configlists.go
+	t := newHandshakeTransport(conn, &c, clientVersion, serverVersion)
 	t.hostKeys = config.hostKeys
 	t.publicKeyAuthAlgorithms = config.PublicKeyAuthAlgorithms
 	go t.readLoop()
