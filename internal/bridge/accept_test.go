@@ -420,3 +420,43 @@ func TestCoderClientRoundTrip(t *testing.T) {
 		t.Fatalf("round trip: %v", err)
 	}
 }
+
+// TestGatewayCloseMidMessage: the gateway's end closed while a client's
+// message is still coming (a handshake that failed on its first bytes)
+// reads the rest of it and the client's answering close frame before it
+// closes the socket, so the client sees the close frame and a clean end,
+// not a reset.
+func TestGatewayCloseMidMessage(t *testing.T) {
+	closed := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Accept(w, r)
+		if err != nil {
+			closed <- err
+			return
+		}
+		buf := make([]byte, 10)
+		if _, err := io.ReadFull(c, buf); err != nil {
+			closed <- err
+			return
+		}
+		closed <- c.Close()
+	}))
+	defer srv.Close()
+	key := []byte{7, 7, 7, 7}
+	c, br := rawUpgrade(t, srv, nil)
+	if _, err := c.Write(frame(true, opBinary, make([]byte, 200<<10), key)); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := readCloseFrame(t, br); code != 1000 {
+		t.Fatalf("close status %d, want 1000", code)
+	}
+	if _, err := c.Write(frame(true, opClose, []byte{0x03, 0xe8}, key)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("the gateway's close: %v", err)
+	}
+	if b, err := io.ReadAll(br); err != nil || len(b) != 0 {
+		t.Fatalf("after the close frame: %d bytes, %v; want a clean end", len(b), err)
+	}
+}

@@ -127,11 +127,14 @@ func (c *leanWS) Close(code int, reason string) error {
 	// unread would end the connection with a reset.
 	c.conn.SetReadDeadline(time.Now().Add(closeWait))
 	if c.readMu.TryLock() {
+		// The rest of a frame begun (a reader that stopped mid-message,
+		// as at a handshake that failed), then whole frames.
 		for {
-			if _, err := c.nextFrame(); err != nil {
+			if _, err := io.CopyN(io.Discard, c.br, int64(c.frameLeft)); err != nil {
 				break
 			}
-			if _, err := io.CopyN(io.Discard, c.br, int64(c.frameLeft)); err != nil {
+			c.frameLeft = 0
+			if _, err := c.nextFrame(); err != nil {
 				break
 			}
 		}
