@@ -14,21 +14,16 @@ import (
 // other clients are leanWS's).
 type conn struct {
 	net.Conn
-	ws            *websocket.Conn
-	local, remote net.Addr
-	q             *sendQueue // one WebSocket message for the SSH packets queued
+	ws     *websocket.Conn
+	remote net.Addr   // the gateway, as the URL names it
+	q      *sendQueue // one WebSocket message for the SSH packets queued
 }
 
-func newConn(ctx context.Context, ws *websocket.Conn, local, remote net.Addr) *conn {
+// newConn wraps ws, whose far end is remote.
+func newConn(ctx context.Context, ws *websocket.Conn, remote net.Addr) *conn {
 	ws.SetReadLimit(ReadLimit)
 	nc := websocket.NetConn(ctx, ws, websocket.MessageBinary)
-	if local == nil {
-		local = nc.LocalAddr()
-	}
-	if remote == nil {
-		remote = nc.RemoteAddr()
-	}
-	c := &conn{Conn: nc, ws: ws, local: local, remote: remote}
+	c := &conn{Conn: nc, ws: ws, remote: remote}
 	c.q = newSendQueue(nc.Write)
 	return c
 }
@@ -47,5 +42,4 @@ func (c *conn) Close() error {
 	return c.Conn.Close()
 }
 
-func (c *conn) LocalAddr() net.Addr  { return c.local }
 func (c *conn) RemoteAddr() net.Addr { return c.remote }

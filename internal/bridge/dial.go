@@ -63,7 +63,7 @@ func Dial(ctx context.Context, rawURL string, opts DialOptions) (net.Conn, error
 		return nil, err
 	}
 	if ws != nil {
-		return socksConn{newConn(context.Background(), ws, nil, addr{u.Host})}, nil
+		return socksConn{newConn(context.Background(), ws, addr{u.Host})}, nil
 	}
 	return newLeanConn(lc, addr{u.Host}), nil
 }
