@@ -274,6 +274,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	reg.MustRegister(acceptErrors)
 	accepts := acceptloop.Counter(func(kind string) { acceptErrors.WithLabelValues(kind).Inc() })
 	registry := newRegistry(o.forwards, log, accepts, reg)
+	defer registry.Listeners.Close()
 	links, err := newShareLinks(o.links, o.data, log, store, registry, failures, al, cl)
 	if err != nil {
 		return err

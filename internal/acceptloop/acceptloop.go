@@ -10,6 +10,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -62,7 +63,8 @@ func Wrap(ln net.Listener, kind string, log *slog.Logger, m Counter) *Listener {
 }
 
 // Accept waits for the next connection. It returns an error only when the
-// listener is closed or fails for good.
+// listener is closed or fails for good, or when a deadline set on it
+// passes (that deadline is its caller's).
 func (l *Listener) Accept() (net.Conn, error) {
 	var delay time.Duration
 	for {
@@ -71,7 +73,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 			l.recovered()
 			return c, nil
 		}
-		if !Temporary(err) {
+		if errors.Is(err, os.ErrDeadlineExceeded) || !Temporary(err) {
 			return nil, err
 		}
 		l.failed(err)

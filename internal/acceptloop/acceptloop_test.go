@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // flakyListener fails its first n accepts with err, then accepts.
@@ -93,5 +95,27 @@ func TestCloseEndsBackoff(t *testing.T) {
 	ln.Close()
 	if err := <-done; !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Accept after Close = %v, want net.ErrClosed", err)
+	}
+}
+
+// A deadline set on the listener is its caller's (listenset's linger):
+// Accept returns it rather than riding it out as a timeout.
+func TestAcceptReturnsDeadline(t *testing.T) {
+	raw, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := Wrap(raw, "forward", nil, func(string) { t.Error("a deadline was counted as an accept error") })
+	defer ln.Close()
+	raw.SetDeadline(time.Now().Add(10 * time.Millisecond))
+	done := make(chan error, 1)
+	go func() { _, err := ln.Accept(); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("Accept past the deadline = %v, want os.ErrDeadlineExceeded", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Accept rode out its own deadline")
 	}
 }

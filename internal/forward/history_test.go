@@ -7,7 +7,7 @@ import (
 )
 
 func TestGoneRecordsNamesNotAllocatedPorts(t *testing.T) {
-	r := newTestRegistry()
+	r := newTestRegistry(t)
 	o := &echoOwner{user: "alice", id: "t1", alive: true}
 	changed := r.Changed()
 	name, err := r.Publish(context.Background(), o, Policy{}, "myhost.alice", 22)
@@ -41,7 +41,7 @@ func TestGoneRecordsNamesNotAllocatedPorts(t *testing.T) {
 }
 
 func TestGoneBoundedPerUser(t *testing.T) {
-	r := newTestRegistry()
+	r := newTestRegistry(t)
 	bob := &echoOwner{user: "bob", id: "b", alive: true}
 	if _, err := r.Publish(context.Background(), bob, Policy{}, "db.bob", 22); err != nil {
 		t.Fatal(err)

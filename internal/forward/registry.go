@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tubegate/tubegate/internal/acceptloop"
+	"github.com/tubegate/tubegate/internal/listenset"
 )
 
 // probeTimeout bounds how long a claim waits for an older tube of the same
@@ -44,6 +45,9 @@ type Registry struct {
 	// anyone who can reach a port could otherwise hold the gateway's
 	// descriptors and its owner's channels.
 	WrapListener func(net.Listener) net.Listener
+	// Listeners serves the published ports' listeners, with no goroutine
+	// for one that is idle (nil: a goroutine each).
+	Listeners *listenset.Set
 
 	mu      sync.Mutex
 	byKey   map[Address]*Endpoint
@@ -81,32 +85,40 @@ func NewRegistry(log *slog.Logger) *Registry {
 // user can publish the other family's half of "localhost:PORT"; where the
 // machine has no IPv6 loopback, or another program holds [::1] on an
 // explicit port, IPv4 alone is used.
-func (r *Registry) listenPort(a Address) ([]net.Listener, error) {
+func (r *Registry) listenPort(a Address) ([]*net.TCPListener, error) {
 	if !a.loopbackPort() {
-		ln, err := net.Listen("tcp", a.listenOn())
+		ln, err := listenTCP("tcp", a.listenOn())
 		if err != nil {
-			return nil, fmt.Errorf("listen %s: %w", a.listenOn(), err)
+			return nil, err
 		}
-		return []net.Listener{ln}, nil
+		return []*net.TCPListener{ln}, nil
 	}
 	const tries = 8 // an allocated port whose [::1] half is taken: pick another
 	for try := 1; ; try++ {
-		l4, err := net.Listen("tcp4", a.listenOn())
+		l4, err := listenTCP("tcp4", a.listenOn())
 		if err != nil {
-			return nil, fmt.Errorf("listen %s: %w", a.listenOn(), err)
+			return nil, err
 		}
 		actual := l4.Addr().(*net.TCPAddr).Port
-		l6, err := net.Listen("tcp6", JoinHostPort("::1", actual))
+		l6, err := listenTCP("tcp6", JoinHostPort("::1", actual))
 		if err == nil {
-			return []net.Listener{l4, l6}, nil
+			return []*net.TCPListener{l4, l6}, nil
 		}
 		if a.Port == 0 && errors.Is(err, syscall.EADDRINUSE) && try < tries {
 			l4.Close()
 			continue
 		}
 		r.log.Info("published loopback port on IPv4 only", "port", actual, "err", err)
-		return []net.Listener{l4}, nil
+		return []*net.TCPListener{l4}, nil
 	}
+}
+
+func listenTCP(network, addr string) (*net.TCPListener, error) {
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	return ln.(*net.TCPListener), nil
 }
 
 // Publish makes an endpoint for owner's tcpip-forward of bind:port, under
@@ -186,11 +198,14 @@ func (r *Registry) publish(ctx context.Context, owner Owner, pol Policy, bind st
 		}
 		actual := raws[0].Addr().(*net.TCPAddr).Port
 		ep := &Endpoint{Key: addr.withPort(actual), BindHost: bind, BindPort: actual, Owner: owner, Allocated: port == 0}
-		for _, raw := range raws {
+		served := make([]*listenset.Listener, len(raws))
+		for i, raw := range raws {
+			served[i] = r.Listeners.Add(raw)
+			var ln net.Listener = served[i]
 			if r.WrapListener != nil {
-				raw = r.WrapListener(raw)
+				ln = r.WrapListener(ln)
 			}
-			ep.lns = append(ep.lns, acceptloop.Wrap(raw, "forward", r.log, r.AcceptMetrics))
+			ep.lns = append(ep.lns, acceptloop.Wrap(ln, "forward", r.log, r.AcceptMetrics))
 		}
 		if err := r.goLive(ctx, ep); err != nil {
 			ep.close()
@@ -199,8 +214,8 @@ func (r *Registry) publish(ctx context.Context, owner Owner, pol Policy, bind st
 			}
 			return nil, err
 		}
-		for _, ln := range ep.lns {
-			go r.accept(ep, ln)
+		for i, ln := range ep.lns {
+			served[i].Serve(ln.Accept, func(c net.Conn) { go r.serve(ep, c) }, func(err error) { r.listenerFailed(ep, err) })
 		}
 		return ep, nil
 	}
@@ -280,24 +295,15 @@ type LossNotifier interface {
 	EndpointLost(ep *Endpoint, err error)
 }
 
-// accept serves a published port's connections. Errors that pass (EMFILE
-// and the like) are ridden out by the acceptloop listener; any other error
-// means the listener is dead: the endpoint is unpublished and its owner
-// told, never the gateway taken down.
-func (r *Registry) accept(ep *Endpoint, ln net.Listener) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if !errors.Is(err, net.ErrClosed) {
-				r.log.Error("published port failed; endpoint closed", "endpoint", ep.Key, "tube", ep.Owner.ID(), "err", err)
-				r.Unpublish(ep)
-				if n, ok := ep.Owner.(LossNotifier); ok {
-					n.EndpointLost(ep, err)
-				}
-			}
-			return
-		}
-		go r.serve(ep, c)
+// listenerFailed closes ep, whose listener failed with an error that does
+// not pass (those that do, EMFILE and the like, are ridden out by the
+// acceptloop listener): the endpoint is unpublished and its owner told,
+// never the gateway taken down.
+func (r *Registry) listenerFailed(ep *Endpoint, err error) {
+	r.log.Error("published port failed; endpoint closed", "endpoint", ep.Key, "tube", ep.Owner.ID(), "err", err)
+	r.Unpublish(ep)
+	if n, ok := ep.Owner.(LossNotifier); ok {
+		n.EndpointLost(ep, err)
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 // counted in one step, so exactly the caps are granted.
 func TestPublishCapsHoldUnderConcurrency(t *testing.T) {
 	const perOwner, perUser, owners, tries = 5, 12, 16, 20
-	r := newTestRegistry()
+	r := newTestRegistry(t)
 	r.MaxPerOwner, r.MaxPerUser = perOwner, perUser
 	var granted atomic.Int32
 	perOwnerGranted := make([]atomic.Int32, owners)

@@ -17,7 +17,7 @@ func TestLoopbackPortHoldsBothFamilies(t *testing.T) {
 	} else {
 		ln.Close()
 	}
-	r := newTestRegistry()
+	r := newTestRegistry(t)
 	alice := &echoOwner{user: "alice", id: "t1", alive: true}
 	mallory := &echoOwner{user: "mallory", id: "t2", alive: true}
 	ep, err := r.Publish(context.Background(), alice, Policy{}, "localhost", 0)

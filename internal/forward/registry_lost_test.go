@@ -4,13 +4,13 @@ package forward
 
 import (
 	"context"
-	"net"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tubegate/tubegate/internal/acceptloop"
+	"github.com/tubegate/tubegate/internal/listenset"
 )
 
 // lossOwner records the endpoints the registry reports lost.
@@ -31,13 +31,21 @@ func (o *lossOwner) EndpointLost(ep *Endpoint, err error) {
 // that does not pass): the endpoint is unpublished and its owner told,
 // and the registry carries on.
 func TestDeadListenerIsReportedToOwner(t *testing.T) {
-	r := newTestRegistry()
+	t.Run("idle in a listenset", func(t *testing.T) { testDeadListener(t, newTestRegistry(t)) })
+	t.Run("a goroutine each", func(t *testing.T) {
+		r := newTestRegistry(t)
+		r.Listeners = nil
+		testDeadListener(t, r)
+	})
+}
+
+func testDeadListener(t *testing.T, r *Registry) {
 	o := &lossOwner{echoOwner: echoOwner{user: "alice", id: "t1", alive: true}}
 	ep, err := r.Publish(context.Background(), o, Policy{}, "127.0.0.1", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tl := ep.lns[0].(*acceptloop.Listener).Listener.(*net.TCPListener)
+	tl := ep.lns[0].(*acceptloop.Listener).Listener.(*listenset.Listener).TCPListener
 	rc, err := tl.SyscallConn()
 	if err != nil {
 		t.Fatal(err)
@@ -62,4 +70,5 @@ func TestDeadListenerIsReportedToOwner(t *testing.T) {
 	if _, err := r.Publish(context.Background(), o, Policy{}, "127.0.0.1", 0); err != nil {
 		t.Errorf("publishing again after the loss: %v", err)
 	}
+	r.UnpublishAll(o)
 }

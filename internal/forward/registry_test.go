@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tubegate/tubegate/internal/listenset"
 )
 
 // echoOwner is a tube stand-in whose client side echoes every connection.
@@ -32,8 +34,18 @@ func (o *echoOwner) OpenForwarded(ctx context.Context, ep *Endpoint, origin net.
 	return a, nil
 }
 
-func newTestRegistry() *Registry {
-	return NewRegistry(slog.New(slog.NewTextHandler(io.Discard, nil)))
+// newTestRegistry makes a registry whose idle listeners are held as the
+// gateway holds them, in a listenset.
+func newTestRegistry(t testing.TB) *Registry {
+	r := NewRegistry(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.Listeners = newListenSet(t, 0)
+	return r
+}
+
+func newListenSet(t testing.TB, linger time.Duration) *listenset.Set {
+	s := listenset.New(nil, linger)
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 func roundTrip(t *testing.T, addr string) {
@@ -54,7 +66,7 @@ func roundTrip(t *testing.T, addr string) {
 }
 
 func TestPublishListenerCarriesConnections(t *testing.T) {
-	r := newTestRegistry()
+	r := newTestRegistry(t)
 	o := &echoOwner{user: "alice", id: "t1", alive: true}
 	ep, err := r.Publish(context.Background(), o, Policy{}, "localhost", 0)
 	if err != nil {
@@ -90,7 +102,7 @@ func TestPublishListenerCarriesConnections(t *testing.T) {
 }
 
 func TestPublishRefusals(t *testing.T) {
-	r := newTestRegistry()
+	r := newTestRegistry(t)
 	o := &echoOwner{user: "alice", id: "t1", alive: true}
 	for _, c := range []struct {
 		bind string
@@ -104,7 +116,7 @@ func TestPublishRefusals(t *testing.T) {
 }
 
 func TestVirtualNamesAreUnique(t *testing.T) {
-	r := newTestRegistry()
+	r := newTestRegistry(t)
 	alice1 := &echoOwner{user: "alice", id: "t1", alive: true}
 	bob := &echoOwner{user: "bob", id: "t2", alive: true}
 	ep, err := r.Publish(context.Background(), alice1, Policy{}, "MyHost", 22)
@@ -151,7 +163,7 @@ func TestVirtualNamesAreUnique(t *testing.T) {
 }
 
 func TestPortTakeoverOnReconnect(t *testing.T) {
-	r := newTestRegistry()
+	r := newTestRegistry(t)
 	old := &echoOwner{user: "alice", id: "t1", alive: false}
 	ep, err := r.Publish(context.Background(), old, Policy{}, "localhost", 0)
 	if err != nil {
@@ -172,7 +184,7 @@ func TestPortTakeoverOnReconnect(t *testing.T) {
 }
 
 func TestUnpublishCutsLiveConnections(t *testing.T) {
-	r := newTestRegistry()
+	r := newTestRegistry(t)
 	o := &echoOwner{user: "alice", id: "t1", alive: true}
 	ep, err := r.Publish(context.Background(), o, Policy{}, "localhost", 0)
 	if err != nil {
@@ -192,7 +204,7 @@ func TestUnpublishCutsLiveConnections(t *testing.T) {
 }
 
 func TestMaxPerOwner(t *testing.T) {
-	r := newTestRegistry()
+	r := newTestRegistry(t)
 	r.MaxPerOwner = 2
 	o := &echoOwner{user: "alice", id: "t1", alive: true}
 	for i, name := range []string{"a", "b", "c"} {
@@ -205,7 +217,7 @@ func TestMaxPerOwner(t *testing.T) {
 }
 
 func TestMaxPerUser(t *testing.T) {
-	r := newTestRegistry()
+	r := newTestRegistry(t)
 	r.MaxPerUser = 3
 	t1 := &echoOwner{user: "alice", id: "t1", alive: true}
 	t2 := &echoOwner{user: "alice", id: "t2", alive: true}
@@ -234,7 +246,7 @@ func TestMaxPerUser(t *testing.T) {
 }
 
 func TestListUserSpansTubes(t *testing.T) {
-	r := newTestRegistry()
+	r := newTestRegistry(t)
 	ctx := context.Background()
 	a1 := &echoOwner{user: "alice", id: "t1", alive: true}
 	a2 := &echoOwner{user: "alice", id: "t2", alive: true}
