@@ -30,6 +30,7 @@ import (
 	"github.com/tubegate/tubegate/internal/datadir"
 	"github.com/tubegate/tubegate/internal/home"
 	"github.com/tubegate/tubegate/internal/httpapi"
+	"github.com/tubegate/tubegate/internal/idlepoll"
 	"github.com/tubegate/tubegate/internal/proxyprotocol"
 	"github.com/tubegate/tubegate/internal/resume"
 	"github.com/tubegate/tubegate/internal/sshserver"
@@ -273,8 +274,14 @@ func serve(ctx context.Context, o serveOptions) error {
 	}, []string{"listener"})
 	reg.MustRegister(acceptErrors)
 	accepts := acceptloop.Counter(func(kind string) { acceptErrors.WithLabelValues(kind).Inc() })
-	registry := newRegistry(o.forwards, log, accepts, reg)
-	defer registry.Listeners.Close()
+	// Idle published ports and idle WebSocket tubes wait here, with no
+	// goroutine of their own.
+	idle, err := idlepoll.New(log)
+	if err != nil {
+		log.Warn("idle sockets each keep a goroutine", "err", err)
+	}
+	defer idle.Close()
+	registry := newRegistry(o.forwards, log, accepts, idle, reg)
 	links, err := newShareLinks(o.links, o.data, log, store, registry, failures, al, cl)
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"github.com/tubegate/tubegate/internal/acceptloop"
 	"github.com/tubegate/tubegate/internal/connlimit"
 	"github.com/tubegate/tubegate/internal/forward"
+	"github.com/tubegate/tubegate/internal/idlepoll"
 	"github.com/tubegate/tubegate/internal/listenset"
 )
 
@@ -51,9 +52,9 @@ func checkForwardFlags(o forwardServeOptions) error {
 }
 
 // newRegistry makes the gateway's forward registry with o's caps, and
-// counts its connections and refusals in reg. Idle published ports are
-// held in one listenset (close registry.Listeners when done).
-func newRegistry(o forwardServeOptions, log *slog.Logger, accepts acceptloop.Counter, reg prometheus.Registerer) *forward.Registry {
+// counts its connections and refusals in reg. Idle published ports wait
+// in idle (nil: a goroutine each).
+func newRegistry(o forwardServeOptions, log *slog.Logger, accepts acceptloop.Counter, idle *idlepoll.Poller, reg prometheus.Registerer) *forward.Registry {
 	registry := forward.NewRegistry(log)
 	registry.AcceptMetrics = accepts
 	registry.MaxPerOwner = cmp.Or(o.maxPerTube, forward.DefaultMaxPerOwner)
@@ -62,7 +63,7 @@ func newRegistry(o forwardServeOptions, log *slog.Logger, accepts acceptloop.Cou
 		PerSource: o.maxConnsPerSource, Total: o.maxConns, Log: log.With("listener", "forward"),
 	})
 	registry.WrapListener = func(ln net.Listener) net.Listener { return lim.Wrap(ln) }
-	registry.Listeners = listenset.New(log, 0)
+	registry.Listeners = listenset.New(idle, 0)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tubegate_endpoints", Help: "Published ports and virtual names.",
 	}, func() float64 { return float64(registry.Count()) }))

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tubegate/tubegate/internal/idlepoll"
+	"github.com/tubegate/tubegate/internal/listenset"
 )
 
 // acceptLoops counts the goroutines serving published ports' listeners.
@@ -34,8 +37,12 @@ func waitAcceptLoops(t *testing.T, want int, what string) {
 func TestIdleEndpointsHoldNoGoroutine(t *testing.T) {
 	waitAcceptLoops(t, 0, "earlier tests' endpoints") // their bursts linger
 	r := newTestRegistry(t)
-	set := newListenSet(t, 20*time.Millisecond) // goes idle soon
-	r.Listeners = set
+	poll, err := idlepoll.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer poll.Close()
+	r.Listeners = listenset.New(poll, 20*time.Millisecond) // goes idle soon
 	var eps []*Endpoint
 	for i := range 20 {
 		o := &echoOwner{user: "alice", id: fmt.Sprint("t", i), alive: true}
@@ -56,7 +63,7 @@ func TestIdleEndpointsHoldNoGoroutine(t *testing.T) {
 	}
 	waitAcceptLoops(t, 0, "the endpoints idle again")
 	r.UnpublishAll(eps[0].Owner)
-	if w := set.Watched(); w < 19 || w > 38 {
+	if w := poll.Watched(); w < 19 || w > 38 {
 		t.Errorf("the set watches %d listeners, want 19 endpoints' worth", w)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tubegate/tubegate/internal/idlepoll"
 	"github.com/tubegate/tubegate/internal/listenset"
 )
 
@@ -43,9 +44,12 @@ func newTestRegistry(t testing.TB) *Registry {
 }
 
 func newListenSet(t testing.TB, linger time.Duration) *listenset.Set {
-	s := listenset.New(nil, linger)
-	t.Cleanup(func() { s.Close() })
-	return s
+	poll, err := idlepoll.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { poll.Close() })
+	return listenset.New(poll, linger)
 }
 
 func roundTrip(t *testing.T, addr string) {

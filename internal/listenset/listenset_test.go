@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tubegate/tubegate/internal/idlepoll"
 )
 
 // echoServer serves listeners of a set: each connection gets its first
@@ -99,12 +101,16 @@ func waitAccepting(t *testing.T, want int) {
 // newSet makes a set for t, once the listeners of earlier tests have gone.
 func newSet(t *testing.T, linger time.Duration) *Set {
 	waitAccepting(t, 0)
-	s := New(slog.New(slog.DiscardHandler), linger)
-	if s.poll == nil {
-		t.Fatal("no poller on Linux")
+	return New(newPoller(t), linger)
+}
+
+func newPoller(t *testing.T) *idlepoll.Poller {
+	p, err := idlepoll.New(slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	t.Cleanup(func() { p.Close() })
+	return p
 }
 
 // TestIdleListenersHoldNoGoroutine is the point of the package: a hundred
@@ -131,8 +137,8 @@ func TestIdleListenersHoldNoGoroutine(t *testing.T) {
 			t.Fatalf("served %d connections, want %d", got, want)
 		}
 	}
-	if s.Watched() != 100 {
-		t.Errorf("the set watches %d listeners, want 100", s.Watched())
+	if s.poll.Watched() != 100 {
+		t.Errorf("the set watches %d listeners, want 100", s.poll.Watched())
 	}
 }
 
@@ -186,8 +192,8 @@ func TestCloseIdleAndBusy(t *testing.T) {
 		}
 	}
 	waitAccepting(t, 0) // the busy one's burst ended
-	if s.Watched() != 0 {
-		t.Errorf("the set still watches %d listeners", s.Watched())
+	if s.poll.Watched() != 0 {
+		t.Errorf("the set still watches %d listeners", s.poll.Watched())
 	}
 	if len(e.failed) != 0 {
 		t.Errorf("closing reported failures: %v", e.failed)
@@ -218,7 +224,7 @@ func TestFailureEndsListener(t *testing.T) {
 		t.Fatalf("failed(%v), want %v", err, gone)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for s.Watched() != 0 {
+	for s.poll.Watched() != 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("a failed listener stays in the set")
 		}
@@ -231,11 +237,31 @@ func TestFailureEndsListener(t *testing.T) {
 	}
 }
 
+// TestPollerClosedUnderIdleListeners: listeners idle in a poller that
+// stops are woken and go on with a goroutine each.
+func TestPollerClosedUnderIdleListeners(t *testing.T) {
+	waitAccepting(t, 0)
+	poll := newPoller(t)
+	s := New(poll, 5*time.Millisecond)
+	e := &echoServer{t: t}
+	l := listen(t, s)
+	e.serve(l)
+	roundTrip(t, l)
+	waitAccepting(t, 0)
+	poll.Close()
+	waitAccepting(t, 1) // woken: a burst, then its own goroutine
+	time.Sleep(20 * time.Millisecond)
+	if n := accepting(); n != 1 {
+		t.Fatalf("%d goroutines serve the listener, want 1", n)
+	}
+	roundTrip(t, l)
+}
+
 // TestNilSetAndClosedSet serve with a goroutine per listener.
 func TestNilSetAndClosedSet(t *testing.T) {
-	closed := New(nil, 0)
-	closed.Close()
-	for name, s := range map[string]*Set{"nil": nil, "closed": closed} {
+	stopped := newPoller(t)
+	stopped.Close()
+	for name, s := range map[string]*Set{"nil": nil, "no poller": New(nil, 0), "poller closed": New(stopped, 0)} {
 		t.Run(name, func(t *testing.T) {
 			waitAccepting(t, 0)
 			e := &echoServer{t: t}
@@ -278,14 +304,18 @@ func TestManyListenersMuchTraffic(t *testing.T) {
 	if got := e.served.Load(); got != 8*40 {
 		t.Fatalf("served %d connections, want %d", got, 8*40)
 	}
-	if s.Watched() != 4 {
-		t.Errorf("the set watches %d listeners, want the 4 still open", s.Watched())
+	if s.poll.Watched() != 4 {
+		t.Errorf("the set watches %d listeners, want the 4 still open", s.poll.Watched())
 	}
 }
 
 func ExampleSet() {
-	s := New(nil, 0)
-	defer s.Close()
+	poll, err := idlepoll.New(nil)
+	if err != nil {
+		panic(err)
+	}
+	defer poll.Close()
+	s := New(poll, 0)
 	raw, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		panic(err)

@@ -1,4 +1,4 @@
-package listenset
+package idlepoll
 
 import (
 	"fmt"
@@ -8,17 +8,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// poller is an epoll instance holding idle listeners, each armed for one
+// epoll is an epoll instance holding idle sockets, each armed for one
 // wake-up (EPOLLONESHOT) and named by its id. The instance is itself in
 // Go's network poller, so waiting on it parks a goroutine, not a thread.
-type poller struct {
+type epoll struct {
 	f      *os.File
 	rc     syscall.RawConn
 	events []unix.EpollEvent
 	ids    []uint64
 }
 
-func newPoller() (*poller, error) {
+func newEpoll() (*epoll, error) {
 	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
@@ -28,18 +28,18 @@ func newPoller() (*poller, error) {
 		return nil, fmt.Errorf("epoll instance: %w", err)
 	}
 	// Non-blocking, the file goes into Go's network poller.
-	f := os.NewFile(uintptr(fd), "listenset-epoll")
+	f := os.NewFile(uintptr(fd), "idlepoll")
 	rc, err := f.SyscallConn()
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("epoll instance: %w", err)
 	}
-	return &poller{f: f, rc: rc, events: make([]unix.EpollEvent, 128)}, nil
+	return &epoll{f: f, rc: rc, events: make([]unix.EpollEvent, 128)}, nil
 }
 
-// wait returns the ids of listeners with a connection waiting (or
-// failed), parking until there is one. Each is disarmed until armed again.
-func (p *poller) wait() ([]uint64, error) {
+// wait returns the ids of sockets readable, hung up or failed, parking
+// until there is one. Each is disarmed until armed again.
+func (p *epoll) wait() ([]uint64, error) {
 	var n int
 	var werr error
 	err := p.rc.Read(func(fd uintptr) bool {
@@ -62,10 +62,10 @@ func (p *poller) wait() ([]uint64, error) {
 	return p.ids, nil
 }
 
-// arm asks for one wake-up when listener fd, named id, has a connection
-// waiting: first adds it, otherwise it is re-armed after a burst (an
-// already waiting connection wakes it at once).
-func (p *poller) arm(fd uintptr, id uint64, first bool) error {
+// arm asks for one wake-up when socket fd, named id, is readable: first
+// adds it, otherwise it is armed again (a socket readable now wakes at
+// once).
+func (p *epoll) arm(fd uintptr, id uint64, first bool) error {
 	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLONESHOT, Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
 	op := unix.EPOLL_CTL_MOD
 	if first {
@@ -81,9 +81,9 @@ func (p *poller) arm(fd uintptr, id uint64, first bool) error {
 	return nil
 }
 
-// remove takes listener fd out (an fd not in it is no error).
-func (p *poller) remove(fd uintptr) {
+// remove takes socket fd out (an fd not in it is no error).
+func (p *epoll) remove(fd uintptr) {
 	p.rc.Control(func(epfd uintptr) { unix.EpollCtl(int(epfd), unix.EPOLL_CTL_DEL, int(fd), nil) })
 }
 
-func (p *poller) close() error { return p.f.Close() }
+func (p *epoll) close() error { return p.f.Close() }
