@@ -113,16 +113,19 @@ const (
 
 // fail marks the reader's end at a frame that breaks the protocol. The
 // gateway's end also tells the client why, in a close frame with status
-// code, unless a write is under way (a client that reads nothing must not
-// hold the reader up).
+// code. A write under way is given closeWait to end first (the deadline
+// fails one to a client that reads nothing): the frame must not be lost
+// to a sender that has just written the last bytes the client read, nor
+// the reader held up for long.
 func (c *leanWS) fail(code int, err error) error {
-	if c.server && c.wmu.TryLock() {
+	if c.server {
+		c.conn.SetWriteDeadline(time.Now().Add(closeWait))
+		c.wmu.Lock()
 		if !c.closeSent {
 			c.closeSent = true
 			msg := err.Error()
 			p := binary.BigEndian.AppendUint16(make([]byte, 0, 2+min(len(msg), 123)), uint16(code))
 			p = append(p, msg[:min(len(msg), 123)]...)
-			c.conn.SetWriteDeadline(time.Now().Add(closeWait))
 			c.writeUnmasked(opClose, p)
 		}
 		c.wmu.Unlock()
