@@ -382,8 +382,9 @@ func serve(ctx context.Context, o serveOptions) error {
 			Context: homeCtx, Registry: registry, Users: store, PublicURL: cmp.Or(o.links.url, httpBase),
 			Log: log.With("part", "home"),
 		}).Mount),
-		Resume: resumer,
-		Health: health,
+		Resume:    resumer,
+		IdleReads: idle,
+		Health:    health,
 	})
 	hs := front.server(links.proxy.WithHosts(handler), log) // share-domain hosts never reach the page
 	hs.RegisterOnShutdown(cancelHome)                       // the page's event streams end as shutdown begins

@@ -13,7 +13,7 @@ import (
 // 403 (cross-site WebSocket hijacking); native clients send no Origin.
 // The connection lives until closed, independent of the request.
 func Accept(w http.ResponseWriter, r *http.Request) (net.Conn, error) {
-	ws, err := acceptLean(w, r, nil)
+	ws, err := acceptLean(w, r, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("websocket accept from %s: %w", r.RemoteAddr, err)
 	}

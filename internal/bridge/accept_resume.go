@@ -8,22 +8,35 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/tubegate/tubegate/internal/idlepoll"
 	"github.com/tubegate/tubegate/internal/resume"
 )
 
+// TubeOptions are AcceptTube's.
+type TubeOptions struct {
+	// Resume serves resumable tubes (nil: none is offered).
+	Resume *resume.Server
+	// Source is the address refusals are counted against (the client's
+	// IP).
+	Source string
+	// Idle is where a raw tube's reader waits while its client is idle,
+	// with no goroutine (nil: it keeps one).
+	Idle *idlepoll.Poller
+}
+
 // AcceptTube upgrades an HTTP request to a WebSocket tube, as Accept
-// does, and also offers resume.Subprotocol when rs is not nil. A client
-// that asks for it speaks the resume protocol: a new tube is returned as
-// its resume.Session (with the send queue in front); a resume joins the
-// tube it names and AcceptTube returns nil, nil. A client that does not
-// ask gets the raw stream, exactly as Accept gives it. source is the
-// address refusals are counted against (the client's IP).
-func AcceptTube(ctx context.Context, w http.ResponseWriter, r *http.Request, rs *resume.Server, source string) (net.Conn, error) {
+// does, and also offers resume.Subprotocol when o.Resume is not nil. A
+// client that asks for it speaks the resume protocol: a new tube is
+// returned as its resume.Session (with the send queue in front); a resume
+// joins the tube it names and AcceptTube returns nil, nil. A client that
+// does not ask gets the raw stream, as Accept gives it.
+func AcceptTube(ctx context.Context, w http.ResponseWriter, r *http.Request, o TubeOptions) (net.Conn, error) {
+	rs, source := o.Resume, o.Source
 	var offer []string
 	if rs != nil {
 		offer = []string{resume.Subprotocol}
 	}
-	ws, err := acceptLean(w, r, offer)
+	ws, err := acceptLean(w, r, offer, o.Idle)
 	if err != nil {
 		return nil, fmt.Errorf("websocket accept from %s: %w", r.RemoteAddr, err)
 	}

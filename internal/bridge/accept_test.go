@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/tubegate/tubegate/internal/idlepoll"
 )
 
 func upgradeRequest() *http.Request {
@@ -125,7 +127,7 @@ func TestAcceptWritesWholeFrames(t *testing.T) {
 				log, wrapped = &wl.passThroughLog, wl
 			}
 			rec := httptest.NewRecorder()
-			ws, err := acceptLean(hijackTo{rec, wrapped}, upgradeRequest(), nil)
+			ws, err := acceptLean(hijackTo{rec, wrapped}, upgradeRequest(), nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -191,14 +193,29 @@ func rawUpgrade(t *testing.T, srv *httptest.Server, extra []byte) (net.Conn, *bu
 
 // TestAcceptKeepsBytesPastRequest: a client that sends its first message
 // in the same packet as the upgrade request (net/http reads both at once)
-// has it read, small or larger than the reader's own buffer.
+// has it read, small or larger than the reader's own buffer, whether its
+// reader may park or not.
 func TestAcceptKeepsBytesPastRequest(t *testing.T) {
+	poll, err := idlepoll.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer poll.Close()
+	for _, idle := range []*idlepoll.Poller{nil, poll} {
+		t.Run(fmt.Sprint("parking ", idle != nil), func(t *testing.T) { testBytesPastRequest(t, idle) })
+	}
+}
+
+func testBytesPastRequest(t *testing.T, idle *idlepoll.Poller) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := Accept(w, r)
+		c, err := AcceptTube(context.Background(), w, r, TubeOptions{Idle: idle})
 		if err != nil {
 			return
 		}
 		defer c.Close()
+		if (c.(*leanConn).c.park != nil) != (idle != nil) {
+			t.Errorf("parking %v with poller %v", c.(*leanConn).c.park != nil, idle)
+		}
 		io.Copy(c, c)
 	}))
 	defer srv.Close()
@@ -241,7 +258,7 @@ func TestAcceptRefusesBadUpgrades(t *testing.T) {
 			tc.edit(r)
 			rec := httptest.NewRecorder()
 			conn := &passThroughLog{}
-			ws, err := acceptLean(hijackTo{rec, conn}, r, nil)
+			ws, err := acceptLean(hijackTo{rec, conn}, r, nil, nil)
 			if err == nil || ws != nil {
 				t.Fatalf("accepted: %v", err)
 			}
@@ -256,7 +273,7 @@ func TestAcceptRefusesBadUpgrades(t *testing.T) {
 	c, peer := net.Pipe()
 	defer c.Close()
 	defer peer.Close()
-	if _, err := acceptLean(hijackTo{httptest.NewRecorder(), c}, r, nil); err != nil {
+	if _, err := acceptLean(hijackTo{httptest.NewRecorder(), c}, r, nil, nil); err != nil {
 		t.Errorf("same-origin upgrade refused: %v", err)
 	}
 }

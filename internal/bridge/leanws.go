@@ -80,6 +80,8 @@ type leanWS struct {
 	goneOnce  sync.Once
 	out       spliceOut // WriteRest's way to a pipe (splice_linux.go)
 
+	park *parkingConn // conn, where its reader may park while idle (server; leanws_park.go)
+
 	wmu       sync.Mutex
 	sock      net.Conn      // the socket beneath conn where writes pass through to it (server), or nil
 	rng       *rand.ChaCha8 // masking keys (RFC 6455 §5.3)

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tubegate/tubegate/internal/idlepoll"
 	"github.com/tubegate/tubegate/internal/writev"
 )
 
@@ -45,7 +46,10 @@ func (e *upgradeError) Error() string { return e.msg }
 // or whose Origin is not the request's own host (cross-site WebSocket
 // hijacking; native clients send no Origin), is answered with its error
 // status and refused.
-func acceptLean(w http.ResponseWriter, r *http.Request, subprotocols []string) (*leanWS, error) {
+//
+// Where idle is not nil and the socket is plain TCP, the reader of a raw
+// tube parks there while the client is idle (leanws_park.go).
+func acceptLean(w http.ResponseWriter, r *http.Request, subprotocols []string, idle *idlepoll.Poller) (*leanWS, error) {
 	key, err := checkUpgrade(w.Header(), r)
 	if err != nil {
 		var ue *upgradeError
@@ -70,15 +74,22 @@ func acceptLean(w http.ResponseWriter, r *http.Request, subprotocols []string) (
 	// net/http may have set deadlines for the request; the WebSocket
 	// lives until it is closed.
 	nc.SetDeadline(time.Time{})
-	var br *bufio.Reader
+	c := &leanWS{conn: nc, server: true, subprotocol: sub, gone: make(chan struct{}), sock: writev.Socket(nc)}
+	var past []byte // frames the client sent behind its request, read with it
 	if n := brw.Reader.Buffered(); n > 0 {
-		// Frames the client sent behind its request, read with it.
-		past, _ := brw.Reader.Peek(n) // n are buffered: no read, no error
-		br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(past)), nc), readBufSize)
-	} else {
-		br = bufio.NewReaderSize(nc, readBufSize)
+		p, _ := brw.Reader.Peek(n) // n are buffered: no read, no error
+		past = bytes.Clone(p)
 	}
-	return &leanWS{conn: nc, br: br, server: true, subprotocol: sub, gone: make(chan struct{}), sock: writev.Socket(nc)}, nil
+	switch c.park = newParkingConn(nc, idle, past); {
+	case c.park != nil:
+		c.conn = c.park
+		c.br = bufio.NewReaderSize(c.park, readBufSize)
+	case past != nil:
+		c.br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(past), nc), readBufSize)
+	default:
+		c.br = bufio.NewReaderSize(nc, readBufSize)
+	}
+	return c, nil
 }
 
 // checkUpgrade checks r is a WebSocket upgrade the gateway takes and

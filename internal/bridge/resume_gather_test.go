@@ -132,7 +132,7 @@ func TestResumableClientGathersPackets(t *testing.T) {
 	rs := resume.NewServer(resume.ServerConfig{Window: time.Minute})
 	var got atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := AcceptTube(context.Background(), w, r, rs, "127.0.0.1")
+		c, err := AcceptTube(context.Background(), w, r, TubeOptions{Resume: rs, Source: "127.0.0.1"})
 		if err != nil || c == nil {
 			return
 		}

@@ -19,7 +19,7 @@ import (
 func resumeEchoServer(t *testing.T, rs *resume.Server) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := AcceptTube(context.Background(), w, r, rs, "127.0.0.1")
+		c, err := AcceptTube(context.Background(), w, r, TubeOptions{Resume: rs, Source: "127.0.0.1"})
 		if err != nil || c == nil {
 			return
 		}

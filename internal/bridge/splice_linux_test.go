@@ -24,7 +24,7 @@ import (
 func sendingServer(t *testing.T, rs *resume.Server, n int, sums chan<- [32]byte) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := AcceptTube(context.Background(), w, r, rs, "127.0.0.1")
+		c, err := AcceptTube(context.Background(), w, r, TubeOptions{Resume: rs, Source: "127.0.0.1"})
 		if err != nil || c == nil {
 			return
 		}

@@ -257,3 +257,7 @@ func (c *conn) NetConn() net.Conn { return c.Conn }
 // WriteThrough returns the connection its Write passes bytes to unchanged
 // (writev.Wrapper): a writer may hand that one several buffers at once.
 func (c *conn) WriteThrough() net.Conn { return c.Conn }
+
+// ReadThrough returns the connection its Read passes straight to
+// (idlepoll.ReadWrapper): an idle reader may wait for that one's socket.
+func (c *conn) ReadThrough() net.Conn { return c.Conn }

@@ -147,6 +147,10 @@ type releasingConn struct {
 // (writev.Wrapper).
 func (c *releasingConn) WriteThrough() net.Conn { return c.Conn }
 
+// ReadThrough returns the connection its Read passes straight to
+// (idlepoll.ReadWrapper).
+func (c *releasingConn) ReadThrough() net.Conn { return c.Conn }
+
 func (c *releasingConn) Close() error {
 	defer c.release()
 	return c.Conn.Close()

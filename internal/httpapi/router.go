@@ -15,6 +15,7 @@ import (
 
 	"github.com/tubegate/tubegate/internal/bridge"
 	"github.com/tubegate/tubegate/internal/edge"
+	"github.com/tubegate/tubegate/internal/idlepoll"
 	"github.com/tubegate/tubegate/internal/resume"
 	"github.com/tubegate/tubegate/internal/sshserver"
 	"github.com/tubegate/tubegate/internal/throttle"
@@ -39,6 +40,9 @@ type Config struct {
 	// Resume, if set, offers resumable tubes on /ssh (the
 	// tubegate.resume.v1 subprotocol); nil: raw tubes only.
 	Resume *resume.Server
+	// IdleReads, if set, is where a raw tube's reader waits while its
+	// client is idle, with no goroutine of its own (plain-TCP listeners).
+	IdleReads *idlepoll.Poller
 	// Health, if set, is checked by /healthz: an error makes it answer
 	// 503 "degraded: ..." (a cluster node whose Redis is unreachable).
 	Health func() error
@@ -93,7 +97,9 @@ func tubeHandler(cfg Config) http.HandlerFunc {
 		// A tube is long-lived on purpose: the HTTP server's read deadline
 		// is not for it (its limits are the tube limits).
 		_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
-		c, err := bridge.AcceptTube(cfg.Context, w, r, cfg.Resume, throttle.Source(r.RemoteAddr))
+		c, err := bridge.AcceptTube(cfg.Context, w, r, bridge.TubeOptions{
+			Resume: cfg.Resume, Source: throttle.Source(r.RemoteAddr), Idle: cfg.IdleReads,
+		})
 		if err != nil {
 			log.Info("websocket tube not started", "err", err)
 			return

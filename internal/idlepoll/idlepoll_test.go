@@ -190,3 +190,22 @@ func TestManySockets(t *testing.T) {
 		}
 	}
 }
+
+type passThrough struct{ net.Conn }
+
+func (p passThrough) ReadThrough() net.Conn { return p.Conn }
+
+type buffering struct{ net.Conn }
+
+func TestSocket(t *testing.T) {
+	_, b := pair(t)
+	if s := Socket(passThrough{passThrough{b}}); s != syscall.Conn(b) {
+		t.Errorf("Socket(pass-through wrappers) = %v, want the TCP socket", s)
+	}
+	if s := Socket(passThrough{buffering{b}}); s != nil {
+		t.Errorf("Socket(under a buffering wrapper) = %v, want nil", s)
+	}
+	if s := Socket(passThrough{nil}); s != nil {
+		t.Errorf("Socket(a wrapper not passing through yet) = %v, want nil", s)
+	}
+}

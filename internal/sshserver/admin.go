@@ -114,6 +114,13 @@ func (c countingConn) PacketBuffer(n int) []byte {
 	return nil
 }
 
+// ParkRead passes on the carrier's offer to park x/crypto's reader while
+// the client is idle (a raw WebSocket tube's; patch 0023).
+func (c countingConn) ParkRead(resume func()) bool {
+	rp, ok := c.Conn.(interface{ ParkRead(func()) bool })
+	return ok && rp.ParkRead(resume)
+}
+
 // event is an audit event of the tube, with its user, source and id.
 func (t *Tube) event(name, outcome string) audit.Event {
 	return audit.Event{Event: name, User: t.user, Source: t.RemoteAddr().String(), Tube: t.id, Outcome: outcome,

@@ -134,6 +134,10 @@ type handshakeTransport struct {
 	loopRunning bool
 	readDone    bool // startKex is closed
 
+	// resumeRead is readFrom's continuation after it parked (readpark.go),
+	// made at its first call.
+	resumeRead func()
+
 	// data for host key checking
 	hostKeyCallback HostKeyCallback
 	dialAddress     string
@@ -264,8 +268,12 @@ func (t *handshakeTransport) readPacket() ([]byte, error) {
 	return p, nil
 }
 
-func (t *handshakeTransport) readLoop() {
-	first := true
+func (t *handshakeTransport) readLoop() { t.readFrom(true) }
+
+// readFrom is readLoop's body. It lets go of its goroutine while the peer
+// is idle where the connection can wait without one (see readParker),
+// and is called again, with first false, when the peer sends.
+func (t *handshakeTransport) readFrom(first bool) {
 	// queue holds packets read but not yet taken by the consumer of
 	// incoming, in order; queued is their size in bytes.
 	var queue [][]byte
@@ -297,6 +305,9 @@ func (t *handshakeTransport) readLoop() {
 			case <-t.kexInitSent:
 				// Look at awaitingPeerInit again.
 			}
+		}
+		if !first && len(queue) == 0 && t.parkRead() {
+			return
 		}
 		p, err := t.readOnePacket(first)
 		first = false
