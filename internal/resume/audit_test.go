@@ -27,6 +27,13 @@ func TestResumesAudited(t *testing.T) {
 	s.SetIdent("alice", "t7")
 	c.Drop()
 	waitFor(t, "resumed", c.Attached)
+	// The client is attached once it has the WELCOME; the gateway audits
+	// the resume once it has attached its end, which may come after.
+	waitFor(t, "the resume audited", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(recs) == 1
+	})
 	a, b := memPair()
 	go f.srv.Accept(context.Background(), b, "192.0.2.9", nil, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

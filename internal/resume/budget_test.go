@@ -73,6 +73,15 @@ func TestBudgetSharedByStreams(t *testing.T) {
 	if b.Left() != 2*k {
 		t.Fatalf("budget left %d with %d unacknowledged, want %d", b.Left(), k, 2*k)
 	}
+	// Closed, it keeps them for its client, which comes back for them.
 	s1.Close()
+	time.Sleep(50 * time.Millisecond)
+	if b.Left() != 2*k {
+		t.Fatalf("a tube closed with %d bytes unacknowledged gave them up: budget left %d, want %d", k, b.Left(), 2*k)
+	}
+	f.failDial.Store(false)
+	if got, err := io.ReadAll(c1); err != nil || len(got) != k {
+		t.Fatalf("client 1 came back for %d bytes and an end (%v), want %d and nil", len(got), err, k)
+	}
 	waitFor(t, "the ended tube to give its bytes back", func() bool { return b.Left() == 3*k })
 }

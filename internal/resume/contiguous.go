@@ -1,6 +1,9 @@
 package resume
 
-import "os"
+import (
+	"net"
+	"os"
+)
 
 // ReadContiguous returns the next n received bytes where they lie whole
 // in one received message, consumed, without a copy: the SSH transport
@@ -15,6 +18,9 @@ func (e *endpoint) ReadContiguous(n int) ([]byte, error) {
 	defer e.mu.Unlock()
 	e.releaseHeldLocked()
 	for {
+		if e.closedLocally {
+			return nil, net.ErrClosed
+		}
 		if len(e.readQ) > 0 {
 			q := &e.readQ[0]
 			if n <= 0 || len(q.b) < n {

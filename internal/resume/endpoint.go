@@ -3,6 +3,7 @@ package resume
 import (
 	"context"
 	"io"
+	"net"
 	"os"
 	"sync"
 	"time"
@@ -120,6 +121,10 @@ type endpoint struct {
 	draining   bool  // WriteTo is writing a message of readQ to the sink
 	delivering bool  // a reader is writing a payload to the sink
 	waitWr     int   // writers waiting for the peer's acks
+	// closedLocally: the owner closed the stream, which ends once the peer
+	// has acknowledged what was sent (closing.go); the owner's reads and
+	// writes fail with net.ErrClosed meanwhile.
+	closedLocally bool
 
 	tr       Transport     // nil while detached
 	gen      uint64        // counts attached transports
@@ -205,6 +210,9 @@ func (e *endpoint) Read(p []byte) (int, error) {
 	defer e.mu.Unlock()
 	e.releaseHeldLocked()
 	for {
+		if e.closedLocally {
+			return 0, net.ErrClosed
+		}
 		if len(e.readQ) > 0 {
 			n := 0
 			for n < len(p) && len(e.readQ) > 0 {

@@ -38,10 +38,10 @@ func (e *endpoint) writeChunk(b []byte) error {
 func (e *endpoint) addChunk(n int, mk func(off uint64) *chunk) error {
 	e.mu.Lock()
 	for {
-		if e.err != nil {
+		if e.err != nil || e.closedLocally {
 			err := e.err
 			e.mu.Unlock()
-			if err == io.EOF {
+			if err == nil || err == io.EOF {
 				err = net.ErrClosed
 			}
 			return err

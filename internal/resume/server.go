@@ -428,9 +428,11 @@ func (s *Session) Write(p []byte) (int, error) { return s.e.Write(p) }
 // from then on, whatever the outcome.
 func (s *Session) WriteChunkBuffer(b []byte) (int, error) { return s.e.writeChunkBuffer(b) }
 
-// Close ends the tube; the client is told with close 1000.
+// Close ends the tube; the client is told with close 1000 once it has
+// acknowledged every byte the tube sent, coming back within the resume
+// window if it is away (closing.go). Reads and writes fail at once.
 func (s *Session) Close() error {
-	s.end(net.ErrClosed, CloseNormal, "tube closed")
+	s.e.closeAfterAcked(CloseNormal, "tube closed", max(s.srv.cfg.Window, time.Second))
 	return nil
 }
 
