@@ -75,3 +75,7 @@ func (t serverTransport) Close(code int, reason string) error { return t.ws.Clos
 
 // Release takes back a message ReadMessage returned (resume.Releaser).
 func (t serverTransport) Release(msg []byte) { releaseMessage(msg) }
+
+// ParkRead lets the session's reader of the WebSocket go while the client
+// sends nothing (resume.Parker); it waits in the gateway's poller then.
+func (t serverTransport) ParkRead(resume func()) bool { return t.ws.parkRead(resume) }

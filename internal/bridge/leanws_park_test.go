@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/tubegate/tubegate/internal/idlepoll"
+	"github.com/tubegate/tubegate/internal/resume"
 )
 
 // parkedTube is an SSH connection over a raw tube whose gateway end parks
@@ -30,6 +32,13 @@ type parkedTube struct {
 
 func newParkedTube(t *testing.T, poll *idlepoll.Poller) *parkedTube {
 	t.Helper()
+	return newParkingTube(t, poll, nil, 0)
+}
+
+// newParkingTube is newParkedTube over a resumable tube when rs is not nil,
+// whose client sends a heartbeat every heartbeat.
+func newParkingTube(t *testing.T, poll *idlepoll.Poller, rs *resume.Server, heartbeat time.Duration) *parkedTube {
+	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -42,12 +51,12 @@ func newParkedTube(t *testing.T, poll *idlepoll.Poller) *parkedTube {
 	srvCfg.AddHostKey(signer)
 	pt := &parkedTube{server: make(chan *ssh.ServerConn, 1), ended: make(chan error, 1)}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := AcceptTube(context.Background(), w, r, TubeOptions{Idle: poll})
+		c, err := AcceptTube(context.Background(), w, r, TubeOptions{Idle: poll, Resume: rs})
 		if err != nil {
 			pt.ended <- err
 			return
 		}
-		if lc := c.(*leanConn); lc.c.park == nil {
+		if lc, ok := c.(*leanConn); ok && lc.c.park == nil {
 			t.Error("the tube's socket cannot park")
 		}
 		go func() {
@@ -76,7 +85,13 @@ func newParkedTube(t *testing.T, poll *idlepoll.Poller) *parkedTube {
 		}()
 	}))
 	t.Cleanup(srv.Close)
-	nc, err := Dial(context.Background(), "ws"+strings.TrimPrefix(srv.URL, "http")+"/ssh", DialOptions{})
+	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/ssh"
+	var nc net.Conn
+	if rs == nil {
+		nc, err = Dial(context.Background(), url, DialOptions{})
+	} else {
+		nc, err = DialResume(context.Background(), url, DialOptions{}, resume.Options{Heartbeat: heartbeat})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,10 +105,13 @@ func newParkedTube(t *testing.T, poll *idlepoll.Poller) *parkedTube {
 }
 
 // readers counts the goroutines reading tubes with x/crypto (both ends).
-func readers() int {
+func readers() int { return goroutinesIn("ssh.(*handshakeTransport).readFrom(") }
+
+// goroutinesIn counts the goroutines whose stacks hold fn.
+func goroutinesIn(fn string) int {
 	buf := make([]byte, 1<<20)
 	n := runtime.Stack(buf, true)
-	return strings.Count(string(buf[:n]), "ssh.(*handshakeTransport).readFrom(")
+	return strings.Count(string(buf[:n]), fn)
 }
 
 // waitReaders waits for the tubes' reading goroutines to come down to

@@ -45,6 +45,10 @@ func (c *resumeServerConn) SetLog(l *slog.Logger) { c.s.SetLog(l) }
 // patch 0017), which the send queue in front hides.
 func (c *resumeServerConn) ReadContiguous(n int) ([]byte, error) { return c.s.ReadContiguous(n) }
 
+// ParkRead passes on the session's offer to park x/crypto's reader while
+// the client sends nothing (patch 0023).
+func (c *resumeServerConn) ParkRead(resume func()) bool { return c.s.ParkRead(resume) }
+
 // resumeClientConn is a resume.Conn as the clients' net.Conn, with a
 // sendQueue in front as on the gateway's side: the SSH packets queued
 // while one DATA frame is sent go in the next, gathered in a buffer the

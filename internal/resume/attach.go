@@ -13,43 +13,72 @@ import (
 )
 
 // readLoop reads the transport of gen until it fails or is replaced,
-// and closes done when it returns.
+// and closes done when it returns. Where tr is a Parker, the reader lets
+// go of its goroutine while the peer sends nothing, and carries on in
+// another when it sends (park.go).
 func (e *endpoint) readLoop(ctx context.Context, tr Transport, gen uint64, done chan<- struct{}) {
-	defer close(done)
-	var release func([]byte)
-	if r, ok := tr.(Releaser); ok {
-		release = r.Release
+	r := &transportReader{e: e, tr: tr, gen: gen}
+	if rel, ok := tr.(Releaser); ok {
+		r.release = rel.Release
 	}
-	st, _ := tr.(Streamer)
+	r.st, _ = tr.(Streamer)
+	r.pk, _ = tr.(Parker)
 	// ctx ends when tr is detached: it drops tr then, once for all its
 	// reads, which are given no context of their own (coder/websocket arms
 	// and disarms a context.AfterFunc for each message read with one: 5%
-	// of a receiving gateway's CPU).
+	// of a receiving gateway's CPU). A parked reader meets the close.
 	unwatch := context.AfterFunc(ctx, func() { tr.Close(0, "") })
-	defer unwatch()
+	r.resume = func() {
+		if r.read() {
+			return // parked: resume runs it again
+		}
+		unwatch()
+		close(done)
+	}
+	r.resume()
+}
+
+// transportReader is readLoop's state, kept while it is parked.
+type transportReader struct {
+	e       *endpoint
+	tr      Transport
+	gen     uint64
+	release func([]byte) // nil: messages are not pooled
+	st      Streamer     // nil: tr is not one
+	pk      Parker       // nil: tr is not one
+	resume  func()
+}
+
+// read reads messages until the transport fails or is replaced, or the
+// reader parks (it then reports true).
+func (r *transportReader) read() (parked bool) {
+	e, gen := r.e, r.gen
 	for {
-		if st != nil && e.sinking() {
-			stop, err := e.streamNext(st, gen, release)
+		if r.st != nil && e.sinking() {
+			stop, err := e.streamNext(r.st, gen, r.release)
 			switch {
 			case errors.Is(err, ErrBadFrame):
 				e.protocolError(gen, err)
-				return
+				return false
 			case err != nil:
 				e.transportFailed(gen, err)
-				return
+				return false
 			case stop:
-				return
+				return false
 			}
 			continue
 		}
-		msg, err := tr.ReadMessage(context.Background())
+		if r.pk != nil && r.pk.ParkRead(r.resume) {
+			return true
+		}
+		msg, err := r.tr.ReadMessage(context.Background())
 		if err != nil {
 			e.transportFailed(gen, err)
-			return
+			return false
 		}
-		if err := e.receiveWhole(gen, msg, release); err != nil {
+		if err := e.receiveWhole(gen, msg, r.release); err != nil {
 			e.protocolError(gen, err)
-			return
+			return false
 		}
 	}
 }
@@ -133,6 +162,7 @@ func (e *endpoint) onTick() {
 		e.transportFailed(gen, fmt.Errorf("nothing received for %v (the connection is dead)", silent.Round(time.Millisecond)))
 		return
 	}
+	e.idleTickLocked(now)
 	if now.Sub(e.lastSend) >= e.heartbeat/2 || e.recvNext > e.ackedRecv {
 		e.ackDue = true
 	}
@@ -273,7 +303,9 @@ func (e *endpoint) end(err error, code int, reason string) bool {
 	}
 	close(e.done)
 	e.broadcast()
+	parked := e.unparkLocked()
 	e.mu.Unlock()
+	resumeParked(parked)
 	if tr != nil {
 		if len(reason) > 120 { // a close frame carries at most 123 bytes of reason
 			reason = reason[:120]

@@ -20,7 +20,9 @@ func (e *endpoint) closeAfterAcked(code int, reason string, wait time.Duration) 
 	e.closedLocally = true
 	e.broadcast() // the owner's reader and writers, waiting
 	pending := e.sendBase < e.sendNext
+	parked := e.unparkLocked()
 	e.mu.Unlock()
+	resumeParked(parked)
 	if !pending {
 		e.end(net.ErrClosed, code, reason)
 		return

@@ -125,6 +125,13 @@ type endpoint struct {
 	// has acknowledged what was sent (closing.go); the owner's reads and
 	// writes fail with net.ErrClosed meanwhile.
 	closedLocally bool
+	// The owner's reader parked (park.go): parked runs it again; parkWait:
+	// it waits in parkRead; idleRead: the tick found it idle; lastData:
+	// when bytes last came.
+	parked   func()
+	parkWait bool
+	idleRead bool
+	lastData time.Time
 
 	tr       Transport     // nil while detached
 	gen      uint64        // counts attached transports
@@ -318,7 +325,12 @@ func (e *endpoint) receive(gen uint64, msg []byte, release func([]byte)) (kept b
 			e.broadcast()
 		}
 	}
+	var parked func()
+	if kept {
+		parked = e.unparkLocked()
+	}
 	e.mu.Unlock()
+	resumeParked(parked)
 	if now {
 		e.kickIfDue()
 	}
@@ -345,4 +357,7 @@ func (e *endpoint) setDeadlines(r, w bool, t time.Time) {
 		e.wdl = t
 	}
 	e.broadcast()
+	if r && !t.IsZero() {
+		resumeParked(e.unparkLocked()) // to meet the deadline
+	}
 }

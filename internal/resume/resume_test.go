@@ -44,6 +44,9 @@ type fixture struct {
 	// streaming, when set before the first dial, makes every client end
 	// a Streamer (stream_test.go).
 	streaming *streamStats
+	// wrapServer, when set before the first dial, wraps the server's end
+	// of every transport dialed (park_test.go).
+	wrapServer func(*memTransport) Transport
 
 	mu     sync.Mutex
 	ends   []*memTransport // the client's end of every transport dialed
@@ -70,8 +73,12 @@ func (f *fixture) dial(ctx context.Context) (Transport, error) {
 	f.mu.Lock()
 	f.ends = append(f.ends, a)
 	f.mu.Unlock()
+	var server Transport = b
+	if f.wrapServer != nil {
+		server = f.wrapServer(b)
+	}
 	go func() {
-		sess, err := f.srv.Accept(context.Background(), b, "192.0.2.1", nil, nil)
+		sess, err := f.srv.Accept(context.Background(), server, "192.0.2.1", nil, nil)
 		if err != nil {
 			f.errs <- err
 		}

@@ -147,6 +147,7 @@ func (e *endpoint) deliverDone(n int, err error) {
 // caller, without e.mu, calls kickIfDue). e.mu is held.
 func (e *endpoint) receivedLocked(n int) (now bool) {
 	e.lastRecv = time.Now()
+	e.lastData = e.lastRecv
 	e.recvNext += uint64(n)
 	if e.recvNext-e.ackedRecv >= ackEvery {
 		e.ackDue = true

@@ -1,0 +1,85 @@
+package resume
+
+// Parked readers: an idle tube's two reading goroutines let go while its
+// client sends nothing, as a raw tube's one does (x/crypto patch 0023).
+//
+//   - The transport's reader (readLoop) parks where the transport can wait
+//     without a goroutine (a Parker: the gateway's WebSocket, in its
+//     idlepoll.Poller). The client's heartbeats wake it.
+//   - The owner's reader (x/crypto's, through Session.ParkRead) parks
+//     where no bytes have come for readLinger. It learns of that from the
+//     heartbeat tick, not from a timer of its own: one per wait would cost
+//     the bulk path a timer per packet. So it parks one tick (a
+//     heartbeat) at most after the client fell silent, and data arriving
+//     runs it again.
+
+import (
+	"time"
+)
+
+// Parker is a Transport whose reader can let go of its goroutine while
+// the peer sends nothing. ParkRead is called between messages: it returns
+// false when the caller should read on (a message is on its way, or came
+// soon enough), true when the peer has been idle; resume is then called,
+// once, from a goroutine of its own, when the transport is readable
+// again, or closed.
+type Parker interface {
+	ParkRead(resume func()) bool
+}
+
+// readLinger is how long the owner's reader waits with no bytes received
+// before it may park.
+const readLinger = time.Second
+
+// parkRead parks the owner's reader, called at a boundary of its reads
+// (between two SSH packets): it waits while nothing is received, and
+// returns true, keeping resume to run when bytes come (or the stream
+// ends, or is closed, or a read deadline is set), once the heartbeat tick
+// finds it has waited with nothing received for readLinger. It returns
+// false when the reader should read on.
+func (e *endpoint) parkRead(resume func()) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.releaseHeldLocked() // its bytes are done with: the next read would give it back
+	e.idleRead = false
+	for len(e.readQ) == 0 && e.err == nil && !e.closedLocally && e.rdl.IsZero() {
+		if e.idleRead {
+			e.idleRead = false
+			e.parked = resume
+			return true
+		}
+		e.parkWait = true
+		e.waitLocked(time.Time{})
+		e.parkWait = false
+	}
+	return false
+}
+
+// idleTickLocked tells a reader waiting in parkRead to park if nothing
+// has been received for readLinger; onTick calls it, with e.mu held.
+func (e *endpoint) idleTickLocked(now time.Time) {
+	if e.parkWait && now.Sub(e.lastData) >= readLinger {
+		e.idleRead = true
+		e.broadcast()
+	}
+}
+
+// unparkLocked takes the parked reader, if any, for the caller to run
+// (with go) once e.mu, held here, is released; nil if none is parked.
+func (e *endpoint) unparkLocked() func() {
+	f := e.parked
+	e.parked = nil
+	return f
+}
+
+// resumeParked runs f, a reader unparkLocked took, in a goroutine of its
+// own; nil does nothing.
+func resumeParked(f func()) {
+	if f != nil {
+		go f()
+	}
+}
+
+// ParkRead parks x/crypto's reader while the client sends nothing (patch
+// 0023): the session runs it again when bytes come.
+func (s *Session) ParkRead(resume func()) bool { return s.e.parkRead(resume) }
