@@ -78,4 +78,5 @@ func (t serverTransport) Release(msg []byte) { releaseMessage(msg) }
 
 // ParkRead lets the session's reader of the WebSocket go while the client
 // sends nothing (resume.Parker); it waits in the gateway's poller then.
-func (t serverTransport) ParkRead(resume func()) bool { return t.ws.parkRead(resume) }
+// After a heartbeat it parks at once, without the linger.
+func (t serverTransport) ParkRead(resume func(), idle bool) bool { return t.ws.parkRead(resume, idle) }

@@ -195,10 +195,11 @@ func (pc *parkingConn) Close() error {
 
 // parkRead reads up to the client's next frame, parking the reader
 // instead if none comes for readLinger (x/crypto's readParker, through
-// leanConn). Inside a frame it does not: more of the frame is on its way,
-// and the bulk of a large one is read around the 128-byte buffer, which
-// a read now would fill.
-func (c *leanWS) parkRead(resume func()) bool {
+// leanConn), or at once when now is true (the client said it is idle:
+// a resumable tube's heartbeat). Inside a frame it does not: more of the
+// frame is on its way, and the bulk of a large one is read around the
+// 128-byte buffer, which a read now would fill.
+func (c *leanWS) parkRead(resume func(), now bool) bool {
 	pc := c.park
 	if pc == nil {
 		return false
@@ -207,6 +208,9 @@ func (c *leanWS) parkRead(resume func()) bool {
 	defer c.readMu.Unlock()
 	if c.frameLeft > 0 || c.br.Buffered() > 0 || len(pc.past) > 0 {
 		return false
+	}
+	if now {
+		return pc.park(resume) // bytes already come wake it at once
 	}
 	pc.atBoundary = true
 	_, err := c.br.Peek(1)
@@ -218,4 +222,4 @@ func (c *leanWS) parkRead(resume func()) bool {
 }
 
 // ParkRead parks x/crypto's reader while the client is idle (patch 0023).
-func (l *leanConn) ParkRead(resume func()) bool { return l.c.parkRead(resume) }
+func (l *leanConn) ParkRead(resume func()) bool { return l.c.parkRead(resume, false) }

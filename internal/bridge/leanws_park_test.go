@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,9 +26,10 @@ import (
 // its reader in poll: the server echoes every channel and answers every
 // global request; ended reports when the server's connection is done.
 type parkedTube struct {
-	client *ssh.Client
-	server chan *ssh.ServerConn
-	ended  chan error
+	client  *ssh.Client
+	server  chan *ssh.ServerConn
+	ended   chan error
+	resumes atomic.Int32 // a resumable tube's client resumed it (it lost its WebSocket)
 }
 
 func newParkedTube(t *testing.T, poll *idlepoll.Poller) *parkedTube {
@@ -54,6 +56,10 @@ func newParkingTube(t *testing.T, poll *idlepoll.Poller, rs *resume.Server, hear
 		c, err := AcceptTube(context.Background(), w, r, TubeOptions{Idle: poll, Resume: rs})
 		if err != nil {
 			pt.ended <- err
+			return
+		}
+		if c == nil { // a resume: the tube's own server carries on
+			pt.resumes.Add(1)
 			return
 		}
 		if lc, ok := c.(*leanConn); ok && lc.c.park == nil {

@@ -3,6 +3,7 @@
 package bridge
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +40,7 @@ func TestIdleResumableTubeParksItsReaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer poll.Close()
-	rs := resume.NewServer(resume.ServerConfig{Window: time.Minute})
+	rs := resume.NewServer(resume.ServerConfig{Window: time.Minute, Log: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	waitReaders(t, 0, "before")
 	const heartbeat = 3 * time.Second
 	pt := newParkingTube(t, poll, rs, heartbeat)
@@ -53,6 +54,9 @@ func TestIdleResumableTubeParksItsReaders(t *testing.T) {
 		} else if _, _, err := sc.SendRequest("keepalive@openssh.com", true, nil); err != nil {
 			t.Fatalf("the gateway's request while its readers were parked: %v", err)
 		}
+	}
+	if n := pt.resumes.Load(); n != 0 {
+		t.Errorf("the client resumed its tube %d times: its WebSocket was taken for dead while parked", n)
 	}
 	pt.client.Close()
 	select {
@@ -76,7 +80,7 @@ func TestParkedResumableTubeClosedByGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer poll.Close()
-	rs := resume.NewServer(resume.ServerConfig{Window: time.Minute})
+	rs := resume.NewServer(resume.ServerConfig{Window: time.Minute, Log: slog.New(slog.NewTextHandler(t.Output(), nil))})
 	waitReaders(t, 0, "before")
 	const heartbeat = 3 * time.Second
 	pt := newParkingTube(t, poll, rs, heartbeat)

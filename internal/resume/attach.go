@@ -47,6 +47,8 @@ type transportReader struct {
 	st      Streamer     // nil: tr is not one
 	pk      Parker       // nil: tr is not one
 	resume  func()
+	// heartbeat: the last message was one; the peer is idle
+	heartbeat bool
 }
 
 // read reads messages until the transport fails or is replaced, or the
@@ -68,7 +70,11 @@ func (r *transportReader) read() (parked bool) {
 			}
 			continue
 		}
-		if r.pk != nil && r.pk.ParkRead(r.resume) {
+		// After a heartbeat the transport may park at once; resumed, the
+		// reader reads what woke it first.
+		idle := r.heartbeat
+		r.heartbeat = false
+		if r.pk != nil && r.pk.ParkRead(r.resume, idle) {
 			return true
 		}
 		msg, err := r.tr.ReadMessage(context.Background())
@@ -76,7 +82,7 @@ func (r *transportReader) read() (parked bool) {
 			e.transportFailed(gen, err)
 			return false
 		}
-		if err := e.receiveWhole(gen, msg, r.release); err != nil {
+		if r.heartbeat, err = e.receiveWhole(gen, msg, r.release); err != nil {
 			e.protocolError(gen, err)
 			return false
 		}

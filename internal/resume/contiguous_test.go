@@ -20,7 +20,7 @@ func TestReadContiguous(t *testing.T) {
 		m := make([]byte, dataHeader+len(p))
 		putDataHeader(m, off, 0)
 		copy(m[dataHeader:], p)
-		if kept, err := e.receive(1, m, rel); err != nil || !kept {
+		if kept, _, err := e.receive(1, m, rel); err != nil || !kept {
 			t.Fatalf("receive = %v, %v", kept, err)
 		}
 		msgs = append(msgs, m)

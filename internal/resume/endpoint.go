@@ -285,27 +285,29 @@ func (e *endpoint) ackLocked(a uint64) error {
 // receive takes one message of the transport of gen. It returns an error
 // for a message that breaks the protocol. It reports whether the stream
 // keeps msg (its bytes wait for Read), and then gives it to release once
-// they are read.
-func (e *endpoint) receive(gen uint64, msg []byte, release func([]byte)) (kept bool, err error) {
+// they are read; and whether msg was a heartbeat (no data, and an ack of
+// nothing new: the peer has nothing to say).
+func (e *endpoint) receive(gen uint64, msg []byte, release func([]byte)) (kept, heartbeat bool, err error) {
 	f, err := decodeStream(msg)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	e.mu.Lock()
 	if e.gen != gen || e.tr == nil {
 		e.mu.Unlock()
-		return false, nil
+		return false, false, nil
 	}
 	e.lastRecv = time.Now()
+	heartbeat = !f.data && f.ack <= e.sendBase
 	if err := e.ackLocked(f.ack); err != nil {
 		e.mu.Unlock()
-		return false, err
+		return false, false, err
 	}
 	now := false
 	if f.data {
 		if f.offset > e.recvNext {
 			e.mu.Unlock()
-			return false, badFrame("DATA at offset %d, but only %d bytes came before it", f.offset, e.recvNext)
+			return false, false, badFrame("DATA at offset %d, but only %d bytes came before it", f.offset, e.recvNext)
 		}
 		if skip := e.recvNext - f.offset; skip < uint64(len(f.payload)) {
 			p := f.payload[skip:]
@@ -316,7 +318,7 @@ func (e *endpoint) receive(gen uint64, msg []byte, release func([]byte)) (kept b
 			e.stall = false
 			if e.gen != gen || e.err != nil {
 				e.mu.Unlock()
-				return false, nil
+				return false, false, nil
 			}
 			e.readQ = append(e.readQ, queued{b: p, msg: msg, release: release})
 			kept = true
@@ -334,7 +336,7 @@ func (e *endpoint) receive(gen uint64, msg []byte, release func([]byte)) (kept b
 	if now {
 		e.kickIfDue()
 	}
-	return kept, nil
+	return kept, heartbeat, nil
 }
 
 // delayedAck acknowledges what came in since the last ack.

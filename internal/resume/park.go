@@ -5,7 +5,8 @@ package resume
 //
 //   - The transport's reader (readLoop) parks where the transport can wait
 //     without a goroutine (a Parker: the gateway's WebSocket, in its
-//     idlepoll.Poller). The client's heartbeats wake it.
+//     idlepoll.Poller). The client's heartbeats wake it, and it parks
+//     again at once after one.
 //   - The owner's reader (x/crypto's, through Session.ParkRead) parks
 //     where no bytes have come for readLinger. It learns of that from the
 //     heartbeat tick, not from a timer of its own: one per wait would cost
@@ -22,9 +23,11 @@ import (
 // false when the caller should read on (a message is on its way, or came
 // soon enough), true when the peer has been idle; resume is then called,
 // once, from a goroutine of its own, when the transport is readable
-// again, or closed.
+// again, or closed. idle says the last message was a heartbeat: the
+// peer has just said it has nothing to send, so the transport need not
+// wait to see whether more comes before it parks.
 type Parker interface {
-	ParkRead(resume func()) bool
+	ParkRead(resume func(), idle bool) bool
 }
 
 // readLinger is how long the owner's reader waits with no bytes received

@@ -132,7 +132,7 @@ type parkingMem struct {
 	parks   atomic.Int32
 }
 
-func (p *parkingMem) ParkRead(resume func()) bool {
+func (p *parkingMem) ParkRead(resume func(), _ bool) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	select {

@@ -31,13 +31,13 @@ func TestReleaseAfterRead(t *testing.T) {
 		return m
 	}
 	m1 := data(0, "hello")
-	if kept, err := e.receive(1, m1, rel); err != nil || !kept {
+	if kept, _, err := e.receive(1, m1, rel); err != nil || !kept {
 		t.Fatalf("receive DATA = %v, %v; want kept", kept, err)
 	}
-	if kept, err := e.receive(1, data(0, "hel"), rel); err != nil || kept {
+	if kept, _, err := e.receive(1, data(0, "hel"), rel); err != nil || kept {
 		t.Fatalf("receive a duplicate = %v, %v; want not kept", kept, err)
 	}
-	if kept, err := e.receive(1, encodeAck(0), rel); err != nil || kept {
+	if kept, _, err := e.receive(1, encodeAck(0), rel); err != nil || kept {
 		t.Fatalf("receive ACK = %v, %v; want not kept", kept, err)
 	}
 	buf := make([]byte, 3)

@@ -45,7 +45,8 @@ func (e *endpoint) streamNext(st Streamer, gen uint64, release func([]byte)) (st
 		return false, err
 	}
 	if !more {
-		return false, e.receiveWhole(gen, bytes.Clone(head), nil)
+		_, err := e.receiveWhole(gen, bytes.Clone(head), nil)
+		return false, err
 	}
 	if head[0] != frameData {
 		return false, e.receiveRest(st, gen, release)
@@ -105,17 +106,18 @@ func (e *endpoint) receiveRest(st Streamer, gen uint64, release func([]byte)) er
 	if err != nil {
 		return err
 	}
-	return e.receiveWhole(gen, msg, release)
+	_, err = e.receiveWhole(gen, msg, release)
+	return err
 }
 
 // receiveWhole is receive, giving msg back to release (if not nil) when
-// the stream does not keep it.
-func (e *endpoint) receiveWhole(gen uint64, msg []byte, release func([]byte)) error {
-	kept, err := e.receive(gen, msg, release)
+// the stream does not keep it. It reports whether msg was a heartbeat.
+func (e *endpoint) receiveWhole(gen uint64, msg []byte, release func([]byte)) (heartbeat bool, err error) {
+	kept, heartbeat, err := e.receive(gen, msg, release)
 	if !kept && release != nil {
 		release(msg)
 	}
-	return err
+	return heartbeat, err
 }
 
 // deliverOut marks the stream as waiting for WriteTo's writer, not for the

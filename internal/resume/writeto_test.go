@@ -72,7 +72,7 @@ func TestWriteToReleasesEachMessage(t *testing.T) {
 		m := make([]byte, dataHeader+len(p))
 		putDataHeader(m, off, 0)
 		copy(m[dataHeader:], p)
-		if kept, err := e.receive(1, m, rel); err != nil || !kept {
+		if kept, _, err := e.receive(1, m, rel); err != nil || !kept {
 			t.Fatalf("receive = %v, %v", kept, err)
 		}
 		off += uint64(len(p))
