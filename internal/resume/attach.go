@@ -16,23 +16,21 @@ import (
 // and closes done when it returns. Where tr is a Parker, the reader lets
 // go of its goroutine while the peer sends nothing, and carries on in
 // another when it sends (park.go).
-func (e *endpoint) readLoop(ctx context.Context, tr Transport, gen uint64, done chan<- struct{}) {
+//
+// Its reads are given no context (coder/websocket arms and disarms a
+// context.AfterFunc for each message read with one: 5% of a receiving
+// gateway's CPU): whatever detaches tr closes it, which ends them.
+func (e *endpoint) readLoop(tr Transport, gen uint64, done chan<- struct{}) {
 	r := &transportReader{e: e, tr: tr, gen: gen}
 	if rel, ok := tr.(Releaser); ok {
 		r.release = rel.Release
 	}
 	r.st, _ = tr.(Streamer)
 	r.pk, _ = tr.(Parker)
-	// ctx ends when tr is detached: it drops tr then, once for all its
-	// reads, which are given no context of their own (coder/websocket arms
-	// and disarms a context.AfterFunc for each message read with one: 5%
-	// of a receiving gateway's CPU). A parked reader meets the close.
-	unwatch := context.AfterFunc(ctx, func() { tr.Close(0, "") })
 	r.resume = func() {
 		if r.read() {
 			return // parked: resume runs it again
 		}
-		unwatch()
 		close(done)
 	}
 	r.resume()
@@ -185,9 +183,8 @@ func (e *endpoint) transportFailed(gen uint64, err error) {
 		e.mu.Unlock()
 		return
 	}
-	tr, cancel := e.detachLocked()
+	tr := e.detachLocked()
 	e.mu.Unlock()
-	cancel()
 	go tr.Close(0, "")
 	if errors.Is(err, ErrBadFrame) {
 		e.end(err, CloseBadFrame, err.Error())
@@ -198,19 +195,18 @@ func (e *endpoint) transportFailed(gen uint64, err error) {
 	}
 }
 
-// detachLocked takes the transport off the stream and returns it with
-// the cancel of its context (which, for a WebSocket, drops it: a close
-// frame must be sent before); e.mu is held and a transport attached.
-func (e *endpoint) detachLocked() (Transport, context.CancelFunc) {
-	tr, cancel := e.tr, e.trCancel
+// detachLocked takes the transport off the stream and returns it, for
+// the caller to close (which ends its reader, parked or not); e.mu is
+// held and a transport attached.
+func (e *endpoint) detachLocked() Transport {
+	tr := e.tr
 	e.tr = nil
 	e.gen++
-	e.trCancel, e.trCtx = nil, nil
 	if e.tick != nil {
 		e.tick.Stop()
 	}
 	e.broadcast()
-	return tr, cancel
+	return tr
 }
 
 // attach puts tr under the stream, after the peer reported having
@@ -231,15 +227,13 @@ func (e *endpoint) attach(tr Transport, peerRecv uint64, greet func(recv uint64)
 		return badFrame("the peer has received %d bytes, but %d were acknowledged and %d sent", peerRecv, e.sendBase, e.sendNext)
 	}
 	var old Transport
-	oldCancel := func() {}
 	if e.tr != nil {
-		old, oldCancel = e.detachLocked() // the server still thought the old one alive
+		old = e.detachLocked() // the server still thought the old one alive
 	}
 	e.gen++ // from here no message of an older transport counts
 	e.ackLocked(peerRecv)
 	recv := e.recvNext
 	e.mu.Unlock()
-	oldCancel()
 	if old != nil {
 		go old.Close(0, "")
 	}
@@ -258,7 +252,6 @@ func (e *endpoint) attach(tr Transport, peerRecv uint64, greet func(recv uint64)
 		return err
 	}
 	gen := e.gen
-	e.trCtx, e.trCancel = context.WithCancel(context.Background())
 	e.tr = tr
 	e.wireNext = peerRecv
 	e.ackedRecv = recv
@@ -269,12 +262,11 @@ func (e *endpoint) attach(tr Transport, peerRecv uint64, greet func(recv uint64)
 	} else {
 		e.tick.Reset(e.heartbeat)
 	}
-	ctx := e.trCtx
 	readDone := make(chan struct{})
 	e.readDone = readDone
 	e.broadcast()
 	e.mu.Unlock()
-	go e.readLoop(ctx, tr, gen, readDone)
+	go e.readLoop(tr, gen, readDone)
 	e.pumpLocked()
 	return nil
 }
@@ -289,9 +281,8 @@ func (e *endpoint) end(err error, code int, reason string) bool {
 	}
 	e.err = err
 	var tr Transport
-	cancel := func() {}
 	if e.tr != nil {
-		tr, cancel = e.detachLocked()
+		tr = e.detachLocked()
 	}
 	if e.tick != nil {
 		e.tick.Stop()
@@ -318,7 +309,6 @@ func (e *endpoint) end(err error, code int, reason string) bool {
 		}
 		tr.Close(code, reason)
 	}
-	cancel()
 	if e.onEnd != nil {
 		e.onEnd(err)
 	}

@@ -27,7 +27,7 @@ func (g gateTransport) WriteMessage(_ context.Context, p []byte) error {
 func TestChunkAckedWhileSentIsKept(t *testing.T) {
 	e := newEndpoint(0, 0, 0)
 	g := gateTransport{sent: make(chan []byte), proceed: make(chan struct{})}
-	e.tr, e.gen, e.trCtx = g, 1, context.Background()
+	e.tr, e.gen = g, 1
 	payload := bytes.Repeat([]byte("x"), 32<<10)
 	wrote := make(chan error)
 	go func() { _, err := e.Write(payload); wrote <- err }()

@@ -139,8 +139,6 @@ type endpoint struct {
 	// sendBroken is the gen of a transport a send failed on: nothing more
 	// is sent on it while its reader decides how it ended (0: none).
 	sendBroken uint64
-	trCancel   context.CancelFunc
-	trCtx      context.Context
 	lastRecv   time.Time
 	lastSend   time.Time
 	tick       *time.Timer
