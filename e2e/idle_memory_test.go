@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"regexp"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/tubegate/tubegate/internal/bridge"
+	"github.com/tubegate/tubegate/internal/resume"
 )
 
 var rePprofListening = regexp.MustCompile(`msg="pprof listening" addr=(\S+)`)
@@ -44,7 +46,7 @@ func TestIdleTubeMemory(t *testing.T) {
 	// Heap 10.2 KiB since patch 0021 (the connection's configuration
 	// trimmed after its handshake; 11.2-11.3 before), 11.0-11.1 on
 	// another day's machine.
-	idleTubeMemory(t, false, 23<<9, 14<<10, 2)
+	idleTubeMemory(t, "tcp", 23<<9, 14<<10, 2)
 }
 
 // TestIdleWebSocketTubeMemory: the same over the WebSocket (/ssh). Before
@@ -63,14 +65,25 @@ func TestIdleTubeMemory(t *testing.T) {
 // Heap 12.9-14.6 KiB, the same live objects by a heap profile (the
 // parked readers' g structs are kept for reuse too).
 func TestIdleWebSocketTubeMemory(t *testing.T) {
-	idleTubeMemory(t, true, 15<<10, 14<<10, 1)
+	idleTubeMemory(t, "websocket", 15<<10, 14<<10, 1)
 }
 
-// idleTubeMemory opens idleTubes idle tubes, over the WebSocket or TCP,
-// and checks the heap, stacks and goroutines each holds in the gateway
+// TestIdleResumableTubeMemory: the same over a resumable WebSocket tube
+// (bridge.DialResume, as the page, gateway connect and gateway tunnel
+// dial by default, with their default heartbeat). Both of the gateway's
+// readers of an idle one park: the session's of the WebSocket (woken by
+// each heartbeat, parked again at once) and x/crypto's of the session
+// (one to two seconds after the last bytes): one goroutine, the mux
+// loop's, where it kept three.
+func TestIdleResumableTubeMemory(t *testing.T) {
+	idleTubeMemory(t, "websocket-resume", 20<<10, 14<<10, 1)
+}
+
+// idleTubeMemory opens idleTubes idle tubes over transport (tcp,
+// websocket or websocket-resume) and checks the heap, stacks and goroutines each holds in the gateway
 // against wantHeap and wantStack bytes and wantGoroutines. Then it asks a
 // sample of the tubes for an answer: each must still give one.
-func idleTubeMemory(t *testing.T, websocket bool, wantHeap, wantStack int, wantGoroutines float64) {
+func idleTubeMemory(t *testing.T, transport string, wantHeap, wantStack int, wantGoroutines float64) {
 	w := newWorld(t, gatewayOpts{sshListen: true, args: []string{"--pprof", "127.0.0.1:0",
 		"--max-conns-per-source", "0",
 		"--max-tubes-per-user", fmt.Sprint(idleTubes + 8), "--max-forwards-per-user", fmt.Sprint(idleTubes + 8)}})
@@ -92,12 +105,18 @@ func idleTubeMemory(t *testing.T, websocket bool, wantHeap, wantStack int, wantG
 		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 20 * time.Second,
 	}
 	dial := func() (*ssh.Client, error) {
-		if !websocket {
+		if transport == "tcp" {
 			return ssh.Dial("tcp", w.gw.sshAddr, config)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), config.Timeout)
 		defer cancel()
-		nc, err := bridge.Dial(ctx, w.gw.wsURL(), bridge.DialOptions{})
+		var nc net.Conn
+		var err error
+		if transport == "websocket" {
+			nc, err = bridge.Dial(ctx, w.gw.wsURL(), bridge.DialOptions{})
+		} else {
+			nc, err = bridge.DialResume(ctx, w.gw.wsURL(), bridge.DialOptions{}, resume.Options{})
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/tubegate/tubegate/internal/forward"
 	"github.com/tubegate/tubegate/internal/gwproc"
-	"github.com/tubegate/tubegate/internal/resume"
 )
 
 // idleConcurrency bounds the handshakes in flight while tubes are opened,
@@ -90,13 +89,7 @@ func idleTubes(ctx context.Context, g *gateway, transport string, n int, id *ide
 		return idleResult{}, err
 	}
 	opened := time.Since(start)
-	settle := idleSettle
-	if transport == transportWSResume {
-		// A resumable tube's reader of the SSH stream parks at the first
-		// heartbeat tick after a second with no data (resume/park.go).
-		settle += resume.DefaultHeartbeat
-	}
-	time.Sleep(settle)
+	time.Sleep(idleSettle)
 	rss, err := gwproc.RSSKiB(g.Proc.PID())
 	if err != nil {
 		return idleResult{}, err

@@ -166,7 +166,6 @@ func (e *endpoint) onTick() {
 		e.transportFailed(gen, fmt.Errorf("nothing received for %v (the connection is dead)", silent.Round(time.Millisecond)))
 		return
 	}
-	e.idleTickLocked(now)
 	if now.Sub(e.lastSend) >= e.heartbeat/2 || e.recvNext > e.ackedRecv {
 		e.ackDue = true
 	}
@@ -289,6 +288,9 @@ func (e *endpoint) end(err error, code int, reason string) bool {
 	}
 	if e.ackTimer != nil {
 		e.ackTimer.Stop()
+	}
+	if e.linger != nil {
+		e.linger.Stop()
 	}
 	for _, c := range e.chunks {
 		e.releaseLocked(c)

@@ -126,12 +126,14 @@ type endpoint struct {
 	// writes fail with net.ErrClosed meanwhile.
 	closedLocally bool
 	// The owner's reader parked (park.go): parked runs it again; parkWait:
-	// it waits in parkRead; idleRead: the tick found it idle; lastData:
-	// when bytes last came.
-	parked   func()
-	parkWait bool
-	idleRead bool
-	lastData time.Time
+	// it waits in parkRead; idleRead: the linger timer found it idle;
+	// lingering: that timer is set; lastData: when bytes last came.
+	parked    func()
+	parkWait  bool
+	idleRead  bool
+	lingering bool
+	linger    *time.Timer
+	lastData  time.Time
 
 	tr       Transport     // nil while detached
 	gen      uint64        // counts attached transports

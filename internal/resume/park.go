@@ -8,11 +8,11 @@ package resume
 //     idlepoll.Poller). The client's heartbeats wake it, and it parks
 //     again at once after one.
 //   - The owner's reader (x/crypto's, through Session.ParkRead) parks
-//     where no bytes have come for readLinger. It learns of that from the
-//     heartbeat tick, not from a timer of its own: one per wait would cost
-//     the bulk path a timer per packet. So it parks one tick (a
-//     heartbeat) at most after the client fell silent, and data arriving
-//     runs it again.
+//     once no bytes have come for readLinger. It learns of that from a
+//     timer that runs while it waits, renewed only when it fires (about
+//     once a second in bulk, where the reader waits between messages
+//     all the time): a timer set at each wait would cost the bulk path
+//     one per packet. Bytes arriving run it again.
 
 import (
 	"time"
@@ -37,9 +37,9 @@ const readLinger = time.Second
 // parkRead parks the owner's reader, called at a boundary of its reads
 // (between two SSH packets): it waits while nothing is received, and
 // returns true, keeping resume to run when bytes come (or the stream
-// ends, or is closed, or a read deadline is set), once the heartbeat tick
-// finds it has waited with nothing received for readLinger. It returns
-// false when the reader should read on.
+// ends, or is closed, or a read deadline is set), once it has waited
+// with nothing received for readLinger. It returns false when the reader
+// should read on.
 func (e *endpoint) parkRead(resume func()) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -52,19 +52,46 @@ func (e *endpoint) parkRead(resume func()) bool {
 			return true
 		}
 		e.parkWait = true
+		e.lingerLocked()
 		e.waitLocked(time.Time{})
 		e.parkWait = false
 	}
 	return false
 }
 
-// idleTickLocked tells a reader waiting in parkRead to park if nothing
-// has been received for readLinger; onTick calls it, with e.mu held.
-func (e *endpoint) idleTickLocked(now time.Time) {
-	if e.parkWait && now.Sub(e.lastData) >= readLinger {
-		e.idleRead = true
-		e.broadcast()
+// lingerLocked has the linger timer run while the owner's reader waits
+// in parkRead (it is already, unless it fired since); e.mu is held.
+func (e *endpoint) lingerLocked() {
+	if e.lingering {
+		return
 	}
+	e.lingering = true
+	d := max(readLinger-time.Since(e.lastData), 0)
+	if e.linger == nil {
+		e.linger = time.AfterFunc(d, e.onLinger)
+	} else {
+		e.linger.Reset(d)
+	}
+}
+
+// onLinger tells the owner's reader, waiting in parkRead, to park when
+// nothing has been received for readLinger; it waits for the rest of
+// readLinger if bytes came since. A reader that is not waiting has the
+// timer run again when it next waits.
+func (e *endpoint) onLinger() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.lingering = false
+	if !e.parkWait || e.err != nil {
+		return
+	}
+	if d := readLinger - time.Since(e.lastData); d > 0 {
+		e.lingering = true
+		e.linger.Reset(d)
+		return
+	}
+	e.idleRead = true
+	e.broadcast()
 }
 
 // unparkLocked takes the parked reader, if any, for the caller to run

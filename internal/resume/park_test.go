@@ -40,8 +40,8 @@ func waitResumed(t *testing.T, resumed <-chan struct{}, why string) {
 }
 
 // TestSessionReaderParks: the owner's reader parks once the client has
-// sent no bytes for a tick (heartbeats alone do not keep it), is resumed
-// by the next bytes and reads them, time and again.
+// sent no bytes for readLinger (heartbeats do not count), is resumed by
+// the next bytes and reads them, time and again.
 func TestSessionReaderParks(t *testing.T) {
 	f := newFixture(t, ServerConfig{Window: time.Minute})
 	c, s := f.connect(f.opts()) // a heartbeat a second
@@ -73,21 +73,30 @@ func TestSessionReaderParks(t *testing.T) {
 	}
 }
 
-// TestParkReadReadsOnWhenBytesCome: bytes arriving while ParkRead waits
-// for the tick make it answer false, and the reader reads them.
+// TestParkReadReadsOnWhenBytesCome: bytes arriving within readLinger of
+// the last make a waiting ParkRead answer false, and the reader reads
+// them.
 func TestParkReadReadsOnWhenBytesCome(t *testing.T) {
 	f := newFixture(t, ServerConfig{Window: time.Minute})
-	c, s := f.connect(Options{Heartbeat: 20 * time.Second})
-	go func() {
-		time.Sleep(100 * time.Millisecond)
-		c.Write([]byte("soon"))
-	}()
-	if parked, _ := parkOwnerReader(t, s, 10*time.Second); parked {
-		t.Fatal("ParkRead parked with bytes arriving before any tick")
-	}
+	c, s := f.connect(f.opts())
 	buf := make([]byte, 4)
-	if n, err := io.ReadFull(s, buf); err != nil || string(buf[:n]) != "soon" {
-		t.Fatalf("read %q, %v", buf[:n], err)
+	for round := range 3 {
+		if _, err := c.Write([]byte("last")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(s, buf); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			time.Sleep(readLinger / 10)
+			c.Write([]byte("soon"))
+		}()
+		if parked, _ := parkOwnerReader(t, s, 10*time.Second); parked {
+			t.Fatalf("round %d: ParkRead parked with bytes arriving %v after the last", round, readLinger/10)
+		}
+		if n, err := io.ReadFull(s, buf); err != nil || string(buf[:n]) != "soon" {
+			t.Fatalf("round %d: read %q, %v", round, buf[:n], err)
+		}
 	}
 }
 
