@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"regexp"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -40,6 +41,7 @@ func main() {
 	f.IntSliceVar(&cfg.ScaleStreams, "scale-streams", cfg.ScaleStreams, "scaling: concurrent streams through one tube, each count for --duration (0: skip)")
 	f.IntSliceVar(&cfg.ScaleTubes, "scale-tubes", cfg.ScaleTubes, "scaling: idle tubes held by one gateway, opened step by step (0: skip)")
 	f.DurationVar(&cfg.IdleWindow, "idle-window", cfg.IdleWindow, "scaling: how long the gateway's CPU at idle is read at each step of --scale-tubes")
+	f.StringVar(&cfg.IdleTransport, "idle-transport", cfg.IdleTransport, "scaling: the idle tubes' transport: "+strings.Join(idleTransports, ", "))
 	f.IntVar(&cfg.MaxPings, "max-pings", cfg.MaxPings, "at most this many round trips per latency figure")
 	f.StringSliceVar(&cfg.Ciphers, "ciphers", cfg.Ciphers, "SSH ciphers to measure, each against ssh -L with the same cipher")
 	f.BoolVar(&cfg.OpenSSHClient, "openssh-client", cfg.OpenSSHClient, "also measure OpenSSH ssh -R through the gateway")
@@ -56,6 +58,10 @@ func main() {
 	f.BoolVar(&asJSON, "json", false, "print JSON instead of a Markdown table")
 	f.Parse(os.Args[1:])
 	cfg.ScaleStreams, cfg.ScaleTubes = positive(cfg.ScaleStreams), positive(cfg.ScaleTubes)
+	if !slices.Contains(idleTransports, cfg.IdleTransport) {
+		fmt.Fprintf(os.Stderr, "tubebench: --idle-transport %q: one of %s\n", cfg.IdleTransport, strings.Join(idleTransports, ", "))
+		os.Exit(2)
+	}
 	if paths != "" {
 		re, err := regexp.Compile(paths)
 		if err != nil {
@@ -121,6 +127,7 @@ type Config struct {
 	ScaleStreams  []int          `json:"scale_streams,omitempty"`
 	ScaleTubes    []int          `json:"scale_tubes,omitempty"`
 	IdleWindow    time.Duration  `json:"idle_window_ns"`
+	IdleTransport string         `json:"idle_transport"`
 	MaxPings      int            `json:"max_pings"`
 	Ciphers       []string       `json:"ciphers"`
 	OpenSSHClient bool           `json:"openssh_client"`
@@ -152,6 +159,7 @@ func defaultConfig() Config {
 		ScaleStreams:  []int{1, 10, 100},
 		ScaleTubes:    []int{1000, 3000, 10000},
 		IdleWindow:    10 * time.Second,
+		IdleTransport: transportWS,
 		MaxPings:      20000,
 		Ciphers:       []string{"aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com"},
 		OpenSSHClient: true,

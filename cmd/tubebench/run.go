@@ -180,7 +180,7 @@ func run(ctx context.Context, cfg Config, progress io.Writer) (*Report, error) {
 	}
 
 	if cfg.Tubes > 0 {
-		for _, tr := range []string{transportWS, transportWSResume, transportTCP} {
+		for _, tr := range idleTransports {
 			fmt.Fprintf(progress, "tubebench: %d idle tubes over %s\n", cfg.Tubes, tr)
 			ir, err := idleOnFreshGateway(ctx, cfg, dir, id, tr)
 			if err != nil {

@@ -115,13 +115,13 @@ func concurrentStreams(addr string, n int, d, grace time.Duration) (int64, time.
 	return total.Load(), el, nil
 }
 
-// measureIdleScaling opens idle tubes over WebSocket to a fresh gateway,
+// measureIdleScaling opens idle tubes over cfg.IdleTransport to a fresh gateway,
 // step by step up to the last of cfg.ScaleTubes, and at each step reads
 // the gateway's RSS and its CPU over cfg.IdleWindow.
 func measureIdleScaling(ctx context.Context, cfg Config, dir string, id *identity, sc *Scaling) error {
 	steps := cfg.ScaleTubes
 	last := steps[len(steps)-1]
-	sc.IdlePath, sc.IdleWindow = "gateway "+trName(transportWS)+", one -R each", cfg.IdleWindow
+	sc.IdlePath, sc.IdleWindow = "gateway "+trName(cfg.IdleTransport)+", one -R each", cfg.IdleWindow
 	flags := append([]string{
 		fmt.Sprintf("--max-tubes-per-user=%d", last+16),
 		fmt.Sprintf("--max-forwards-per-user=%d", last+16),
@@ -148,7 +148,7 @@ func measureIdleScaling(ctx context.Context, cfg Config, dir string, id *identit
 	opened := 0
 	roots := []procRoot{{role: roleGateway, pid: g.Proc.PID()}}
 	for _, n := range steps {
-		if err := openIdleTubes(ctx, g, transportWS, id, clients[opened:n], opened, ports); err != nil {
+		if err := openIdleTubes(ctx, g, cfg.IdleTransport, id, clients[opened:n], opened, ports); err != nil {
 			return err
 		}
 		opened = n

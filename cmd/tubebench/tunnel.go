@@ -23,6 +23,9 @@ const (
 	transportWSResume = "websocket-resume"
 )
 
+// idleTransports are the transports idle tubes can be measured over.
+var idleTransports = []string{transportWS, transportWSResume, transportTCP}
+
 // dialTube opens one SSH connection to the gateway as the bench user, over
 // the gateway's WebSocket (bridge.Dial, the clients' code path) or TCP.
 func dialTube(ctx context.Context, g *gateway, transport, cipher string, id *identity) (*ssh.Client, error) {
