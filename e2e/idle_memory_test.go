@@ -63,7 +63,9 @@ func TestIdleTubeMemory(t *testing.T) {
 // were all alive at once, and the runtime keeps the stacks they gave
 // back for the next ones (at 10,000 tubes, RSS is what shows it).
 // Heap 12.9-14.6 KiB, the same live objects by a heap profile (the
-// parked readers' g structs are kept for reuse too).
+// parked readers' g structs are kept for reuse too); 11.6 since the
+// figure is read after two collections, not one (what sync.Pools hold
+// survives the first).
 func TestIdleWebSocketTubeMemory(t *testing.T) {
 	idleTubeMemory(t, "websocket", 15<<10, 14<<10, 1)
 }
@@ -74,9 +76,10 @@ func TestIdleWebSocketTubeMemory(t *testing.T) {
 // readers of an idle one park: the session's of the WebSocket (woken by
 // each heartbeat, parked again at once) and x/crypto's of the session
 // (one to two seconds after the last bytes): one goroutine, the mux
-// loop's, where it kept three.
+// loop's, where it kept three. Heap 13.8 KiB after two collections (23.6
+// after one: the chunks its sends' pool keeps are in it), stacks 10.8.
 func TestIdleResumableTubeMemory(t *testing.T) {
-	idleTubeMemory(t, "websocket-resume", 20<<10, 14<<10, 1)
+	idleTubeMemory(t, "websocket-resume", 16<<10, 14<<10, 1)
 }
 
 // idleTubeMemory opens idleTubes idle tubes over transport (tcp,
@@ -91,13 +94,18 @@ func idleTubeMemory(t *testing.T, transport string, wantHeap, wantStack int, wan
 	signer := userSigner(t, w, "alice")
 	pprofAddr := w.gw.proc.mustWaitLine(t, rePprofListening, startTimeout)[1]
 	// settled collects the garbage and reads the live heap and the stacks.
+	// Two collections: what sync.Pools hold survives the first (the
+	// pooled buffers of the tubes' handshakes and of the resumable
+	// tubes' sends), and is no tube's.
 	settled := func() (heap, stack int) {
-		resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/heap?gc=1")
-		if err != nil {
-			t.Fatalf("forced GC: %v", err)
+		for range 2 {
+			resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/heap?gc=1")
+			if err != nil {
+				t.Fatalf("forced GC: %v", err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
 		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
 		return metricValue(t, w.gw, "go_memstats_heap_alloc_bytes"), metricValue(t, w.gw, "go_memstats_stack_inuse_bytes")
 	}
 	config := &ssh.ClientConfig{
