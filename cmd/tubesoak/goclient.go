@@ -12,12 +12,16 @@ import (
 
 	"github.com/tubegate/tubegate/internal/bridge"
 	"github.com/tubegate/tubegate/internal/gwproc"
+	"github.com/tubegate/tubegate/internal/resume"
 )
 
 // Transports a tube can use.
 const (
 	transportWS  = "ws"
 	transportTCP = "tcp"
+	// transportWSResume is a resumable WebSocket tube (bridge.DialResume,
+	// as gateway connect and gateway tunnel dial by default).
+	transportWSResume = "ws-resume"
 )
 
 // goClient is one tube held by an x/crypto/ssh client in this process.
@@ -31,7 +35,8 @@ type goClient struct {
 }
 
 // dialGo opens a tube to the gateway as the soak user, over the gateway's
-// WebSocket (bridge.Dial, the native clients' code) or TCP. rekey, if not
+// WebSocket (bridge.Dial, the native clients' code; bridge.DialResume for
+// a resumable one) or TCP. rekey, if not
 // zero, is the client's RekeyThreshold: a small one forces key
 // re-exchanges while channels are busy.
 func dialGo(ctx context.Context, g *gwproc.Gateway, id *gwproc.Identity, name, transport string, rekey uint64) (*goClient, error) {
@@ -51,10 +56,14 @@ func dialGo(ctx context.Context, g *gwproc.Gateway, id *gwproc.Identity, name, t
 		addr string
 		err  error
 	)
-	if transport == transportWS {
+	switch transport {
+	case transportWS:
 		addr = g.WSURL()
 		c, err = bridge.Dial(ctx, addr, bridge.DialOptions{DialContext: dialRaw})
-	} else {
+	case transportWSResume:
+		addr = g.WSURL()
+		c, err = bridge.DialResume(ctx, addr, bridge.DialOptions{DialContext: dialRaw}, resume.Options{})
+	default:
 		addr = g.SSHTCP
 		c, err = dialRaw(ctx, "tcp", addr)
 	}

@@ -16,12 +16,14 @@ type idleTubes struct {
 	clients []*goClient
 	routes  []route
 	took    time.Duration
-	ws, tcp int
-	names   int
-	ports   int
+	// ws, wsResume, tcp count the tubes of each transport.
+	ws, wsResume, tcp int
+	names             int
+	ports             int
 }
 
-// openIdle opens n tubes, alternately over WebSocket and TCP; every
+// openIdle opens n tubes, in turn over a raw WebSocket, TCP and a
+// resumable WebSocket (whose gateway end parks both its readers); every
 // portEvery-th publishes a loopback port, the others a virtual name.
 // Each serves its forward, so the churn can reach some of them.
 func (s *soak) openIdle(ctx context.Context, n, portEvery int) (*idleTubes, error) {
@@ -40,10 +42,7 @@ func (s *soak) openIdle(ctx context.Context, n, portEvery int) (*idleTubes, erro
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			tr := transportTCP
-			if i%2 == 0 {
-				tr = transportWS
-			}
+			tr := []string{transportWS, transportTCP, transportWSResume}[i%3]
 			name := fmt.Sprintf("idle-%s-%d", tr, i)
 			dctx, cancel := context.WithTimeout(ctx, openTimeout)
 			defer cancel()
@@ -73,9 +72,12 @@ func (s *soak) openIdle(ctx context.Context, n, portEvery int) (*idleTubes, erro
 			}
 			mu.Lock()
 			it.clients[i], it.routes[i] = gc, rt
-			if tr == transportWS {
+			switch tr {
+			case transportWS:
 				it.ws++
-			} else {
+			case transportWSResume:
+				it.wsResume++
+			default:
 				it.tcp++
 			}
 			if i%portEvery == 0 {
@@ -83,7 +85,7 @@ func (s *soak) openIdle(ctx context.Context, n, portEvery int) (*idleTubes, erro
 			} else {
 				it.names++
 			}
-			done := it.ws + it.tcp
+			done := it.ws + it.wsResume + it.tcp
 			mu.Unlock()
 			if done%1000 == 0 {
 				fmt.Fprintf(s.out, "tubesoak: %d idle tubes opened (%v)\n", done, time.Since(start).Round(time.Second))

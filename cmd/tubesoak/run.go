@@ -176,8 +176,8 @@ func (s *soak) load(ctx context.Context, n int, base sample, sum *summary) error
 	if s.idle, err = s.openIdle(ctx, n, s.cfg.PortEvery); err != nil {
 		return err
 	}
-	fmt.Fprintf(s.out, "tubesoak: %d idle tubes open in %v (%d WS, %d TCP; %d virtual names, %d published ports)\n",
-		n, s.idle.took.Round(time.Second), s.idle.ws, s.idle.tcp, s.idle.names, s.idle.ports)
+	fmt.Fprintf(s.out, "tubesoak: %d idle tubes open in %v (%d WS, %d WS resumable, %d TCP; %d virtual names, %d published ports)\n",
+		n, s.idle.took.Round(time.Second), s.idle.ws, s.idle.wsResume, s.idle.tcp, s.idle.names, s.idle.ports)
 	time.Sleep(2 * time.Second)
 	peak, err := s.scrape(ctx)
 	if err != nil {
@@ -269,8 +269,8 @@ func (m *summary) print(w io.Writer) {
 	st := m.stats
 	fmt.Fprintf(w, "\ntubesoak summary (load %v; open files limit %d, gateway's %s)\n", m.loadTime.Round(time.Second), m.limit, m.gwLimit)
 	if m.idle != nil {
-		fmt.Fprintf(w, "  idle tubes held:        %d (%d WebSocket, %d TCP; %d virtual names, %d published ports), opened in %v\n",
-			len(m.idle.clients), m.idle.ws, m.idle.tcp, m.idle.names, m.idle.ports, m.idle.took.Round(time.Second))
+		fmt.Fprintf(w, "  idle tubes held:        %d (%d WebSocket, %d resumable WebSocket, %d TCP; %d virtual names, %d published ports), opened in %v\n",
+			len(m.idle.clients), m.idle.ws, m.idle.wsResume, m.idle.tcp, m.idle.names, m.idle.ports, m.idle.took.Round(time.Second))
 		fmt.Fprintf(w, "  RSS per idle tube:      %.1f KiB at %d tubes (gateway RSS %s; Go heap %.1f KiB a tube)\n",
 			m.rssPerTube, len(m.idle.clients), mib(m.idleRSS), m.heapPerTube)
 	}

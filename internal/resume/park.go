@@ -91,6 +91,7 @@ func (e *endpoint) onLinger() {
 		return
 	}
 	e.idleRead = true
+	e.linger = nil // a parked tube holds no timer; the next wait makes one
 	e.broadcast()
 }
 

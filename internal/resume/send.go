@@ -140,11 +140,11 @@ func (e *endpoint) pumpLocked() {
 		e.lastSend = time.Now()
 		e.sending = c
 		e.mu.Unlock()
-		// No context of its own: the transport's reader closes it when
-		// it is detached (readLoop), which ends a write under way too, as
-		// it does a read; a write given the transport's context would arm
-		// and disarm a context.AfterFunc per message (coder/websocket and
-		// the lean client both do for a context that can end).
+		// No context of its own: whatever detaches the transport closes
+		// it (detachLocked), which ends a write under way too, as it does
+		// a read; a write given a context that can end would arm and
+		// disarm a context.AfterFunc per message (coder/websocket and the
+		// lean client both do).
 		err := tr.WriteMessage(context.Background(), msg)
 		e.mu.Lock()
 		e.sending = nil
