@@ -18,6 +18,15 @@ type chunk struct {
 // lone writes (and each packet, when its writes are not queued) fit it.
 const chunkPoolCap = dataHeader + 64<<10 + 64
 
+// smallChunkPoolCap is the capacity of a small pooled chunk: a DATA header
+// and the writes of an idle or interactive tube (keystrokes, echoes, acks,
+// keepalives) and of its SSH handshake. A chunk is kept until the peer
+// acknowledges it: a small write that took a 64 KiB chunk (or a small
+// batch a 256 KiB one) held that much for a round trip, and for as long
+// as a client did not acknowledge it (one that never does, before it has
+// even authenticated, held 256 KiB for a few KiB counted against it).
+const smallChunkPoolCap = dataHeader + 4<<10
+
 // bigChunkPoolCap is the capacity of a pooled big chunk: a DATA header
 // and the largest payload, what bridge's send queue writes at once in
 // bulk (several SSH packets). Only writes of more than chunkPoolCap get
@@ -28,8 +37,9 @@ const bigChunkPoolCap = dataHeader + maxChunk
 // batch of SSH packets, and a fresh buffer for each (zeroed, then
 // garbage) cost more than the copy into it.
 var (
-	chunks    = sync.Pool{New: func() any { return &chunk{buf: make([]byte, 0, chunkPoolCap), pooled: true} }}
-	bigChunks = sync.Pool{New: func() any { return &chunk{buf: make([]byte, 0, bigChunkPoolCap), pooled: true} }}
+	smallChunks = sync.Pool{New: func() any { return &chunk{buf: make([]byte, 0, smallChunkPoolCap), pooled: true} }}
+	chunks      = sync.Pool{New: func() any { return &chunk{buf: make([]byte, 0, chunkPoolCap), pooled: true} }}
+	bigChunks   = sync.Pool{New: func() any { return &chunk{buf: make([]byte, 0, bigChunkPoolCap), pooled: true} }}
 )
 
 // newChunk returns a chunk holding b at stream offset off.
@@ -37,6 +47,9 @@ func newChunk(off uint64, b []byte) *chunk {
 	n := dataHeader + len(b)
 	var c *chunk
 	switch {
+	case n <= smallChunkPoolCap:
+		c = smallChunks.Get().(*chunk)
+		c.buf = c.buf[:n]
 	case n <= chunkPoolCap:
 		c = chunks.Get().(*chunk)
 		c.buf = c.buf[:n]
@@ -62,10 +75,13 @@ func (e *endpoint) releaseLocked(c *chunk) {
 		return
 	}
 	c.buf, c.freed = c.buf[:0], false
-	if cap(c.buf) == bigChunkPoolCap {
+	switch cap(c.buf) {
+	case bigChunkPoolCap:
 		bigChunks.Put(c)
-	} else {
+	case chunkPoolCap:
 		chunks.Put(c)
+	case smallChunkPoolCap:
+		smallChunks.Put(c)
 	}
 }
 
@@ -105,6 +121,12 @@ func (e *endpoint) writeChunkBuffer(b []byte) (int, error) {
 	if n <= 0 {
 		PutChunkBuffer(b)
 		return 0, nil
+	}
+	if len(b) <= smallChunkPoolCap {
+		// A small batch is kept in a small chunk, and the large buffer it
+		// was gathered in goes back at once (see smallChunkPoolCap).
+		defer PutChunkBuffer(b)
+		return e.Write(b[dataHeader:])
 	}
 	err := e.addChunk(n, func(off uint64) *chunk {
 		return &chunk{off: off, buf: b, pooled: cap(b) == bigChunkPoolCap}

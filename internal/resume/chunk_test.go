@@ -2,6 +2,7 @@ package resume
 
 import (
 	"bytes"
+	"strings"
 	"context"
 	"testing"
 )
@@ -80,5 +81,39 @@ func TestLargeWriteNotPooled(t *testing.T) {
 	c = newChunk(0, make([]byte, bigChunkPoolCap))
 	if c.pooled || cap(c.buf) < dataHeader+bigChunkPoolCap {
 		t.Errorf("a %d-byte write: pooled %v, cap %d", bigChunkPoolCap, c.pooled, cap(c.buf))
+	}
+}
+
+// TestSmallWritesKeepSmallChunks: what a tube keeps of a small write
+// until its peer acknowledges it is a small chunk, whether it came by
+// Write or gathered in a big buffer (WriteChunkBuffer, the send queue's
+// batches), and the big buffer is not kept: a client that does not
+// acknowledge its handshake's few KiB holds no 256 KiB buffer.
+func TestSmallWritesKeepSmallChunks(t *testing.T) {
+	e := newEndpoint(0, 0, 0) // detached: every chunk is kept
+	if _, err := e.Write(bytes.Repeat([]byte("k"), 100)); err != nil {
+		t.Fatal(err)
+	}
+	b := ChunkBuffer()
+	b = append(b, bytes.Repeat([]byte("h"), 3000)...)
+	if _, err := e.writeChunkBuffer(b); err != nil {
+		t.Fatal(err)
+	}
+	big := append(ChunkBuffer(), bytes.Repeat([]byte("x"), 5000)...)
+	if _, err := e.writeChunkBuffer(big); err != nil {
+		t.Fatal(err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.chunks) != 3 {
+		t.Fatalf("%d chunks kept, want 3", len(e.chunks))
+	}
+	for i, want := range []int{smallChunkPoolCap, smallChunkPoolCap, bigChunkPoolCap} {
+		if c := e.chunks[i]; !c.pooled || cap(c.buf) != want {
+			t.Errorf("chunk %d (%d bytes): pooled %v, cap %d; want a pooled chunk of %d", i, len(c.buf)-dataHeader, c.pooled, cap(c.buf), want)
+		}
+	}
+	if got := string(e.chunks[1].buf[dataHeader:]); got != strings.Repeat("h", 3000) {
+		t.Errorf("the small batch's bytes changed in its copy")
 	}
 }
