@@ -112,7 +112,7 @@ SIGINT or SIGTERM shut it down gracefully.`,
 	forwardServeFlags(f, &o.forwards)
 	f.IntVar(&o.limits.MaxTubesPerUser, "max-tubes-per-user", l.MaxTubesPerUser, "live tubes per user")
 	f.Int64Var(&o.windowMiB, "max-window-per-user", l.MaxWindowPerUser>>20, "MiB of receive window a user's channels share across their tubes: what they can make the gateway hold unread (each channel starts at 64 KiB of it and grows while read; past it, channels are refused)")
-	f.Int64Var(&o.unackedMiB, "max-unacked-per-user", l.MaxUnackedPerUser>>20, "MiB that a user's resumable WebSocket tubes keep together until their clients acknowledge it (each tube at most 8 MiB; past it, the tube's sender waits)")
+	f.Int64Var(&o.unackedMiB, "max-unacked-per-user", l.MaxUnackedPerUser>>20, "MiB of buffers that a user's resumable WebSocket tubes keep together for bytes their clients have not acknowledged (each tube at most 8 MiB; past it, the tube's sender waits)")
 	f.DurationVar(&o.resumeWindow, "resume-window", resume.DefaultWindow, "how long a resumable WebSocket tube whose connection dropped waits for its client to resume it (0: tubes end on a drop)")
 	f.IntVar(&o.limits.MaxHandshakesPerSource, "max-handshakes-per-source", l.MaxHandshakesPerSource, "concurrent unauthenticated connections per source address")
 	return cmd

@@ -297,9 +297,10 @@ func (e *endpoint) end(err error, code int, reason string) bool {
 	}
 	e.chunks = nil
 	if e.budget != nil {
-		e.budget.give(int64(e.sendNext - e.sendBase))
+		e.budget.give(e.kept)
 		e.budget = nil
 	}
+	e.kept = 0
 	close(e.done)
 	e.broadcast()
 	parked := e.unparkLocked()

@@ -2,14 +2,15 @@ package resume
 
 import "sync"
 
-// Budget is the unacknowledged bytes the streams of one owner (a user's
-// resumable tubes) may keep together, on top of each stream's own bound: a
-// client that never acknowledges makes the gateway keep what it sends, and
-// one user may hold many tubes. A stream with nothing unacknowledged may
-// always send one chunk (at most 256 KiB), so that each stream moves on its
-// own peer's acknowledgements and never waits on another's: what an owner
-// can make the other side keep is the budget plus a chunk per stream.
-// It is safe for concurrent use.
+// Budget is the memory the streams of one owner (a user's resumable tubes)
+// may keep together for unacknowledged bytes, on top of each stream's own
+// bound: a client that never acknowledges makes the gateway keep what it
+// sends, and one user may hold many tubes. What counts is the buffers kept
+// (chunkCost), not the bytes in them: a tiny write keeps a 4 KiB chunk. A
+// stream that keeps nothing may always send one chunk (at most 256 KiB),
+// so that each stream moves on its own peer's acknowledgements and never
+// waits on another's: what an owner can make the other side keep is the
+// budget plus a chunk per stream. It is safe for concurrent use.
 type Budget struct {
 	mu    sync.Mutex
 	left  int64
@@ -55,20 +56,18 @@ func (b *Budget) give(n int64) {
 	}
 }
 
-// setBudget counts the stream's unacknowledged bytes, those it keeps now
-// and all it keeps from now on, in b (see Budget). A stream that has ended
-// is left alone.
+// setBudget counts what the stream keeps for unacknowledged bytes, now and
+// from now on, in b (see Budget). A stream that has ended is left alone.
 func (e *endpoint) setBudget(b *Budget) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.err != nil || e.budget == b {
 		return
 	}
-	unacked := int64(e.sendNext - e.sendBase)
 	if e.budget != nil {
-		e.budget.give(unacked)
+		e.budget.give(e.kept)
 	}
-	b.take(unacked, true)
+	b.take(e.kept, true)
 	e.budget = b
 }
 

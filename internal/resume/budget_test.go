@@ -18,7 +18,8 @@ func TestBudgetSharedByStreams(t *testing.T) {
 	f := newFixture(t, ServerConfig{Window: time.Minute})
 	c1, s1 := f.connect(f.opts())
 	c2, s2 := f.connect(f.opts())
-	b := NewBudget(3 * k)
+	cost := int64(chunkCost(k)) // what a write of k keeps (the budget counts buffers)
+	b := NewBudget(3 * cost)
 	s1.SetBudget(b)
 	s2.SetBudget(b)
 	f.failDial.Store(true)
@@ -45,9 +46,9 @@ func TestBudgetSharedByStreams(t *testing.T) {
 	go write(s2, &wrote2)
 	waitFor(t, "the second writer's first chunk", func() bool { return wrote2.Load() == k })
 	time.Sleep(50 * time.Millisecond) // a writer that ignored the budget would go on now
-	if w1, w2, left := wrote1.Load(), wrote2.Load(), b.Left(); w1 != 3*k || w2 != k || left != -k {
+	if w1, w2, left := wrote1.Load(), wrote2.Load(), b.Left(); w1 != 3*k || w2 != k || left != -cost {
 		t.Fatalf("wrote %d and %d with nothing acknowledged, budget left %d; want %d, %d and %d",
-			w1, w2, left, 3*k, k, -k)
+			w1, w2, left, 3*k, k, -cost)
 	}
 
 	f.failDial.Store(false)
@@ -62,7 +63,7 @@ func TestBudgetSharedByStreams(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "the budget to be whole once everything is acknowledged", func() bool { return b.Left() == 3*k })
+	waitFor(t, "the budget to be whole once everything is acknowledged", func() bool { return b.Left() == 3*cost })
 	// A stream that ends gives back what it kept.
 	f.failDial.Store(true)
 	c1.Drop()
@@ -70,18 +71,18 @@ func TestBudgetSharedByStreams(t *testing.T) {
 	if _, err := s1.Write(make([]byte, k)); err != nil {
 		t.Fatal(err)
 	}
-	if b.Left() != 2*k {
-		t.Fatalf("budget left %d with %d unacknowledged, want %d", b.Left(), k, 2*k)
+	if b.Left() != 2*cost {
+		t.Fatalf("budget left %d with %d unacknowledged, want %d", b.Left(), k, 2*cost)
 	}
 	// Closed, it keeps them for its client, which comes back for them.
 	s1.Close()
 	time.Sleep(50 * time.Millisecond)
-	if b.Left() != 2*k {
-		t.Fatalf("a tube closed with %d bytes unacknowledged gave them up: budget left %d, want %d", k, b.Left(), 2*k)
+	if b.Left() != 2*cost {
+		t.Fatalf("a tube closed with %d bytes unacknowledged gave them up: budget left %d, want %d", k, b.Left(), 2*cost)
 	}
 	f.failDial.Store(false)
 	if got, err := io.ReadAll(c1); err != nil || len(got) != k {
 		t.Fatalf("client 1 came back for %d bytes and an end (%v), want %d and nil", len(got), err, k)
 	}
-	waitFor(t, "the ended tube to give its bytes back", func() bool { return b.Left() == 3*k })
+	waitFor(t, "the ended tube to give its bytes back", func() bool { return b.Left() == 3*cost })
 }

@@ -5,8 +5,9 @@ import "sync"
 // chunk is one Write's bytes (up to maxChunk), with room for a DATA
 // header in front, kept until the peer acknowledges them.
 type chunk struct {
-	off uint64 // stream offset of buf[dataHeader]
-	buf []byte
+	off  uint64 // stream offset of buf[dataHeader]
+	buf  []byte
+	cost int // what the bound and the budget count for it (see chunkCost)
 	// pooled: buf is from chunks or bigChunks, and goes back once
 	// acknowledged. freed: it was acknowledged while being sent, and the
 	// sender gives it back.
@@ -42,18 +43,35 @@ var (
 	bigChunks   = sync.Pool{New: func() any { return &chunk{buf: make([]byte, 0, bigChunkPoolCap), pooled: true} }}
 )
 
+// chunkCost is the memory newChunk's chunk of n bytes holds: its pool's
+// capacity, or a buffer of its own. The bound and the budget count it,
+// not the bytes: each write is a chunk, and a peer that does not
+// acknowledge makes the stream keep every one.
+func chunkCost(n int) int {
+	n += dataHeader
+	switch {
+	case n <= smallChunkPoolCap:
+		return smallChunkPoolCap
+	case n <= chunkPoolCap:
+		return chunkPoolCap
+	case n <= bigChunkPoolCap:
+		return bigChunkPoolCap
+	}
+	return n
+}
+
 // newChunk returns a chunk holding b at stream offset off.
 func newChunk(off uint64, b []byte) *chunk {
 	n := dataHeader + len(b)
 	var c *chunk
-	switch {
-	case n <= smallChunkPoolCap:
+	switch chunkCost(len(b)) {
+	case smallChunkPoolCap:
 		c = smallChunks.Get().(*chunk)
 		c.buf = c.buf[:n]
-	case n <= chunkPoolCap:
+	case chunkPoolCap:
 		c = chunks.Get().(*chunk)
 		c.buf = c.buf[:n]
-	case n <= bigChunkPoolCap:
+	case bigChunkPoolCap:
 		c = bigChunks.Get().(*chunk)
 		c.buf = c.buf[:n]
 	default:
@@ -128,7 +146,7 @@ func (e *endpoint) writeChunkBuffer(b []byte) (int, error) {
 		defer PutChunkBuffer(b)
 		return e.Write(b[dataHeader:])
 	}
-	err := e.addChunk(n, func(off uint64) *chunk {
+	err := e.addChunk(n, cap(b), func(off uint64) *chunk {
 		return &chunk{off: off, buf: b, pooled: cap(b) == bigChunkPoolCap}
 	})
 	if err != nil {

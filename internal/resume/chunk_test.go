@@ -2,8 +2,8 @@ package resume
 
 import (
 	"bytes"
-	"strings"
 	"context"
+	"strings"
 	"testing"
 )
 

@@ -95,8 +95,9 @@ type endpoint struct {
 	done    chan struct{} // closed when the stream ends
 
 	chunks []*chunk // not yet acknowledged, in order
-	// budget, once set, holds every unacknowledged byte (sendNext -
-	// sendBase) taken from it; nil: only bound caps them.
+	// kept is the memory chunks hold (their costs), what bound caps; the
+	// budget, once set, has it taken from it too (nil: only bound caps it).
+	kept     int64
 	budget   *Budget
 	sendBase uint64 // bytes the peer has acknowledged
 	sendNext uint64 // bytes written
@@ -263,7 +264,9 @@ func (e *endpoint) ackLocked(a uint64) error {
 		return nil
 	}
 	n := 0
+	var freed int64
 	for n < len(e.chunks) && e.chunks[n].end() <= a {
+		freed += int64(e.chunks[n].cost)
 		e.releaseLocked(e.chunks[n])
 		e.chunks[n] = nil
 		n++
@@ -272,8 +275,9 @@ func (e *endpoint) ackLocked(a uint64) error {
 	if len(e.chunks) == 0 {
 		e.chunks = nil // an idle stream holds no buffer
 	}
+	e.kept -= freed
 	if e.budget != nil {
-		e.budget.give(int64(a - e.sendBase))
+		e.budget.give(freed)
 	}
 	e.sendBase = a
 	if e.waitWr > 0 {

@@ -14,8 +14,8 @@ import (
 )
 
 // Write keeps p until the peer acknowledges it and sends it if a
-// transport is attached. It waits while more than the bound would be
-// unacknowledged; it never drops bytes.
+// transport is attached. It waits while the memory kept for
+// unacknowledged bytes would pass the bound; it never drops bytes.
 func (e *endpoint) Write(p []byte) (int, error) {
 	total := 0
 	for len(p) > 0 {
@@ -30,12 +30,13 @@ func (e *endpoint) Write(p []byte) (int, error) {
 }
 
 func (e *endpoint) writeChunk(b []byte) error {
-	return e.addChunk(len(b), func(off uint64) *chunk { return newChunk(off, b) })
+	return e.addChunk(len(b), chunkCost(len(b)), func(off uint64) *chunk { return newChunk(off, b) })
 }
 
 // addChunk adds the chunk of n bytes that mk makes at its stream offset,
-// once the bound has room for it, and sends what is due.
-func (e *endpoint) addChunk(n int, mk func(off uint64) *chunk) error {
+// whose buffer's capacity is cost, once the bound (and the budget) has
+// room for cost more, and sends what is due.
+func (e *endpoint) addChunk(n, cost int, mk func(off uint64) *chunk) error {
 	e.mu.Lock()
 	for {
 		if e.err != nil || e.closedLocally {
@@ -46,15 +47,14 @@ func (e *endpoint) addChunk(n int, mk func(off uint64) *chunk) error {
 			}
 			return err
 		}
-		unacked := e.sendNext - e.sendBase
 		var budgetFreed <-chan struct{}
-		if unacked == 0 || unacked+uint64(n) <= uint64(e.bound) {
+		if e.kept == 0 || e.kept+int64(cost) <= int64(e.bound) {
 			if e.budget == nil {
 				break
 			}
-			// The owner's budget (budget.go): a stream with nothing
-			// unacknowledged takes its chunk regardless.
-			ok, freed := e.budget.take(int64(n), unacked == 0)
+			// The owner's budget (budget.go): a stream that keeps
+			// nothing takes its chunk regardless.
+			ok, freed := e.budget.take(int64(cost), e.kept == 0)
 			if ok {
 				break
 			}
@@ -73,7 +73,9 @@ func (e *endpoint) addChunk(n int, mk func(off uint64) *chunk) error {
 		}
 	}
 	c := mk(e.sendNext)
+	c.cost = cost
 	e.chunks = append(e.chunks, c)
+	e.kept += int64(cost)
 	e.sendNext = c.end()
 	attached := e.tr != nil
 	e.mu.Unlock()
