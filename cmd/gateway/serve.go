@@ -355,8 +355,11 @@ func serve(ctx context.Context, o serveOptions) error {
 		Name: "tubegate_tubes_detached", Help: "Resumable tubes whose connection dropped, waiting for their client.",
 	}, func() float64 { return float64(resumer.Detached()) }))
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "tubegate_resume_unacked_bytes", Help: "Bytes resumable tubes keep until their clients acknowledge them (each user's together at most --max-unacked-per-user, plus 256 KiB a tube).",
+		Name: "tubegate_resume_unacked_bytes", Help: "Bytes resumable tubes keep until their clients acknowledge them (in buffers: tubegate_resume_kept_bytes).",
 	}, func() float64 { return float64(resumer.Unacked()) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tubegate_resume_kept_bytes", Help: "Memory resumable tubes keep for bytes their clients have not acknowledged: the buffers they are in (each user's together at most --max-unacked-per-user, plus 256 KiB a tube).",
+	}, func() float64 { return float64(resumer.Kept()) }))
 	go userChanges.run(tubeCtx, time.Second)
 	reopenOnHUP(tubeCtx, al, log)
 	admin := adminapi.New(adminapi.Config{Users: store, Tubes: srv, Audit: al, Log: log.With("part", "admin"),

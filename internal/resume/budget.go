@@ -77,3 +77,10 @@ func (e *endpoint) unacked() int {
 	defer e.mu.Unlock()
 	return int(e.sendNext - e.sendBase)
 }
+
+// keptBytes returns the memory kept for the peer (see endpoint.kept).
+func (e *endpoint) keptBytes() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.kept
+}

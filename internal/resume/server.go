@@ -85,7 +85,14 @@ func (s *Server) Detached() int {
 
 // Unacked returns the bytes the tubes keep until their clients acknowledge
 // them, all tubes together.
-func (s *Server) Unacked() int64 {
+func (s *Server) Unacked() int64 { return s.sum(func(e *endpoint) int64 { return int64(e.unacked()) }) }
+
+// Kept returns the memory the tubes keep for those bytes (the buffers they
+// are kept in, which the bound and the budgets count), all tubes together.
+func (s *Server) Kept() int64 { return s.sum((*endpoint).keptBytes) }
+
+// sum adds up f over the tubes' endpoints.
+func (s *Server) sum(f func(*endpoint) int64) int64 {
 	s.mu.Lock()
 	sessions := make([]*Session, 0, len(s.byToken))
 	for _, sess := range s.byToken {
@@ -94,7 +101,7 @@ func (s *Server) Unacked() int64 {
 	s.mu.Unlock()
 	var n int64
 	for _, sess := range sessions {
-		n += int64(sess.e.unacked())
+		n += f(sess.e)
 	}
 	return n
 }
