@@ -82,6 +82,23 @@ func TestIdleResumableTubeMemory(t *testing.T) {
 	idleTubeMemory(t, "websocket-resume", 16<<10, 14<<10, 1)
 }
 
+// liveHeap collects the gateway's garbage (through its pprof listener at
+// pprofAddr) and reads its live heap. Two collections: what sync.Pools
+// hold survives the first (the pooled buffers of the tubes' handshakes and
+// of the resumable tubes' sends), and is no tube's.
+func liveHeap(t *testing.T, g *gateway, pprofAddr string) int {
+	t.Helper()
+	for range 2 {
+		resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/heap?gc=1")
+		if err != nil {
+			t.Fatalf("forced GC: %v", err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	return metricValue(t, g, "go_memstats_heap_alloc_bytes")
+}
+
 // idleTubeMemory opens idleTubes idle tubes over transport (tcp,
 // websocket or websocket-resume) and checks the heap, stacks and goroutines each holds in the gateway
 // against wantHeap and wantStack bytes and wantGoroutines. Then it asks a
@@ -94,19 +111,8 @@ func idleTubeMemory(t *testing.T, transport string, wantHeap, wantStack int, wan
 	signer := userSigner(t, w, "alice")
 	pprofAddr := w.gw.proc.mustWaitLine(t, rePprofListening, startTimeout)[1]
 	// settled collects the garbage and reads the live heap and the stacks.
-	// Two collections: what sync.Pools hold survives the first (the
-	// pooled buffers of the tubes' handshakes and of the resumable
-	// tubes' sends), and is no tube's.
 	settled := func() (heap, stack int) {
-		for range 2 {
-			resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/heap?gc=1")
-			if err != nil {
-				t.Fatalf("forced GC: %v", err)
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}
-		return metricValue(t, w.gw, "go_memstats_heap_alloc_bytes"), metricValue(t, w.gw, "go_memstats_stack_inuse_bytes")
+		return liveHeap(t, w.gw, pprofAddr), metricValue(t, w.gw, "go_memstats_stack_inuse_bytes")
 	}
 	config := &ssh.ClientConfig{
 		User: "alice", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},

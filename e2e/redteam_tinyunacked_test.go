@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"testing"
 	"time"
 
@@ -55,17 +53,7 @@ func TestRedteamTinyUnackedPackets(t *testing.T) {
 	w := newWorld(t, gatewayOpts{args: []string{"--pprof", "127.0.0.1:0", "--max-unacked-per-user", fmt.Sprint(budgetMiB)}})
 	w.addUser(t, "alice")
 	pprofAddr := w.gw.proc.mustWaitLine(t, rePprofListening, startTimeout)[1]
-	heap := func() int {
-		for range 2 {
-			resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/heap?gc=1")
-			if err != nil {
-				t.Fatalf("forced GC: %v", err)
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}
-		return metricValue(t, w.gw, "go_memstats_heap_alloc_bytes")
-	}
+	heap := func() int { return liveHeap(t, w.gw, pprofAddr) }
 
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
