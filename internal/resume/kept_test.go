@@ -72,3 +72,43 @@ func TestBudgetCountsMemoryKept(t *testing.T) {
 		t.Fatalf("the budget has %d left once the streams ended, want all %d back", b.Left(), budget)
 	}
 }
+
+// TestBoundKeepsFullBuffersNearIt: near its bound a stream keeps a
+// part-filled chunk buffer in one of the batch's size, so that a peer slow
+// to acknowledge gets the bound's worth of bytes in flight, not a bound of
+// mostly empty buffers. A sender hands over 40 KiB batches in 256 KiB
+// buffers (a send queue whose batches the peer's pace cuts short), and the
+// peer acknowledges the oldest chunk whenever the stream is full.
+func TestBoundKeepsFullBuffersNearIt(t *testing.T) {
+	const bound, batch = 4 << 20, 40 << 10
+	e := newEndpoint(bound, 0, 0) // detached: acknowledged below, by hand
+	for range 400 {
+		b := ChunkBuffer()
+		b = b[:len(b)+batch]
+		for {
+			e.mu.Lock()
+			full := e.kept > 0 && e.kept+int64(cap(b)) > bound
+			if full {
+				if err := e.ackLocked(e.chunks[0].end()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.mu.Unlock()
+			if !full {
+				break
+			}
+		}
+		e.setDeadlines(false, true, time.Now().Add(time.Second))
+		if _, err := e.writeChunkBuffer(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bytes, kept := e.unacked(), e.keptBytes()
+	if kept > bound {
+		t.Fatalf("%d bytes of buffers kept for a bound of %d", kept, bound)
+	}
+	if bytes < bound*3/4 {
+		t.Fatalf("%d bytes in flight in %d bytes of buffers, for a bound of %d: want at least three quarters of the bound", bytes, kept, bound)
+	}
+	t.Logf("%d bytes in flight in %d bytes of buffers (bound %d)", bytes, kept, bound)
+}
