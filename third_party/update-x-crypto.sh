@@ -20,17 +20,31 @@ PACKAGES="acme acme/autocert bcrypt blowfish chacha20 chacha20poly1305 cryptobyt
 dest=third_party/golang.org/x/crypto
 src=$(go mod download -json "golang.org/x/crypto@$version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
 [ -d "$src" ] || { echo "update-x-crypto: no module directory for $version" >&2; exit 1; }
+# The patches are applied to the whole release, its tests included (a patch
+# may change one of upstream's tests: 0022), and then the packages are
+# copied without upstream's tests but with the tests the patches add.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cp -r "$src/." "$tmp/"
+chmod -R u+w "$tmp"
+for p in third_party/patches/x-crypto-*.patch; do
+	echo "update-x-crypto: applying $p" >&2
+	patch -d "$tmp" -p1 --no-backup-if-mismatch --quiet < "$p"
+done
 rm -rf "$dest"
 mkdir -p "$dest"
 cp "$src/go.mod" "$src/go.sum" "$src/LICENSE" "$src/PATENTS" "$dest/"
 for p in $PACKAGES; do
 	mkdir -p "$dest/$p"
-	find "$src/$p" -maxdepth 1 -type f \( -name '*.go' -o -name '*.s' \) -not -name '*_test.go' -exec cp -t "$dest/$p" {} +
+	for f in "$tmp/$p"/*.go "$tmp/$p"/*.s; do
+		[ -f "$f" ] || continue
+		name=$(basename "$f")
+		case "$name" in
+		*_test.go) [ -e "$src/$p/$name" ] && continue ;; # upstream's own test
+		esac
+		cp "$f" "$dest/$p/"
+	done
 done
 chmod -R u+w "$dest"
 echo "$version" > "$dest/UPSTREAM_VERSION"
-for p in third_party/patches/x-crypto-*.patch; do
-	echo "update-x-crypto: applying $p" >&2
-	patch -d "$dest" -p1 --no-backup-if-mismatch < "$p"
-done
 echo "update-x-crypto: $dest is x/crypto $version ($PACKAGES) with $(ls third_party/patches/x-crypto-*.patch | wc -l) patch(es)" >&2

@@ -1,5 +1,6 @@
 // Copyright 2026 The Tubegate Authors. Patch to golang.org/x/crypto/ssh;
-// see third_party/patches/x-crypto-0015-channel-data-read-into-its-packet.patch.
+// see third_party/patches/x-crypto-0015-channel-data-read-into-its-packet.patch
+// and x-crypto-0024-bulk-source-read-several-packets-at-once.patch.
 
 package ssh
 
@@ -7,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"sync"
 
 	"golang.org/x/crypto/chacha20"
 	"golang.org/x/crypto/internal/poly1305"
@@ -36,28 +38,36 @@ type framedSealer interface {
 
 // ReadFrom sends what it reads from r as channel data, until r's EOF, each
 // read into the place of the packet that carries it (see framedHead). A
-// read larger than the window allows goes out in parts, as the window
-// opens: each part's header and room go where the part before it was.
+// read larger than a packet, or than the window allows, goes out in parts:
+// each part's header and room go where the part before it was. A read that
+// fills its packet's buffer is followed by reads into a buffer of several
+// packets (bulkReadPackets), until one is short of a packet again: a
+// source in bulk is read in a quarter of the syscalls, and a connection
+// that waits for its source holds a buffer of one packet.
 func (ch *channel) ReadFrom(r io.Reader) (total int64, err error) {
 	fw, ok := ch.mux.conn.(framedPacketWriter)
 	if !ok {
 		return io.Copy(writerOnlyChannel{ch}, r)
 	}
-	bp := packetBufs.Get().(*[]byte)
-	defer packetBufs.Put(bp)
-	buf := *bp
 	const head = framedHead + 9
-	max := len(buf) - head - framedTail
-	if int(ch.maxRemotePayload) < max {
-		max = int(ch.maxRemotePayload)
+	part := pooledPacketBuf - head - framedTail
+	if int(ch.maxRemotePayload) < part {
+		part = int(ch.maxRemotePayload)
 	}
+	bp, pool := packetBufs.Get().(*[]byte), &packetBufs
+	defer func() { pool.Put(bp) }()
 	for {
 		if ch.sentEOF {
 			return total, io.EOF
 		}
+		buf := *bp
+		max := part
+		if pool == &bulkReadBufs {
+			max = len(buf) - head - framedTail
+		}
 		n, rerr := r.Read(buf[head : head+max])
 		for off := 0; off < n; {
-			space, err := ch.remoteWin.reserve(uint32(n - off))
+			space, err := ch.remoteWin.reserve(uint32(min(n-off, part)))
 			if err != nil {
 				return total, err
 			}
@@ -73,8 +83,27 @@ func (ch *channel) ReadFrom(r io.Reader) (total int64, err error) {
 		if rerr != nil {
 			return total, rerr
 		}
+		switch {
+		case pool == &packetBufs && n == max:
+			pool.Put(bp)
+			bp, pool = bulkReadBufs.Get().(*[]byte), &bulkReadBufs
+		case pool == &bulkReadBufs && n < part:
+			pool.Put(bp)
+			bp, pool = packetBufs.Get().(*[]byte), &packetBufs
+		}
 	}
 }
+
+// bulkReadPackets is how many full packets channel.ReadFrom reads from its
+// source at once while the source is in bulk.
+const bulkReadPackets = 4
+
+// bulkReadBufs lends channel.ReadFrom its buffers of bulkReadPackets
+// packets.
+var bulkReadBufs = sync.Pool{New: func() any {
+	b := make([]byte, bulkReadPackets*channelMaxPacket+framedHead+9+framedTail)
+	return &b
+}}
 
 // writePart sends data[at:at+n] as one framed data packet, its header and
 // room written just before it. The padding the cipher writes after it

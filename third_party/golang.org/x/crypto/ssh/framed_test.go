@@ -77,8 +77,71 @@ func TestFramedPacketsReadBack(t *testing.T) {
 // is not (the packets written as before): every byte arrives in order.
 func TestChannelReadFromCarriesEveryByte(t *testing.T) {
 	for _, cipher := range []string{CipherAES128GCM, CipherChaCha20Poly1305, CipherAES128CTR} {
-		t.Run(cipher, func(t *testing.T) { testChannelReadFrom(t, cipher) })
+		t.Run(cipher, func(t *testing.T) {
+			want := make([]byte, 8<<20)
+			rand.Read(want)
+			testChannelReadFrom(t, cipher, want, &mixedReader{b: want, r: mrand.New(mrand.NewPCG(1, 2))})
+		})
 	}
+}
+
+// phasedReader returns its bytes in phases, each of reads that fill
+// whatever they are given (bulk) or of 1,000 bytes (a trickle), and
+// records the size of each read asked of it and the phase it was in.
+type phasedReader struct {
+	b      []byte
+	phases []int // the bytes of each phase, bulk first, then by turns
+	asked  []int
+	phase  []int
+}
+
+func (m *phasedReader) Read(p []byte) (int, error) {
+	if len(m.b) == 0 {
+		return 0, io.EOF
+	}
+	for len(m.phases) > 1 && m.phases[0] == 0 {
+		m.phases = m.phases[1:]
+	}
+	m.asked = append(m.asked, len(p))
+	m.phase = append(m.phase, len(m.phases)%2)
+	n := min(len(p), len(m.b), m.phases[0])
+	if len(m.phases)%2 == 0 { // a trickle
+		n = min(n, 1000)
+	}
+	m.phases[0] -= n
+	copy(p, m.b[:n])
+	m.b = m.b[n:]
+	return n, nil
+}
+
+// TestChannelReadFromReadsBulkInLargeReads: a source in bulk is read
+// several packets at a time, and one that trickles into a buffer of one
+// packet again; every byte arrives, in order.
+func TestChannelReadFromReadsBulkInLargeReads(t *testing.T) {
+	want := make([]byte, 6<<20)
+	rand.Read(want)
+	r := &phasedReader{b: want, phases: []int{2 << 20, 100 << 10, 2 << 20, 100 << 10, len(want)}}
+	testChannelReadFrom(t, CipherAES128GCM, want, r)
+	bulk, large, trickle := 0, 0, 0
+	for i, n := range r.asked {
+		switch {
+		case r.phase[i] == 1 && n > channelMaxPacket:
+			large++
+			fallthrough
+		case r.phase[i] == 1:
+			bulk++
+		case n > channelMaxPacket && r.phase[i-1] == 0:
+			// (The first read of a trickle has the buffer of the bulk
+			// before it: the source has not said it slowed down yet.)
+			t.Fatalf("read %d, in a trickle, was given %d bytes: more than a packet's", i, n)
+		default:
+			trickle++
+		}
+	}
+	if large < bulk*3/4 {
+		t.Fatalf("%d of %d reads in bulk were given more than a packet's room (%d reads in all)", large, bulk, len(r.asked))
+	}
+	t.Logf("%d reads in bulk, %d of several packets; %d in trickles", bulk, large, trickle)
 }
 
 // mixedReader returns its bytes in reads of random sizes.
@@ -97,7 +160,7 @@ func (m *mixedReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func testChannelReadFrom(t *testing.T, cipher string) {
+func testChannelReadFrom(t *testing.T, cipher string, want []byte, src io.Reader) {
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	signer, err := NewSignerFromKey(priv)
 	if err != nil {
@@ -156,13 +219,11 @@ func testChannelReadFrom(t *testing.T, cipher string) {
 		t.Fatal(err)
 	}
 	go DiscardRequests(creqs)
-	want := make([]byte, 8<<20)
-	rand.Read(want)
 	rf, ok := ch.(io.ReaderFrom)
 	if !ok {
 		t.Fatal("a channel has no ReadFrom")
 	}
-	n, err := rf.ReadFrom(&mixedReader{b: want, r: mrand.New(mrand.NewPCG(1, 2))})
+	n, err := rf.ReadFrom(src)
 	if err != nil || n != int64(len(want)) {
 		t.Fatalf("ReadFrom: %d, %v; want %d", n, err, len(want))
 	}
