@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/crypto/chacha20"
 	"golang.org/x/crypto/internal/poly1305"
@@ -41,9 +42,10 @@ type framedSealer interface {
 // read larger than a packet, or than the window allows, goes out in parts:
 // each part's header and room go where the part before it was. A read that
 // fills its packet's buffer is followed by reads into a buffer of several
-// packets (bulkReadPackets), until one is short of a packet again: a
-// source in bulk is read in a quarter of the syscalls, and a connection
-// that waits for its source holds a buffer of one packet.
+// packets (bulkReadPackets), until one comes back short of a packet: a
+// source in bulk is read in a quarter of the syscalls. That buffer is kept
+// while the source is quiet after a full read; at most bulkReadsMax are
+// lent at once, and past them sources are read a packet at a time.
 func (ch *channel) ReadFrom(r io.Reader) (total int64, err error) {
 	fw, ok := ch.mux.conn.(framedPacketWriter)
 	if !ok {
@@ -55,7 +57,12 @@ func (ch *channel) ReadFrom(r io.Reader) (total int64, err error) {
 		part = int(ch.maxRemotePayload)
 	}
 	bp, pool := packetBufs.Get().(*[]byte), &packetBufs
-	defer func() { pool.Put(bp) }()
+	defer func() {
+		pool.Put(bp)
+		if pool == &bulkReadBufs {
+			bulkReads.Add(-1)
+		}
+	}()
 	for {
 		if ch.sentEOF {
 			return total, io.EOF
@@ -84,11 +91,12 @@ func (ch *channel) ReadFrom(r io.Reader) (total int64, err error) {
 			return total, rerr
 		}
 		switch {
-		case pool == &packetBufs && n == max:
+		case pool == &packetBufs && n == max && takeBulkRead():
 			pool.Put(bp)
 			bp, pool = bulkReadBufs.Get().(*[]byte), &bulkReadBufs
 		case pool == &bulkReadBufs && n < part:
 			pool.Put(bp)
+			bulkReads.Add(-1)
 			bp, pool = packetBufs.Get().(*[]byte), &packetBufs
 		}
 	}
@@ -104,6 +112,26 @@ var bulkReadBufs = sync.Pool{New: func() any {
 	b := make([]byte, bulkReadPackets*channelMaxPacket+framedHead+9+framedTail)
 	return &b
 }}
+
+// bulkReadsMax bounds the buffers of bulkReadBufs lent at once in the
+// process. A source read in bulk keeps its buffer while it waits for its
+// next bytes, and whoever can connect to a published port can leave one
+// waiting so: past the bound a source is read a packet at a time, as
+// before (a buffer of one packet, what any connection holds).
+const bulkReadsMax = 256
+
+// bulkReads counts the buffers of bulkReadBufs lent.
+var bulkReads atomic.Int32
+
+// takeBulkRead counts one more buffer of bulkReadBufs lent, if the bound
+// allows it.
+func takeBulkRead() bool {
+	if bulkReads.Add(1) <= bulkReadsMax {
+		return true
+	}
+	bulkReads.Add(-1)
+	return false
+}
 
 // writePart sends data[at:at+n] as one framed data packet, its header and
 // room written just before it. The padding the cipher writes after it

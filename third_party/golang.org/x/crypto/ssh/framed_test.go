@@ -142,6 +142,28 @@ func TestChannelReadFromReadsBulkInLargeReads(t *testing.T) {
 		t.Fatalf("%d of %d reads in bulk were given more than a packet's room (%d reads in all)", large, bulk, len(r.asked))
 	}
 	t.Logf("%d reads in bulk, %d of several packets; %d in trickles", bulk, large, trickle)
+	if n := bulkReads.Load(); n != 0 {
+		t.Fatalf("%d buffers of several packets still counted as lent after ReadFrom returned", n)
+	}
+}
+
+// TestChannelReadFromBulkBuffersBounded: once bulkReadsMax buffers of
+// several packets are lent, a source in bulk is read a packet at a time.
+func TestChannelReadFromBulkBuffersBounded(t *testing.T) {
+	bulkReads.Add(bulkReadsMax)
+	defer bulkReads.Add(-bulkReadsMax)
+	want := make([]byte, 2<<20)
+	rand.Read(want)
+	r := &phasedReader{b: want, phases: []int{len(want)}}
+	testChannelReadFrom(t, CipherAES128GCM, want, r)
+	for i, n := range r.asked {
+		if n > channelMaxPacket {
+			t.Fatalf("read %d was given %d bytes with every buffer of several packets lent", i, n)
+		}
+	}
+	if n := bulkReads.Load(); n != bulkReadsMax {
+		t.Fatalf("%d buffers counted as lent, want the %d the test took", n, bulkReadsMax)
+	}
 }
 
 // mixedReader returns its bytes in reads of random sizes.
