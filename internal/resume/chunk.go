@@ -148,7 +148,10 @@ func (e *endpoint) writeChunkBuffer(b []byte) (int, error) {
 	}
 	if tightSize(len(b)) < cap(b) && e.pressed(cap(b)) {
 		defer PutChunkBuffer(b)
-		return n, e.writeTight(b)
+		if err := e.writeTight(b); err != nil {
+			return 0, err
+		}
+		return n, nil
 	}
 	err := e.addChunk(n, cap(b), func(off uint64) *chunk {
 		return &chunk{off: off, buf: b, pooled: cap(b) == bigChunkPoolCap}
@@ -179,11 +182,11 @@ const tightRound = 8 << 10
 // tightSize is the capacity of a tight chunk for a buffer of n bytes.
 func tightSize(n int) int { return (n + tightRound - 1) / tightRound * tightRound }
 
-// writeTight sends b[dataHeader:], a batch that fills at most half its
-// buffer, from a copy in a buffer of its own size. A stream near its bound
-// does so: the bound counts each buffer kept whole, and a sender whose
-// peer is slow to acknowledge hands over batches of any size, many of a
-// packet or two in a 256 KiB buffer. Over a link with a long round trip,
+// writeTight sends b[dataHeader:], a batch that does not fill its buffer,
+// from a copy in a buffer of its own size (tightSize). A stream near its
+// bound does so: the bound counts each buffer kept whole, and a sender
+// whose peer is slow to acknowledge hands over batches of any size, many
+// of a packet or two in a 256 KiB buffer. Over a link with a long round trip,
 // a tube in bulk on several channels then kept 6.0 MiB of bytes in its
 // 8 MiB of buffers, and carried a fifth less than when the bound counted
 // bytes. Away from its bound the stream keeps the buffer handed over, and
