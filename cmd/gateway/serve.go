@@ -75,7 +75,9 @@ users, sessions and share links.
   /        the page            /ssh      SSH over WebSocket (binary messages)
   /healthz health check        /metrics  Prometheus metrics
 
-SIGINT or SIGTERM shut it down gracefully.`,
+SIGINT or SIGTERM shut it down gracefully. It runs Go code on one thread per
+CPU; GOMAXPROCS=1 costs less CPU per byte on a small box it shares with the
+hosts it fronts, and limits it to one core (README, Configuration).`,
 		Example: `  gateway serve
   gateway serve --listen :443 --tls-cert cert.pem --tls-key key.pem --ssh-listen 0.0.0.0:2222`,
 		Args: cobra.NoArgs,

@@ -86,7 +86,8 @@ from the command line add up; other flags win over it):
   keepalive = "15s"
 
 Every flag can also be set with GATEWAY_ and its name (GATEWAY_KEY, and
-GATEWAY_REMOTE=a,b for forwards).`,
+GATEWAY_REMOTE=a,b for forwards). It runs its Go code on one thread at a
+time, as OpenSSH's ssh does, unless GOMAXPROCS is set.`,
 		Example: `  # publish this host's sshd as the virtual name myhost.alice, and keep it published
   gateway tunnel -R myhost.alice:22:localhost:22 --key ~/.ssh/id_ed25519 wss://gw.example.com/ssh
 
@@ -111,6 +112,7 @@ GATEWAY_REMOTE=a,b for forwards).`,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			clientProcs()
 			err = runTunnel(ctx, cfg, cmd.InOrStdin())
 			if errors.Is(err, context.Canceled) {
 				return nil
