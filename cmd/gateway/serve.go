@@ -31,6 +31,7 @@ import (
 	"github.com/tubegate/tubegate/internal/home"
 	"github.com/tubegate/tubegate/internal/httpapi"
 	"github.com/tubegate/tubegate/internal/idlepoll"
+	"github.com/tubegate/tubegate/internal/procs"
 	"github.com/tubegate/tubegate/internal/proxyprotocol"
 	"github.com/tubegate/tubegate/internal/resume"
 	"github.com/tubegate/tubegate/internal/sshserver"
@@ -75,9 +76,10 @@ users, sessions and share links.
   /        the page            /ssh      SSH over WebSocket (binary messages)
   /healthz health check        /metrics  Prometheus metrics
 
-SIGINT or SIGTERM shut it down gracefully. It runs Go code on one thread per
-CPU; GOMAXPROCS=1 costs less CPU per byte on a small box it shares with the
-hosts it fronts, and limits it to one core (README, Configuration).`,
+SIGINT or SIGTERM shut it down gracefully. The threads running its Go code
+follow its load: one while it keeps less than a core busy, more (up to one
+per CPU) while it keeps them busy; GOMAXPROCS in the environment fixes the
+count (README, Configuration).`,
 		Example: `  gateway serve
   gateway serve --listen :443 --tls-cert cert.pem --tls-key key.pem --ssh-listen 0.0.0.0:2222`,
 		Args: cobra.NoArgs,
@@ -176,6 +178,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	raiseFileLimit(log)
+	go procs.Adapt(ctx, procs.Options{Log: log})
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
