@@ -45,24 +45,17 @@ const (
 type thresholds struct{ up, down float64 }
 
 // next returns the Ps for a load of busy CPU seconds per second (the
-// process's, system calls included) with cur Ps, at most max: twice as
+// process's, system calls included) with cur Ps, at most most: twice as
 // many when busy is at least th.up of cur, as few as hold busy at th.down
 // of them when that is fewer (and Ps may be given back), else cur.
-func next(cur, max int, busy float64, th thresholds, mayGiveBack bool) int {
+func next(cur, most int, busy float64, th thresholds, mayGiveBack bool) int {
 	switch {
-	case busy >= th.up*float64(cur) && cur < max:
-		return min(2*cur, max)
+	case busy >= th.up*float64(cur) && cur < most:
+		return min(2*cur, most)
 	case mayGiveBack && cur > 1 && busy < th.down*float64(cur-1):
-		return max1(int(math.Ceil(busy / th.down)))
+		return max(1, int(math.Ceil(busy/th.down)))
 	}
 	return cur
-}
-
-func max1(n int) int {
-	if n < 1 {
-		return 1
-	}
-	return n
 }
 
 // Adapt sizes GOMAXPROCS to the load until ctx ends (see the package
