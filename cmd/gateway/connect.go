@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tubegate/tubegate/internal/bridge"
+	"github.com/tubegate/tubegate/internal/procs"
 	"github.com/tubegate/tubegate/internal/resume"
 )
 
@@ -84,7 +85,7 @@ set.`,
 			growPipes(os.Stdin, os.Stdout)
 			// connect is two goroutines bound by system calls: one P
 			// (0.27x -> 0.24x OpenSSH's CPU per MB, median of 3 paired runs).
-			clientProcs()
+			procs.One()
 			return relay(ctx, conn, os.Stdin, os.Stdout)
 		},
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tubegate/tubegate/internal/procs"
 )
 
 // tunnelOptions are `gateway tunnel`'s flags, merged with --config.
@@ -112,7 +114,7 @@ time, as OpenSSH's ssh does, unless GOMAXPROCS is set.`,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			clientProcs()
+			procs.One()
 			err = runTunnel(ctx, cfg, cmd.InOrStdin())
 			if errors.Is(err, context.Canceled) {
 				return nil

@@ -65,7 +65,7 @@ func next(cur, most int, busy float64, th thresholds, mayGiveBack bool) int {
 // GOMAXPROCS ends the runtime's own tracking of a container's CPU limit,
 // so the most Ps are the runtime's default when Adapt starts.
 func Adapt(ctx context.Context, o Options) {
-	if os.Getenv("GOMAXPROCS") != "" {
+	if envSet() {
 		return
 	}
 	if _, ok := cpuTime(); !ok {
@@ -153,4 +153,21 @@ func (a *adapter) tick(now time.Time) {
 	}
 	a.cur = n
 	a.setProcs(n)
+}
+
+// envSet reports whether GOMAXPROCS is set in the environment: the
+// operator's choice, which neither Adapt nor One overrides.
+func envSet() bool { return os.Getenv("GOMAXPROCS") != "" }
+
+// One runs the process's Go code on one P, unless GOMAXPROCS is set in
+// the environment. A client carries one tube, whose goroutines are bound
+// by system calls and hand work to each other: with more Ps, each
+// hand-off also wakes a second thread to look for work, CPU spent for
+// nothing on a busy machine. OpenSSH's ssh is one thread too.
+// Measured in docs/performance.md (`gateway connect`, the eighth round
+// of issue 15; `gateway tunnel`, the sixteenth).
+func One() {
+	if !envSet() {
+		runtime.GOMAXPROCS(1)
+	}
 }
